@@ -1,0 +1,73 @@
+#ifndef STARLING_CORE_SMTP_LINE_READER_H_
+#define STARLING_CORE_SMTP_LINE_READER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace starling::smtp {
+
+// How a framed line ended. Exactly one status per line; when several apply,
+// the first in this order wins: kTooLong, kBareLf, kBareCr.
+enum class LineStatus : uint8_t {
+  kOk,       // Ended by CRLF, no bare CR inside, within the length limit.
+  kTooLong,  // Longer than the limit (terminator included); text is empty.
+  kBareLf,   // Ended by an LF that has no CR before it.
+  kBareCr,   // Ended by CRLF, but holds a CR that is not followed by LF.
+};
+
+absl::string_view LineStatusName(LineStatus status);
+
+struct Line {
+  absl::string_view text;  // The line without its terminator (CRLF or bare LF).
+  LineStatus status = LineStatus::kOk;
+};
+
+// Frames a byte stream into lines ending in LF, bounded by a maximum length.
+//
+// Input may be split at any byte: the sequence of lines (text and status) is
+// the same however the stream is cut. A line longer than the limit is not
+// kept: its bytes are dropped up to the next LF, where one kTooLong line is
+// reported and framing resumes, so memory stays bounded by the limit.
+//
+// Zero-copy when a whole line sits in the input given to Next(); only the
+// unfinished tail of an input is copied. A returned Line stays valid until the
+// next call to Next() or Reset(), and as long as the input it points into.
+class LineReader {
+ public:
+  // RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF.
+  static constexpr size_t kDefaultMaxLineLength = 512;
+
+  explicit LineReader(size_t max_line_length = kDefaultMaxLineLength);
+
+  // Returns the next complete line, consuming its bytes from `input`. Returns
+  // nullopt once `input` is exhausted without completing a line; the partial
+  // line is kept for the next call.
+  std::optional<Line> Next(absl::string_view* input);
+
+  // Forgets any partial line (e.g. at the STARTTLS boundary).
+  void Reset();
+
+  // True when bytes of an unfinished line are held (or being discarded).
+  bool has_partial_line() const { return !partial_.empty() || discarding_; }
+
+  size_t max_line_length() const { return max_line_length_; }
+  void set_max_line_length(size_t n) { max_line_length_ = n; }
+
+ private:
+  // Adds bytes of the unfinished line; switches to discarding past the limit.
+  void Append(absl::string_view bytes);
+  Line Frame(absl::string_view with_lf) const;
+
+  size_t max_line_length_;
+  std::string partial_;
+  bool discarding_ = false;
+  bool release_partial_ = false;  // partial_ was returned; clear on next call.
+};
+
+}  // namespace starling::smtp
+
+#endif  // STARLING_CORE_SMTP_LINE_READER_H_

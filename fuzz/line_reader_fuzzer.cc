@@ -1,0 +1,61 @@
+// Frames the input whole and split at fuzzer-chosen points and checks the
+// reader's contract: same lines either way, every line within the limit, no
+// CR or LF where its status says there is none, memory bounded.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/smtp/line_reader.h"
+
+namespace {
+
+using starling::smtp::LineReader;
+using starling::smtp::LineStatus;
+using Framed = std::vector<std::pair<std::string, LineStatus>>;
+
+void Check(bool ok) {
+  if (!ok) std::abort();
+}
+
+void Feed(LineReader& reader, absl::string_view piece, Framed& out) {
+  while (auto line = reader.Next(&piece)) {
+    const absl::string_view text = line->text;
+    Check(text.size() + 1 <= reader.max_line_length());
+    Check(text.find('\n') == absl::string_view::npos);
+    if (line->status == LineStatus::kOk) {
+      Check(text.find('\r') == absl::string_view::npos);
+    }
+    if (line->status == LineStatus::kTooLong) Check(text.empty());
+    out.emplace_back(std::string(text), line->status);
+  }
+  Check(piece.empty());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  // First byte: line limit; second: split stride seed.
+  const size_t max_line_length = 1 + data[0] % 64;
+  const size_t stride = 1 + data[1] % 17;
+  const absl::string_view bytes(reinterpret_cast<const char*>(data) + 2,
+                                size - 2);
+
+  LineReader whole_reader(max_line_length);
+  Framed whole;
+  Feed(whole_reader, bytes, whole);
+
+  LineReader split_reader(max_line_length);
+  Framed split;
+  size_t step = stride;
+  for (size_t pos = 0; pos < bytes.size();) {
+    Feed(split_reader, bytes.substr(pos, step), split);
+    pos += step;
+    step = 1 + (step * 7 + pos) % 23;
+  }
+  Check(whole == split);
+  Check(whole_reader.has_partial_line() == split_reader.has_partial_line());
+  return 0;
+}
