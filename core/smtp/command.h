@@ -1,0 +1,116 @@
+#ifndef STARLING_CORE_SMTP_COMMAND_H_
+#define STARLING_CORE_SMTP_COMMAND_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace starling::smtp {
+
+enum class Verb : uint8_t {
+  kEhlo,
+  kHelo,
+  kMail,
+  kRcpt,
+  kData,
+  kBdat,
+  kRset,
+  kNoop,
+  kQuit,
+  kVrfy,
+  kExpn,
+  kHelp,
+  kStartTls,
+  kAuth,
+};
+
+absl::string_view VerbName(Verb verb);  // upper case, e.g. "STARTTLS"
+
+// A mailbox of a path (RFC 5321 §4.1.2). Both parts are kept as they were
+// written: a quoted local part keeps its quotes and escapes, an address
+// literal keeps its brackets ("[192.0.2.1]", "[IPv6:...]"). The special
+// recipient <Postmaster> has an empty domain.
+struct Mailbox {
+  std::string local_part;
+  std::string domain;
+
+  std::string ToString() const;  // local_part "@" domain (or local_part alone)
+  friend bool operator==(const Mailbox&, const Mailbox&) = default;
+};
+
+enum class BodyType : uint8_t { k7Bit, k8BitMime, kBinaryMime };
+enum class DsnReturn : uint8_t { kFull, kHeaders };
+
+// RFC 3461 NOTIFY: NEVER alone, or any of SUCCESS, FAILURE, DELAY.
+struct DsnNotify {
+  bool never = false;
+  bool success = false;
+  bool failure = false;
+  bool delay = false;
+  friend bool operator==(const DsnNotify&, const DsnNotify&) = default;
+};
+
+// MAIL FROM parameters. Each may appear once; an unknown one is an error.
+struct MailParameters {
+  std::optional<uint64_t> size;       // RFC 1870 SIZE=
+  std::optional<BodyType> body;       // RFC 6152 / 3030 BODY=
+  bool smtputf8 = false;              // RFC 6531 SMTPUTF8
+  bool requiretls = false;            // RFC 8689 REQUIRETLS
+  std::optional<DsnReturn> ret;       // RFC 3461 RET=
+  std::optional<std::string> envid;   // RFC 3461 ENVID= (xtext, as written)
+  std::optional<std::string> auth;    // RFC 4954 AUTH= (xtext, as written)
+  friend bool operator==(const MailParameters&, const MailParameters&) = default;
+};
+
+// RCPT TO parameters.
+struct RcptParameters {
+  std::optional<DsnNotify> notify;   // RFC 3461 NOTIFY=
+  std::optional<std::string> orcpt;  // RFC 3461 ORCPT= "addr-type;xtext", as written
+  friend bool operator==(const RcptParameters&, const RcptParameters&) = default;
+};
+
+// One parsed command line. Only the fields of `verb` are meaningful.
+struct Command {
+  Verb verb = Verb::kNoop;
+  std::string domain;                 // EHLO / HELO: domain or address literal
+  std::optional<Mailbox> path;        // MAIL (nullopt = null path <>), RCPT
+  MailParameters mail;
+  RcptParameters rcpt;
+  uint64_t chunk_size = 0;            // BDAT
+  bool last_chunk = false;            // BDAT ... LAST
+  // VRFY / EXPN / HELP / NOOP argument; AUTH mechanism (upper-cased).
+  std::string argument;
+  std::optional<std::string> initial_response;  // AUTH mech [initial-response]
+
+  friend bool operator==(const Command&, const Command&) = default;
+};
+
+struct CommandParseOptions {
+  // UTF-8 in addresses (RFC 6531) is accepted in MAIL only together with the
+  // SMTPUTF8 parameter, and in RCPT only when `utf8_addresses` is set (the
+  // session sets it when the transaction's MAIL carried SMTPUTF8).
+  bool utf8_addresses = false;
+  size_t max_local_part = 64;   // RFC 5321 §4.5.3.1.1
+  size_t max_domain = 255;      // RFC 5321 §4.5.3.1.2
+  size_t max_path = 256;        // RFC 5321 §4.5.3.1.3, brackets included
+};
+
+// Parses one command line (without its CRLF). Verbs are case-insensitive.
+// Errors are ReplyError statuses (see reply.h) carrying the reply a server
+// sends: 500 5.5.1 unknown verb, 501 5.5.2 / 5.5.4 syntax error in arguments,
+// 501 5.1.3 / 5.1.7 bad address, 553 5.6.7 UTF-8 address without SMTPUTF8,
+// 555 5.5.4 unknown or repeated MAIL/RCPT parameter.
+absl::StatusOr<Command> ParseCommand(absl::string_view line,
+                                     const CommandParseOptions& options = {});
+
+// The wire form of `command`, CRLF included. ParseCommand(Serialize(c)) == c
+// for any command ParseCommand returns.
+std::string SerializeCommand(const Command& command);
+
+}  // namespace starling::smtp
+
+#endif  // STARLING_CORE_SMTP_COMMAND_H_
