@@ -55,6 +55,8 @@ class LineReader {
   bool has_partial_line() const { return !partial_.empty() || discarding_; }
 
   size_t max_line_length() const { return max_line_length_; }
+  // Heap bytes held by the partial-line buffer.
+  size_t buffer_capacity() const { return partial_.capacity(); }
   void set_max_line_length(size_t n) { max_line_length_ = n; }
 
  private:

@@ -1,0 +1,1040 @@
+#include "core/smtp/server_session.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/smtp/capabilities.h"
+
+namespace starling::smtp {
+namespace {
+
+static_assert(static_cast<int>(ServerInput::kAuth) ==
+                  static_cast<int>(Verb::kAuth),
+              "ServerInput's commands must mirror Verb");
+
+ServerInput InputOf(Verb verb) { return static_cast<ServerInput>(verb); }
+
+// RFC 2920 §3.1 (and RFC 3207, 4954): commands after which the client must
+// wait for the reply. Message content after DATA before the 354 is the
+// smuggling-relevant case.
+bool MustEndPipelineGroup(Verb verb) {
+  switch (verb) {
+    case Verb::kEhlo:
+    case Verb::kHelo:
+    case Verb::kData:
+    case Verb::kStartTls:
+    case Verb::kAuth:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool ValidReplyText(const Reply& reply) {
+  for (const std::string& line : reply.lines) {
+    if (line.find_first_of("\r\n") != std::string::npos) return false;
+  }
+  return reply.code >= 200 && reply.code <= 599;
+}
+
+absl::string_view SequenceErrorText(ServerState state, Verb verb) {
+  switch (verb) {
+    case Verb::kMail:
+      if (state == ServerState::kGreeted) return "Send HELO/EHLO first";
+      if (state == ServerState::kRefused) return "Bad sequence of commands";
+      return "Nested MAIL command";
+    case Verb::kRcpt:
+      return "Need MAIL before RCPT";
+    case Verb::kData:
+      return state == ServerState::kBdatIdle ? "DATA not allowed after BDAT"
+                                             : "Need MAIL and RCPT before DATA";
+    case Verb::kBdat:
+      return "Need MAIL and RCPT before BDAT";
+    case Verb::kStartTls:
+      return "STARTTLS not allowed during a mail transaction";
+    case Verb::kAuth:
+      return state == ServerState::kGreeted
+                 ? "Send EHLO first"
+                 : "AUTH not allowed during a mail transaction";
+    default:
+      return "Bad sequence of commands";
+  }
+}
+
+constexpr absl::string_view kPlain = "PLAIN";
+constexpr absl::string_view kLogin = "LOGIN";
+
+}  // namespace
+
+absl::string_view ServerEventTypeName(ServerEventType type) {
+  switch (type) {
+    case ServerEventType::kHelo: return "helo";
+    case ServerEventType::kMailFrom: return "mail-from";
+    case ServerEventType::kRcptTo: return "rcpt-to";
+    case ServerEventType::kMessageData: return "message-data";
+    case ServerEventType::kMessageComplete: return "message-complete";
+    case ServerEventType::kMessageAborted: return "message-aborted";
+    case ServerEventType::kAuth: return "auth";
+    case ServerEventType::kStartTls: return "starttls";
+    case ServerEventType::kClosed: return "closed";
+  }
+  return "?";
+}
+
+// State of one SASL exchange.
+struct ServerSession::Auth {
+  std::string mechanism;
+  std::string username;  // LOGIN: the first response
+  int round = 0;
+};
+
+ServerSession::ServerSession(std::shared_ptr<const ServerOptions> options)
+    : options_(std::move(options)), lines_(options_->max_command_line) {}
+
+ServerSession::~ServerSession() = default;
+
+// ---- transitions and output ---------------------------------------------------
+
+void ServerSession::Transit(ServerInput input) {
+  const std::optional<ServerState> next = NextServerState(state_, input);
+  ABSL_RAW_CHECK(next.has_value(), "server transition missing from the table");
+  state_ = *next;
+  UpdateLineLimit();
+}
+
+void ServerSession::UpdateLineLimit() {
+  size_t limit = options_->max_command_line;
+  if (state_ == ServerState::kData) {
+    limit = options_->max_data_line;
+  } else if (state_ == ServerState::kAuthResponse) {
+    limit = options_->max_auth_line;
+  } else if (AuthOffered()) {
+    // An AUTH command line may carry a long initial response.
+    limit = std::max(limit, options_->max_auth_line);
+  }
+  lines_.set_max_line_length(limit);
+}
+
+void ServerSession::Send(Reply reply) {
+  if (!options_->offer_enhanced_status_codes) reply.enhanced.reset();
+  output_ += SerializeReply(reply);
+}
+
+void ServerSession::SendError(int code, absl::string_view enhanced,
+                              absl::string_view text) {
+  if (++errors_ >= options_->max_errors) {
+    Send(Reply::Make(421, "4.7.0",
+                     absl::StrCat(options_->hostname,
+                                  " Too many errors, closing connection")));
+    Close("too many errors");
+    return;
+  }
+  Send(Reply::Make(code, enhanced, text));
+}
+
+void ServerSession::Emit(ServerEvent event) {
+  events_.push_back(std::move(event));
+}
+
+bool ServerSession::InMessage() const {
+  switch (state_) {
+    case ServerState::kData:
+    case ServerState::kBdatChunk:
+    case ServerState::kBdatIdle:
+    case ServerState::kMessagePending:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void ServerSession::AbortMessage(absl::string_view reason) {
+  if (!InMessage()) return;
+  body_.clear();
+  ServerEvent event;
+  event.type = ServerEventType::kMessageAborted;
+  event.reason = std::string(reason);
+  Emit(std::move(event));
+}
+
+void ServerSession::ResetTransaction() {
+  AbortMessage("transaction reset");
+  recipients_ = 0;
+  smtputf8_ = false;
+  binary_body_ = false;
+  saw_bdat_ = false;
+  message_size_ = 0;
+  message_failure_.reset();
+  chunk_remaining_ = 0;
+  chunk_last_ = false;
+}
+
+void ServerSession::Close(absl::string_view reason) {
+  if (state_ == ServerState::kClosed) return;
+  AbortMessage(reason);
+  Transit(ServerInput::kClose);
+  lines_.Reset();
+  auth_.reset();
+  ServerEvent event;
+  event.type = ServerEventType::kClosed;
+  event.reason = std::string(reason);
+  Emit(std::move(event));
+}
+
+void ServerSession::Fatal(absl::string_view reason, std::optional<Reply> reply) {
+  if (state_ == ServerState::kClosed) return;
+  if (reply.has_value()) Send(*std::move(reply));
+  fatal_ = absl::AbortedError(absl::StrCat("SMTP protocol violation: ", reason));
+  Close(reason);
+}
+
+// ---- embedder calls ----------------------------------------------------------
+
+absl::Status ServerSession::AcceptConnection(absl::Time now) {
+  if (state_ != ServerState::kAwaitConnect) {
+    return absl::FailedPreconditionError("connection already decided");
+  }
+  last_activity_ = now;
+  Transit(ServerInput::kAccept);
+  Send(Reply::Make(220, "",
+                   absl::StrCat(options_->hostname, " ",
+                                options_->greeting_text)));
+  return absl::OkStatus();
+}
+
+absl::Status ServerSession::RefuseConnection(const Reply& reply,
+                                             absl::Time now) {
+  if (state_ != ServerState::kAwaitConnect) {
+    return absl::FailedPreconditionError("connection already decided");
+  }
+  if (!ValidReplyText(reply) || reply.code < 400) {
+    return absl::InvalidArgumentError("refusal needs a 4xx/5xx reply");
+  }
+  last_activity_ = now;
+  Send(reply);
+  if (reply.code == 421) {
+    Close("connection refused");
+  } else {
+    Transit(ServerInput::kReject);
+  }
+  return absl::OkStatus();
+}
+
+bool ServerSession::pending_decision() const {
+  switch (state_) {
+    case ServerState::kHeloPending:
+    case ServerState::kMailPending:
+    case ServerState::kRcptPending:
+    case ServerState::kMessagePending:
+    case ServerState::kAuthPending:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool ServerSession::Blocked() const {
+  return pending_decision() || state_ == ServerState::kAwaitConnect ||
+         state_ == ServerState::kTlsHandshake;
+}
+
+absl::Status ServerSession::Accept(std::optional<Reply> reply) {
+  if (!pending_decision()) {
+    return absl::FailedPreconditionError("no decision is pending");
+  }
+  if (reply.has_value() && (!ValidReplyText(*reply) || !reply->positive() ||
+                            reply->code >= 300)) {
+    return absl::InvalidArgumentError("Accept needs a 2xx reply");
+  }
+  switch (state_) {
+    case ServerState::kHeloPending:
+      helo_name_ = std::move(pending_helo_);
+      pending_helo_.clear();
+      esmtp_ = pending_ehlo_;
+      Transit(ServerInput::kAccept);
+      if (!reply.has_value()) {
+        reply = esmtp_ ? EhloReplyNow()
+                       : Reply::Make(250, "", options_->hostname);
+      }
+      break;
+    case ServerState::kRcptPending:
+      ++recipients_;
+      Transit(ServerInput::kAccept);
+      break;
+    case ServerState::kMessagePending:
+      Transit(ServerInput::kAccept);
+      ResetTransaction();
+      break;
+    case ServerState::kAuthPending:
+      auth_user_ = auth_->username.empty() ? absl::StrCat("(", auth_->mechanism, ")")
+                                           : auth_->username;
+      auth_.reset();
+      Transit(ServerInput::kAccept);
+      break;
+    default:  // kMailPending
+      Transit(ServerInput::kAccept);
+      break;
+  }
+  Send(reply.has_value() ? *std::move(reply) : *pending_accept_);
+  pending_accept_.reset();
+  ResumeAfterDecision();
+  return absl::OkStatus();
+}
+
+absl::Status ServerSession::Reject(const Reply& reply) {
+  if (!pending_decision()) {
+    return absl::FailedPreconditionError("no decision is pending");
+  }
+  if (!ValidReplyText(reply) || reply.code < 400) {
+    return absl::InvalidArgumentError("Reject needs a 4xx/5xx reply");
+  }
+  pending_accept_.reset();
+  if (reply.code == 421) {  // RFC 5321 §3.8: the server closes after 421.
+    Send(reply);
+    Close("rejected with 421");
+    input_.clear();
+    return absl::OkStatus();
+  }
+  switch (state_) {
+    case ServerState::kHeloPending:
+      pending_helo_.clear();
+      helo_name_.clear();
+      esmtp_ = false;
+      break;
+    case ServerState::kMailPending:
+      ResetTransaction();
+      break;
+    case ServerState::kAuthPending:
+      auth_.reset();
+      break;
+    default:
+      break;
+  }
+  Transit(ServerInput::kReject);
+  if (state_ == ServerState::kReady) ResetTransaction();
+  Send(reply);
+  ResumeAfterDecision();
+  return absl::OkStatus();
+}
+
+absl::Status ServerSession::AuthChallenge(absl::string_view challenge) {
+  if (state_ != ServerState::kAuthPending || auth_ == nullptr ||
+      auth_->mechanism == kPlain || auth_->mechanism == kLogin) {
+    return absl::FailedPreconditionError(
+        "no SASL exchange of an embedder-run mechanism is pending");
+  }
+  ++auth_->round;
+  Transit(ServerInput::kAuthChallenge);
+  Send(Reply::Make(334, "", absl::Base64Escape(challenge)));
+  ResumeAfterDecision();
+  return absl::OkStatus();
+}
+
+absl::Status ServerSession::TlsEstablished(TlsFacts facts) {
+  if (state_ != ServerState::kTlsHandshake) {
+    return absl::FailedPreconditionError("no STARTTLS handshake is pending");
+  }
+  // RFC 3207 §4.2: discard all knowledge obtained from the client.
+  tls_ = std::make_unique<TlsFacts>(std::move(facts));
+  helo_name_.clear();
+  esmtp_ = false;
+  auth_user_.clear();
+  auth_.reset();
+  ResetTransaction();
+  input_.clear();
+  lines_.Reset();
+  Transit(ServerInput::kTlsEstablished);
+  return absl::OkStatus();
+}
+
+absl::Status ServerSession::TlsFailed(absl::string_view reason) {
+  if (state_ != ServerState::kTlsHandshake) {
+    return absl::FailedPreconditionError("no STARTTLS handshake is pending");
+  }
+  Close(absl::StrCat("TLS handshake failed: ", reason));
+  input_.clear();
+  return absl::OkStatus();
+}
+
+void ServerSession::ConsumeOutput(size_t n) {
+  output_.erase(0, std::min(n, output_.size()));
+  if (output_.empty() && output_.capacity() > 1024) output_.shrink_to_fit();
+}
+
+std::optional<ServerEvent> ServerSession::NextEvent() {
+  if (next_event_ >= events_.size()) {
+    events_.clear();
+    next_event_ = 0;
+    return std::nullopt;
+  }
+  std::optional<ServerEvent> event(std::move(events_[next_event_++]));
+  if (next_event_ == events_.size()) {
+    events_.clear();
+    next_event_ = 0;
+  }
+  return event;
+}
+
+absl::Time ServerSession::NextDeadline() const {
+  if (state_ == ServerState::kClosed || Blocked()) return absl::InfiniteFuture();
+  const bool in_data = state_ == ServerState::kData ||
+                       state_ == ServerState::kBdatChunk || chunk_discard_;
+  return last_activity_ +
+         (in_data ? options_->data_timeout : options_->command_timeout);
+}
+
+absl::Status ServerSession::OnTimeout(absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
+  if (state_ == ServerState::kClosed || now < NextDeadline()) {
+    return absl::OkStatus();
+  }
+  Send(Reply::Make(421, "4.4.2",
+                   absl::StrCat(options_->hostname,
+                                " Timeout exceeded, closing connection")));
+  Close("timeout");
+  input_.clear();
+  return absl::OkStatus();
+}
+
+void ServerSession::Shutdown() {
+  if (state_ == ServerState::kClosed) return;
+  Send(Reply::Make(421, "4.3.2",
+                   absl::StrCat(options_->hostname,
+                                " Service shutting down, closing connection")));
+  Close("shutdown");
+  input_.clear();
+}
+
+size_t ServerSession::buffered_bytes() const {
+  // Strings count only when they left their inline (small-string) buffer.
+  const size_t inline_capacity = std::string().capacity();
+  auto heap = [&](size_t capacity) {
+    return capacity > inline_capacity ? capacity + 1 : 0;
+  };
+  return heap(input_.capacity()) + heap(output_.capacity()) +
+         heap(body_.capacity()) + heap(lines_.buffer_capacity()) +
+         heap(helo_name_.capacity()) + heap(auth_user_.capacity()) +
+         events_.capacity() * sizeof(ServerEvent) +
+         (tls_ ? sizeof(TlsFacts) : 0) + (auth_ ? sizeof(Auth) : 0);
+}
+
+// ---- input -------------------------------------------------------------------
+
+absl::Status ServerSession::Receive(absl::string_view bytes, absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
+  if (state_ == ServerState::kClosed) {
+    return absl::FailedPreconditionError("session is closed");
+  }
+  last_activity_ = now;
+  if (bytes.empty()) return absl::OkStatus();
+
+  if (state_ == ServerState::kAwaitConnect) {
+    // The client talked before the greeting (pregreet): a bot or an attack.
+    Fatal("client sent data before the greeting",
+          Reply::Make(554, "5.5.0", "Protocol synchronization error"));
+    return fatal_;
+  }
+  if (state_ == ServerState::kTlsHandshake) {
+    // Plaintext after our 220 to STARTTLS is never parsed (RFC 3207 §5).
+    if (options_->starttls_tail == StartTlsTail::kDiscard) {
+      return absl::OkStatus();
+    }
+    Fatal("plaintext received after STARTTLS", std::nullopt);
+    return fatal_;
+  }
+
+  if (input_.empty() && !Blocked()) {
+    Process(&bytes);
+    if (bytes.empty() || state_ == ServerState::kClosed) return fatal_;
+    if (bytes.size() > options_->max_buffered_input) {
+      Fatal("too much pipelined input",
+            Reply::Make(421, "4.7.0", "Too much pipelined input"));
+      return fatal_;
+    }
+    input_.assign(bytes.data(), bytes.size());
+    return fatal_;
+  }
+  if (input_.size() + bytes.size() > options_->max_buffered_input) {
+    Fatal("too much pipelined input",
+          Reply::Make(421, "4.7.0", "Too much pipelined input"));
+    return fatal_;
+  }
+  input_.append(bytes.data(), bytes.size());
+  ResumeAfterDecision();
+  return fatal_;
+}
+
+void ServerSession::ResumeAfterDecision() {
+  if (input_.empty() || Blocked() || state_ == ServerState::kClosed) return;
+  absl::string_view view = input_;
+  Process(&view);
+  if (state_ == ServerState::kClosed) {
+    input_.clear();
+  } else {
+    input_.erase(0, input_.size() - view.size());
+  }
+  if (input_.empty() && input_.capacity() > 1024) input_.shrink_to_fit();
+}
+
+void ServerSession::Process(absl::string_view* input) {
+  while (!input->empty() && !Blocked() && state_ != ServerState::kClosed) {
+    if (chunk_discard_) {
+      // Octets of a refused BDAT chunk: never parsed as commands.
+      const size_t n = static_cast<size_t>(
+          std::min<uint64_t>(chunk_remaining_, input->size()));
+      input->remove_prefix(n);
+      chunk_remaining_ -= n;
+      if (chunk_remaining_ == 0) {
+        chunk_discard_ = false;
+        Send(*std::move(chunk_reply_));
+        chunk_reply_.reset();
+      }
+      continue;
+    }
+    switch (state_) {
+      case ServerState::kData:
+        ProcessData(input);
+        break;
+      case ServerState::kBdatChunk:
+        ProcessBdat(input);
+        break;
+      case ServerState::kAuthResponse:
+        ProcessAuthLine(input);
+        break;
+      default:
+        ProcessCommandLine(input);
+        break;
+    }
+  }
+}
+
+void ServerSession::ProcessCommandLine(absl::string_view* input) {
+  const std::optional<Line> line = lines_.Next(input);
+  if (!line.has_value()) return;
+  switch (line->status) {
+    case LineStatus::kOk:
+      break;
+    case LineStatus::kTooLong:
+      SendError(500, "5.5.2", "Line too long");
+      return;
+    case LineStatus::kBareLf:
+    case LineStatus::kBareCr:
+      SendError(500, "5.5.2", "Bare CR or LF in command line");
+      return;
+  }
+  const absl::string_view text = line->text;
+  if (text.size() + 2 > options_->max_command_line &&
+      !absl::StartsWithIgnoreCase(text, "AUTH ")) {
+    SendError(500, "5.5.2", "Line too long");
+    return;
+  }
+
+  CommandParseOptions parse_options = options_->command_limits;
+  parse_options.utf8_addresses = smtputf8_;
+  absl::StatusOr<Command> command = ParseCommand(text, parse_options);
+  if (!command.ok()) {
+    if (absl::StartsWithIgnoreCase(text, "BDAT ") ||
+        absl::EqualsIgnoreCase(text, "BDAT")) {
+      // Without a valid size the chunk's end is unknown: its octets would be
+      // read as commands. Close rather than guess (RFC 3030 §2).
+      Fatal("malformed BDAT command",
+            Reply::Make(554, "5.5.4",
+                        "Malformed BDAT command, closing connection"));
+      return;
+    }
+    const std::optional<Reply> reply = ReplyOf(command.status());
+    if (reply.has_value()) {
+      SendError(reply->code,
+                reply->enhanced ? reply->enhanced->ToString() : "",
+                reply->lines.empty() ? "" : reply->lines.front());
+    } else {
+      SendError(500, "5.5.2", "Syntax error");
+    }
+    return;
+  }
+
+  const Verb verb = command->verb;
+  const bool discard_tail = verb == Verb::kStartTls &&
+                            options_->starttls_tail == StartTlsTail::kDiscard;
+  if (!input->empty() && verb != Verb::kQuit && verb != Verb::kBdat &&
+      !discard_tail && (!PipeliningAllowed() || MustEndPipelineGroup(verb))) {
+    // RFC 2920: the client sent more before our reply to a command that ends
+    // a pipeline group (or pipelined without PIPELINING being offered).
+    Fatal(absl::StrCat("improper pipelining after ", VerbName(verb)),
+          Reply::Make(554, "5.5.0", "Protocol synchronization error"));
+    return;
+  }
+  HandleCommand(*std::move(command), input);
+}
+
+void ServerSession::HandleCommand(Command command, absl::string_view* input) {
+  const Verb verb = command.verb;
+  if (!NextServerState(state_, InputOf(verb)).has_value()) {
+    if (verb == Verb::kBdat) {
+      DiscardChunk(command.chunk_size,
+                   Reply::Make(503, "5.5.1", SequenceErrorText(state_, verb)));
+      return;
+    }
+    SendError(503, "5.5.1", SequenceErrorText(state_, verb));
+    return;
+  }
+  switch (verb) {
+    case Verb::kEhlo:
+    case Verb::kHelo:
+      OnEhlo(std::move(command));
+      return;
+    case Verb::kMail:
+      OnMail(std::move(command));
+      return;
+    case Verb::kRcpt:
+      OnRcpt(std::move(command));
+      return;
+    case Verb::kData:
+      OnData();
+      return;
+    case Verb::kBdat:
+      OnBdat(command);
+      return;
+    case Verb::kStartTls:
+      OnStartTls(input);
+      return;
+    case Verb::kAuth:
+      OnAuth(command);
+      return;
+    case Verb::kRset:
+      ResetTransaction();
+      Transit(ServerInput::kRset);
+      Send(Reply::Make(250, "2.0.0", "OK"));
+      return;
+    case Verb::kNoop:
+      Transit(ServerInput::kNoop);
+      Send(Reply::Make(250, "2.0.0", "OK"));
+      return;
+    case Verb::kQuit:
+      Send(Reply::Make(221, "2.0.0",
+                       absl::StrCat(options_->hostname, " Bye")));
+      Close("client sent QUIT");
+      return;
+    case Verb::kVrfy:
+    case Verb::kExpn:
+      Transit(InputOf(verb));
+      if (options_->vrfy_enabled) {
+        Send(Reply::Make(252, "2.5.0",
+                         "Cannot verify the user, but will accept the "
+                         "message and attempt delivery"));
+      } else {
+        Send(Reply::Make(502, "5.5.1",
+                         absl::StrCat(VerbName(verb), " command is disabled")));
+      }
+      return;
+    case Verb::kHelp:
+      Transit(ServerInput::kHelp);
+      Send(Reply::Make(214, "2.0.0",
+                       "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP "
+                       "QUIT VRFY HELP STARTTLS AUTH"));
+      return;
+  }
+}
+
+// ---- commands ----------------------------------------------------------------
+
+bool ServerSession::AuthOffered() const {
+  return !options_->auth_mechanisms.empty() && auth_user_.empty() &&
+         (tls_ != nullptr || !options_->auth_requires_tls);
+}
+
+Reply ServerSession::EhloReplyNow() const {
+  EhloCapabilities caps;
+  caps.domain = options_->hostname;
+  caps.greeting = absl::StrCat("greets ", helo_name_);
+  caps.pipelining = options_->offer_pipelining;
+  caps.size = options_->max_message_size;
+  caps.eight_bit_mime = options_->offer_8bitmime;
+  caps.smtputf8 = options_->offer_smtputf8;
+  caps.enhanced_status_codes = options_->offer_enhanced_status_codes;
+  caps.chunking = options_->offer_chunking;
+  caps.binary_mime = options_->offer_chunking;
+  caps.dsn = options_->offer_dsn;
+  caps.starttls = options_->offer_starttls && tls_available_ && tls_ == nullptr;
+  caps.requiretls = options_->offer_requiretls && tls_ != nullptr;
+  if (AuthOffered()) {
+    for (const std::string& mechanism : options_->auth_mechanisms) {
+      caps.auth_mechanisms.push_back(absl::AsciiStrToUpper(mechanism));
+    }
+  }
+  return EhloReply(caps);
+}
+
+void ServerSession::OnEhlo(Command command) {
+  ResetTransaction();
+  pending_ehlo_ = command.verb == Verb::kEhlo;
+  pending_helo_ = command.domain;
+  Transit(InputOf(command.verb));
+  ServerEvent event;
+  event.type = ServerEventType::kHelo;
+  event.command = std::move(command);
+  Emit(std::move(event));
+}
+
+void ServerSession::OnMail(Command command) {
+  if (options_->require_tls && tls_ == nullptr) {
+    Send(Reply::Make(530, "5.7.0", "Must issue a STARTTLS command first"));
+    return;
+  }
+  const MailParameters& p = command.mail;
+  const bool any_parameter = p.size || p.body || p.smtputf8 || p.requiretls ||
+                             p.ret || p.envid || p.auth;
+  absl::string_view unsupported;
+  if (any_parameter && !esmtp_) {
+    unsupported = "MAIL parameters require EHLO";
+  } else if (p.body == BodyType::k8BitMime && !options_->offer_8bitmime) {
+    unsupported = "BODY=8BITMIME not supported";
+  } else if (p.body == BodyType::kBinaryMime && !options_->offer_chunking) {
+    unsupported = "BODY=BINARYMIME not supported";
+  } else if (p.smtputf8 && !options_->offer_smtputf8) {
+    unsupported = "SMTPUTF8 not supported";
+  } else if (p.requiretls && !(options_->offer_requiretls && tls_ != nullptr)) {
+    unsupported = "REQUIRETLS not offered on this connection";
+  } else if ((p.ret || p.envid) && !options_->offer_dsn) {
+    unsupported = "DSN parameters not supported";
+  } else if (p.auth && options_->auth_mechanisms.empty()) {
+    unsupported = "AUTH parameter not supported";
+  }
+  if (!unsupported.empty()) {
+    Send(Reply::Make(555, "5.5.4", unsupported));
+    return;
+  }
+  if (p.size && options_->max_message_size != 0 &&
+      *p.size > options_->max_message_size) {
+    Send(Reply::Make(552, "5.3.4",
+                     "Message size exceeds fixed maximum message size"));
+    return;
+  }
+  smtputf8_ = p.smtputf8;
+  binary_body_ = p.body == BodyType::kBinaryMime;
+  pending_accept_ = Reply::Make(250, "2.1.0", "Sender OK");
+  Transit(ServerInput::kMail);
+  ServerEvent event;
+  event.type = ServerEventType::kMailFrom;
+  event.command = std::move(command);
+  Emit(std::move(event));
+}
+
+void ServerSession::OnRcpt(Command command) {
+  const RcptParameters& p = command.rcpt;
+  if ((p.notify || p.orcpt) && (!esmtp_ || !options_->offer_dsn)) {
+    Send(Reply::Make(555, "5.5.4", "DSN parameters not supported"));
+    return;
+  }
+  if (recipients_ >= options_->max_recipients) {
+    // RFC 5321 §4.5.3.1.10: 452, and the client retries the rest later.
+    Send(Reply::Make(452, "4.5.3", "Too many recipients"));
+    return;
+  }
+  pending_accept_ = Reply::Make(250, "2.1.5", "Recipient OK");
+  Transit(ServerInput::kRcpt);
+  ServerEvent event;
+  event.type = ServerEventType::kRcptTo;
+  event.command = std::move(command);
+  Emit(std::move(event));
+}
+
+void ServerSession::OnData() {
+  if (recipients_ == 0) {
+    Send(Reply::Make(554, "5.5.1", "No valid recipients"));
+    return;
+  }
+  if (binary_body_) {
+    Send(Reply::Make(503, "5.5.1", "BODY=BINARYMIME requires BDAT"));
+    return;
+  }
+  message_size_ = 0;
+  message_failure_.reset();
+  Transit(ServerInput::kData);
+  Send(Reply::Make(354, "", "End data with <CR><LF>.<CR><LF>"));
+}
+
+void ServerSession::DiscardChunk(uint64_t size, Reply reply) {
+  if (size == 0) {
+    Send(std::move(reply));
+    return;
+  }
+  chunk_discard_ = true;
+  chunk_remaining_ = size;
+  chunk_reply_ = std::move(reply);
+}
+
+void ServerSession::OnBdat(const Command& command) {
+  if (!esmtp_ || !options_->offer_chunking) {
+    DiscardChunk(command.chunk_size,
+                 Reply::Make(503, "5.5.1", "BDAT not offered"));
+    return;
+  }
+  if (state_ == ServerState::kTransaction) {
+    if (recipients_ == 0) {
+      DiscardChunk(command.chunk_size,
+                   Reply::Make(554, "5.5.1", "No valid recipients"));
+      return;
+    }
+    message_size_ = 0;
+    message_failure_.reset();
+    saw_bdat_ = true;
+  }
+  Transit(ServerInput::kBdat);
+  chunk_remaining_ = command.chunk_size;
+  chunk_last_ = command.last_chunk;
+  if (chunk_remaining_ == 0) ChunkComplete();
+}
+
+void ServerSession::OnStartTls(absl::string_view* input) {
+  if (!options_->offer_starttls) {
+    SendError(502, "5.5.1", "STARTTLS not supported");
+    return;
+  }
+  if (tls_ != nullptr) {
+    SendError(503, "5.5.1", "TLS already active");
+    return;
+  }
+  if (!tls_available_) {
+    Send(Reply::Make(454, "4.7.0", "TLS not available due to temporary reason"));
+    return;
+  }
+  // Plaintext pipelined behind STARTTLS (CVE-2011-0411 class) never reaches
+  // the TLS session: in kClose mode ProcessCommandLine has already closed.
+  input->remove_prefix(input->size());
+  ResetTransaction();
+  Send(Reply::Make(220, "2.0.0", "Ready to start TLS"));
+  Transit(ServerInput::kStartTls);
+  lines_.Reset();
+  ServerEvent event;
+  event.type = ServerEventType::kStartTls;
+  Emit(std::move(event));
+}
+
+void ServerSession::OnAuth(const Command& command) {
+  if (!auth_user_.empty()) {
+    SendError(503, "5.5.1", "Already authenticated");
+    return;
+  }
+  if (!AuthOffered()) {
+    if (!options_->auth_mechanisms.empty() && tls_ == nullptr) {
+      Send(Reply::Make(538, "5.7.11",
+                       "Encryption required for requested authentication "
+                       "mechanism"));
+    } else {
+      SendError(502, "5.5.1", "AUTH not supported");
+    }
+    return;
+  }
+  const bool offered =
+      std::any_of(options_->auth_mechanisms.begin(),
+                  options_->auth_mechanisms.end(), [&](const std::string& m) {
+                    return absl::EqualsIgnoreCase(m, command.argument);
+                  });
+  if (!offered) {
+    Send(Reply::Make(504, "5.5.4", "Unrecognized authentication type"));
+    return;
+  }
+  auth_ = std::make_unique<Auth>();
+  auth_->mechanism = command.argument;
+  Transit(ServerInput::kAuth);
+  if (command.initial_response.has_value()) {
+    OnAuthResponse(*command.initial_response);
+  } else if (auth_->mechanism == kPlain) {
+    output_ += "334 \r\n";  // RFC 4954: "334" SP [base64], even when empty
+  } else if (auth_->mechanism == kLogin) {
+    Send(Reply::Make(334, "", absl::Base64Escape("Username:")));
+  } else {
+    OnAuthResponse("=");  // the embedder sends the first challenge
+  }
+}
+
+void ServerSession::ProcessAuthLine(absl::string_view* input) {
+  const std::optional<Line> line = lines_.Next(input);
+  if (!line.has_value()) return;
+  if (line->status == LineStatus::kTooLong) {
+    auth_.reset();
+    Transit(ServerInput::kAuthCancel);
+    SendError(500, "5.5.6", "Authentication exchange line is too long");
+    return;
+  }
+  if (line->status != LineStatus::kOk) {
+    auth_.reset();
+    Transit(ServerInput::kAuthCancel);
+    SendError(501, "5.5.2", "Bare CR or LF in authentication exchange");
+    return;
+  }
+  if (line->text == "*") {
+    auth_.reset();
+    Transit(ServerInput::kAuthCancel);
+    Send(Reply::Make(501, "5.7.0", "Authentication cancelled"));
+    return;
+  }
+  OnAuthResponse(line->text);
+}
+
+void ServerSession::OnAuthResponse(absl::string_view text) {
+  std::string decoded;
+  // "=" is an empty response (RFC 4954 §4).
+  if (text != "=" && (text.empty() || !absl::Base64Unescape(text, &decoded))) {
+    auth_.reset();
+    Transit(ServerInput::kAuthCancel);
+    SendError(501, "5.5.2", "Invalid base64 in authentication exchange");
+    return;
+  }
+  ServerEvent event;
+  event.type = ServerEventType::kAuth;
+  event.auth.mechanism = auth_->mechanism;
+  if (auth_->mechanism == kPlain) {
+    // authzid NUL authcid NUL passwd (RFC 4616).
+    std::vector<std::string> parts = absl::StrSplit(decoded, '\0');
+    if (parts.size() != 3 || parts[1].empty()) {
+      auth_.reset();
+      Transit(ServerInput::kAuthCancel);
+      SendError(501, "5.5.2", "Malformed PLAIN response");
+      return;
+    }
+    auth_->username = parts[1];
+    event.auth.authorization_id = std::move(parts[0]);
+    event.auth.username = std::move(parts[1]);
+    event.auth.password = std::move(parts[2]);
+  } else if (auth_->mechanism == kLogin) {
+    if (auth_->round == 0) {
+      auth_->username = std::move(decoded);
+      ++auth_->round;
+      Transit(ServerInput::kAuthLine);
+      Transit(ServerInput::kAuthChallenge);
+      Send(Reply::Make(334, "", absl::Base64Escape("Password:")));
+      return;
+    }
+    event.auth.username = auth_->username;
+    event.auth.password = std::move(decoded);
+  } else {
+    event.auth.response = std::move(decoded);
+  }
+  pending_accept_ = Reply::Make(235, "2.7.0", "Authentication successful");
+  Transit(ServerInput::kAuthLine);
+  Emit(std::move(event));
+}
+
+// ---- message content ---------------------------------------------------------
+
+void ServerSession::AppendBody(absl::string_view bytes) {
+  message_size_ += bytes.size();
+  if (message_failure_.has_value()) return;
+  if (options_->max_message_size != 0 &&
+      message_size_ > options_->max_message_size) {
+    message_failure_ = Reply::Make(
+        552, "5.3.4", "Message size exceeds fixed maximum message size");
+    body_.clear();
+    return;
+  }
+  body_.append(bytes.data(), bytes.size());
+  if (body_.size() >= options_->body_chunk_size) FlushBody();
+}
+
+void ServerSession::FlushBody() {
+  if (body_.empty()) return;
+  ServerEvent event;
+  event.type = ServerEventType::kMessageData;
+  event.data = std::move(body_);
+  body_.clear();
+  Emit(std::move(event));
+}
+
+void ServerSession::ProcessData(absl::string_view* input) {
+  while (state_ == ServerState::kData) {
+    const std::optional<Line> line = lines_.Next(input);
+    if (!line.has_value()) return;
+    absl::string_view text = line->text;
+    switch (line->status) {
+      case LineStatus::kOk:
+        if (text == ".") {
+          EndOfMessage();
+          return;
+        }
+        if (!text.empty() && text.front() == '.') text.remove_prefix(1);
+        // The CRLF follows the text in the same buffer.
+        AppendBody(absl::string_view(text.data(), text.size() + 2));
+        break;
+      case LineStatus::kTooLong:
+        if (!message_failure_.has_value()) {
+          message_failure_ = Reply::Make(
+              554, "5.6.0",
+              absl::StrCat("Message has a line longer than ",
+                           options_->max_data_line, " octets"));
+        }
+        break;
+      case LineStatus::kBareLf:
+      case LineStatus::kBareCr:
+        if (options_->bare_line_endings == BareLineEndings::kReject) {
+          // Where the message ends is now ambiguous (SMTP smuggling): never
+          // guess, never read on as commands.
+          Fatal("bare CR or LF in message data",
+                Reply::Make(554, "5.5.2",
+                            "Bare CR or LF in message data, closing "
+                            "connection"));
+          return;
+        }
+        if (line->status == LineStatus::kBareLf && text == ".") {
+          EndOfMessage();
+          return;
+        }
+        if (!text.empty() && text.front() == '.') text.remove_prefix(1);
+        // Normalise: each bare CR and the line's own ending become CRLF.
+        for (absl::string_view piece : absl::StrSplit(text, '\r')) {
+          AppendBody(piece);
+          AppendBody("\r\n");
+        }
+        break;
+    }
+  }
+}
+
+void ServerSession::ProcessBdat(absl::string_view* input) {
+  const size_t n =
+      static_cast<size_t>(std::min<uint64_t>(chunk_remaining_, input->size()));
+  AppendBody(input->substr(0, n));
+  input->remove_prefix(n);
+  chunk_remaining_ -= n;
+  if (chunk_remaining_ == 0) ChunkComplete();
+}
+
+void ServerSession::ChunkComplete() {
+  if (chunk_last_ || message_failure_.has_value()) {
+    EndOfMessage();
+    return;
+  }
+  Transit(ServerInput::kChunkDone);
+  Send(Reply::Make(250, "2.0.0",
+                   absl::StrCat("Chunk accepted, ", message_size_,
+                                " octets so far")));
+}
+
+void ServerSession::EndOfMessage() {
+  if (message_failure_.has_value()) {
+    Reply reply = *std::move(message_failure_);
+    AbortMessage(reply.lines.empty() ? "message refused" : reply.lines.front());
+    Transit(ServerInput::kMessageFailed);
+    ResetTransaction();
+    Send(std::move(reply));
+    return;
+  }
+  FlushBody();
+  const bool via_bdat = state_ == ServerState::kBdatChunk;
+  Transit(ServerInput::kEndOfData);
+  pending_accept_ = Reply::Make(250, "2.0.0", "Message accepted for delivery");
+  ServerEvent event;
+  event.type = ServerEventType::kMessageComplete;
+  event.message_size = message_size_;
+  event.via_bdat = via_bdat;
+  Emit(std::move(event));
+}
+
+}  // namespace starling::smtp
