@@ -44,6 +44,8 @@ struct Reply {
 // The exact bytes of `reply`: "250-a\r\n250 b\r\n"; a line of empty text is
 // sent as "code\r\n" (final) or "code-\r\n" (continuation).
 std::string SerializeReply(const Reply& reply);
+// The same bytes, appended to `out`.
+void AppendReply(const Reply& reply, std::string* out);
 
 // A protocol error that should be answered with a specific reply. The status
 // code is kInvalidArgument and the reply travels as a payload, so a parser can

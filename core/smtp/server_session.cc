@@ -123,7 +123,7 @@ void ServerSession::UpdateLineLimit() {
 
 void ServerSession::Send(Reply reply) {
   if (!options_->offer_enhanced_status_codes) reply.enhanced.reset();
-  output_ += SerializeReply(reply);
+  AppendReply(reply, &output_);
 }
 
 void ServerSession::SendError(int code, absl::string_view enhanced,
@@ -364,18 +364,16 @@ absl::Status ServerSession::TlsFailed(absl::string_view reason) {
 
 void ServerSession::ConsumeOutput(size_t n) {
   output_.erase(0, std::min(n, output_.size()));
-  if (output_.empty() && output_.capacity() > 1024) output_.shrink_to_fit();
+  // An idle session holds no buffers (it waits for its next command).
+  if (output_.empty()) output_.shrink_to_fit();
 }
 
 std::optional<ServerEvent> ServerSession::NextEvent() {
-  if (next_event_ >= events_.size()) {
-    events_.clear();
-    next_event_ = 0;
-    return std::nullopt;
-  }
+  if (next_event_ >= events_.size()) return std::nullopt;
   std::optional<ServerEvent> event(std::move(events_[next_event_++]));
   if (next_event_ == events_.size()) {
-    events_.clear();
+    // An idle session holds no buffers (it waits for its next command).
+    std::vector<ServerEvent>().swap(events_);
     next_event_ = 0;
   }
   return event;
@@ -935,8 +933,17 @@ void ServerSession::AppendBody(absl::string_view bytes) {
     body_.clear();
     return;
   }
-  body_.append(bytes.data(), bytes.size());
-  if (body_.size() >= options_->body_chunk_size) FlushBody();
+  // Events carry at most body_chunk_size octets each.
+  const size_t chunk = std::max<size_t>(1, options_->body_chunk_size);
+  // One allocation per event instead of geometric regrowth.
+  if (body_.capacity() < chunk) body_.reserve(chunk);
+  while (!bytes.empty()) {
+    const size_t room = chunk - body_.size();
+    const size_t n = std::min(room, bytes.size());
+    body_.append(bytes.data(), n);
+    bytes.remove_prefix(n);
+    if (body_.size() >= chunk) FlushBody();
+  }
 }
 
 void ServerSession::FlushBody() {
@@ -949,19 +956,41 @@ void ServerSession::FlushBody() {
 }
 
 void ServerSession::ProcessData(absl::string_view* input) {
+  // Consecutive plain lines that lie in `input` are appended as one run.
+  const char* const in_begin = input->data();
+  const char* const in_end = in_begin + input->size();
+  absl::string_view run;
+  auto flush = [&] {
+    if (!run.empty()) AppendBody(run);
+    run = {};
+  };
   while (state_ == ServerState::kData) {
     const std::optional<Line> line = lines_.Next(input);
-    if (!line.has_value()) return;
+    if (!line.has_value()) break;
     absl::string_view text = line->text;
+    if (line->status == LineStatus::kOk) {
+      if (text == ".") {
+        flush();
+        EndOfMessage();
+        return;
+      }
+      if (!text.empty() && text.front() == '.') text.remove_prefix(1);
+      // The CRLF follows the text in the same buffer.
+      const absl::string_view with_crlf(text.data(), text.size() + 2);
+      if (with_crlf.data() < in_begin || with_crlf.data() >= in_end) {
+        flush();  // a line reassembled inside the reader: copy it now
+        AppendBody(with_crlf);
+      } else if (!run.empty() && run.data() + run.size() == with_crlf.data()) {
+        run = absl::string_view(run.data(), run.size() + with_crlf.size());
+      } else {
+        flush();
+        run = with_crlf;
+      }
+      continue;
+    }
+    flush();
     switch (line->status) {
       case LineStatus::kOk:
-        if (text == ".") {
-          EndOfMessage();
-          return;
-        }
-        if (!text.empty() && text.front() == '.') text.remove_prefix(1);
-        // The CRLF follows the text in the same buffer.
-        AppendBody(absl::string_view(text.data(), text.size() + 2));
         break;
       case LineStatus::kTooLong:
         if (!message_failure_.has_value()) {
@@ -995,6 +1024,7 @@ void ServerSession::ProcessData(absl::string_view* input) {
         break;
     }
   }
+  flush();
 }
 
 void ServerSession::ProcessBdat(absl::string_view* input) {

@@ -1,0 +1,155 @@
+#include "core/smtp/capabilities.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace starling::smtp {
+namespace {
+
+// RFC 5321 §4.1.1.1: ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-").
+bool IsKeyword(absl::string_view word) {
+  if (word.empty() || !absl::ascii_isalnum(word[0])) return false;
+  return std::all_of(word.begin(), word.end(),
+                     [](char c) { return absl::ascii_isalnum(c) || c == '-'; });
+}
+
+// RFC 1870: SIZE [number]; no number (or 0) means no fixed maximum.
+absl::Status ParseSize(absl::string_view params, uint64_t* size) {
+  params = absl::StripAsciiWhitespace(params);
+  uint64_t value = 0;
+  for (char c : params) {
+    if (!absl::ascii_isdigit(c)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "EHLO SIZE: not a number: \"", absl::CHexEscape(params), "\""));
+    }
+    const uint64_t digit = c - '0';
+    if (value > (UINT64_MAX - digit) / 10) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("EHLO SIZE: value too large: \"", params, "\""));
+    }
+    value = value * 10 + digit;
+  }
+  *size = value;
+  return absl::OkStatus();
+}
+
+// RFC 4954: AUTH mech...; names are upper-cased and kept once, in order.
+void AddMechanisms(absl::string_view params, std::vector<std::string>* out) {
+  for (absl::string_view mech :
+       absl::StrSplit(params, ' ', absl::SkipEmpty())) {
+    std::string name = absl::AsciiStrToUpper(mech);
+    if (std::find(out->begin(), out->end(), name) == out->end()) {
+      out->push_back(std::move(name));
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<EhloCapabilities> ParseEhloReply(const Reply& reply) {
+  if (reply.code != 250) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("EHLO reply code is ", reply.code, ", not 250"));
+  }
+  if (reply.lines.empty()) {
+    return absl::InvalidArgumentError("EHLO reply has no lines");
+  }
+  EhloCapabilities caps;
+  {
+    const absl::string_view first = reply.lines[0];
+    const size_t sp = std::min(first.find(' '), first.size());
+    caps.domain = std::string(first.substr(0, sp));
+    if (sp < first.size()) caps.greeting = std::string(first.substr(sp + 1));
+    if (caps.domain.empty()) {
+      return absl::InvalidArgumentError("EHLO reply: no domain on first line");
+    }
+  }
+  for (size_t i = 1; i < reply.lines.size(); ++i) {
+    const absl::string_view line = reply.lines[i];
+    const size_t sp = std::min(line.find(' '), line.size());
+    const absl::string_view keyword = line.substr(0, sp);
+    const absl::string_view params =
+        sp < line.size() ? line.substr(sp + 1) : absl::string_view();
+    // Legacy "AUTH=PLAIN LOGIN" (pre-RFC 4954 servers and Outlook clients).
+    if (absl::StartsWithIgnoreCase(keyword, "AUTH=")) {
+      AddMechanisms(keyword.substr(5), &caps.auth_mechanisms);
+      AddMechanisms(params, &caps.auth_mechanisms);
+      continue;
+    }
+    if (!IsKeyword(keyword)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("EHLO reply line ", i + 1, ": malformed keyword \"",
+                       absl::CHexEscape(keyword.substr(0, 64)), "\""));
+    }
+    const std::string upper = absl::AsciiStrToUpper(keyword);
+    if (upper == "PIPELINING") {
+      caps.pipelining = true;
+    } else if (upper == "8BITMIME") {
+      caps.eight_bit_mime = true;
+    } else if (upper == "SMTPUTF8") {
+      caps.smtputf8 = true;
+    } else if (upper == "ENHANCEDSTATUSCODES") {
+      caps.enhanced_status_codes = true;
+    } else if (upper == "CHUNKING") {
+      caps.chunking = true;
+    } else if (upper == "BINARYMIME") {
+      caps.binary_mime = true;
+    } else if (upper == "STARTTLS") {
+      caps.starttls = true;
+    } else if (upper == "REQUIRETLS") {
+      caps.requiretls = true;
+    } else if (upper == "DSN") {
+      caps.dsn = true;
+    } else if (upper == "SIZE") {
+      uint64_t size = 0;
+      absl::Status status = ParseSize(params, &size);
+      if (!status.ok()) return status;
+      caps.size = size;
+    } else if (upper == "AUTH") {
+      AddMechanisms(params, &caps.auth_mechanisms);
+    } else {
+      caps.other.emplace_back(line);
+    }
+  }
+  return caps;
+}
+
+Reply EhloReply(const EhloCapabilities& caps) {
+  Reply reply;
+  reply.code = 250;
+  reply.lines.push_back(caps.greeting.empty()
+                            ? caps.domain
+                            : absl::StrCat(caps.domain, " ", caps.greeting));
+  auto add_if = [&reply](bool on, absl::string_view keyword) {
+    if (on) reply.lines.emplace_back(keyword);
+  };
+  add_if(caps.pipelining, "PIPELINING");
+  if (caps.size.has_value()) {
+    reply.lines.push_back(*caps.size == 0 ? std::string("SIZE")
+                                          : absl::StrCat("SIZE ", *caps.size));
+  }
+  add_if(caps.eight_bit_mime, "8BITMIME");
+  add_if(caps.smtputf8, "SMTPUTF8");
+  add_if(caps.enhanced_status_codes, "ENHANCEDSTATUSCODES");
+  add_if(caps.chunking, "CHUNKING");
+  add_if(caps.binary_mime, "BINARYMIME");
+  add_if(caps.starttls, "STARTTLS");
+  add_if(caps.requiretls, "REQUIRETLS");
+  add_if(caps.dsn, "DSN");
+  if (!caps.auth_mechanisms.empty()) {
+    reply.lines.push_back(
+        absl::StrCat("AUTH ", absl::StrJoin(caps.auth_mechanisms, " ")));
+  }
+  for (const std::string& line : caps.other) reply.lines.push_back(line);
+  return reply;
+}
+
+}  // namespace starling::smtp

@@ -1,0 +1,266 @@
+#include "core/smtp/reply.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace starling::smtp {
+namespace {
+
+// Type URL of the payload that carries a ReplyError's reply (wire bytes).
+constexpr absl::string_view kReplyPayloadUrl = "starling.smtp/reply";
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Parses 1..3 digits from the front of *text into *value.
+bool ConsumeNumber(absl::string_view* text, int* value) {
+  size_t n = 0;
+  int v = 0;
+  while (n < text->size() && n < 3 && IsDigit((*text)[n])) {
+    v = v * 10 + ((*text)[n] - '0');
+    ++n;
+  }
+  if (n == 0) return false;
+  text->remove_prefix(n);
+  *value = v;
+  return true;
+}
+
+// Text with CR and LF replaced by SP: a reply line can never carry them, and
+// letting them through would let a caller's text inject reply lines.
+std::string OneLine(absl::string_view text) {
+  std::string out(text.data(), text.size());
+  std::replace(out.begin(), out.end(), '\r', ' ');
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return out;
+}
+
+bool ValidCode(absl::string_view text) {
+  return text.size() >= 3 && text[0] >= '2' && text[0] <= '5' &&
+         text[1] >= '0' && text[1] <= '5' && IsDigit(text[2]);
+}
+
+// When `text` starts with an enhanced code followed by SP or its end, returns
+// the code and the length of the prefix to strip (SP included).
+std::optional<EnhancedStatus> LeadingEnhanced(absl::string_view text,
+                                              size_t* prefix_len) {
+  const size_t end = std::min(text.find(' '), text.size());
+  std::optional<EnhancedStatus> status =
+      EnhancedStatus::Parse(text.substr(0, end));
+  if (status.has_value()) *prefix_len = std::min(end + 1, text.size());
+  return status;
+}
+
+}  // namespace
+
+// ---- EnhancedStatus ---------------------------------------------------------
+
+std::string EnhancedStatus::ToString() const {
+  return absl::StrCat(klass, ".", subject, ".", detail);
+}
+
+std::optional<EnhancedStatus> EnhancedStatus::Parse(absl::string_view text) {
+  EnhancedStatus status;
+  if (text.size() < 5) return std::nullopt;
+  if (text[0] != '2' && text[0] != '4' && text[0] != '5') return std::nullopt;
+  if (text[1] != '.') return std::nullopt;
+  status.klass = text[0] - '0';
+  text.remove_prefix(2);
+  if (!ConsumeNumber(&text, &status.subject)) return std::nullopt;
+  if (text.empty() || text[0] != '.') return std::nullopt;
+  text.remove_prefix(1);
+  if (!ConsumeNumber(&text, &status.detail)) return std::nullopt;
+  if (!text.empty()) return std::nullopt;
+  return status;
+}
+
+// ---- Reply ------------------------------------------------------------------
+
+Reply Reply::Make(int code, absl::string_view enhanced,
+                  absl::string_view text) {
+  Reply reply;
+  reply.code = code;
+  if (!enhanced.empty()) {
+    // An invalid code, or one whose class disagrees with `code`, is a
+    // programming error: drop it rather than send something malformed.
+    std::optional<EnhancedStatus> status = EnhancedStatus::Parse(enhanced);
+    if (status.has_value() && status->klass == code / 100) {
+      reply.enhanced = status;
+    }
+  }
+  reply.lines.push_back(OneLine(text));
+  return reply;
+}
+
+void AppendReply(const Reply& reply, std::string* out) {
+  char code[3];
+  code[0] = static_cast<char>('0' + reply.code / 100 % 10);
+  code[1] = static_cast<char>('0' + reply.code / 10 % 10);
+  code[2] = static_cast<char>('0' + reply.code % 10);
+  const std::string enhanced =
+      reply.enhanced.has_value() ? reply.enhanced->ToString() : std::string();
+  const size_t count = std::max<size_t>(reply.lines.size(), 1);
+  for (size_t i = 0; i < count; ++i) {
+    const absl::string_view text =
+        i < reply.lines.size() ? absl::string_view(reply.lines[i]) : "";
+    out->append(code, 3);
+    if (enhanced.empty() && text.empty()) {
+      if (i + 1 != count) out->push_back('-');
+      out->append("\r\n");
+      continue;
+    }
+    out->push_back(i + 1 == count ? ' ' : '-');
+    out->append(enhanced);
+    if (!text.empty()) {
+      if (!enhanced.empty()) out->push_back(' ');
+      // CR or LF inside a text would start a new reply line: never send one.
+      const size_t at = out->size();
+      out->append(text.data(), text.size());
+      std::replace(out->begin() + at, out->end(), '\r', ' ');
+      std::replace(out->begin() + at, out->end(), '\n', ' ');
+    }
+    out->append("\r\n");
+  }
+}
+
+std::string SerializeReply(const Reply& reply) {
+  std::string out;
+  AppendReply(reply, &out);
+  return out;
+}
+
+absl::Status ReplyError(int code, absl::string_view enhanced,
+                        absl::string_view text) {
+  absl::Status status = absl::InvalidArgumentError(text);
+  status.SetPayload(
+      kReplyPayloadUrl,
+      absl::Cord(SerializeReply(Reply::Make(code, enhanced, text))));
+  return status;
+}
+
+std::optional<Reply> ReplyOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kReplyPayloadUrl);
+  if (!payload.has_value()) return std::nullopt;
+  const std::string bytes(*payload);
+  ReplyParserOptions options;
+  options.max_line_length = std::max<size_t>(bytes.size(), 1);
+  options.max_lines = std::max<size_t>(bytes.size(), 1);
+  absl::StatusOr<Reply> reply = ParseReply(bytes, options);
+  if (!reply.ok()) return std::nullopt;
+  return *std::move(reply);
+}
+
+// ---- ReplyParser ------------------------------------------------------------
+
+ReplyParser::ReplyParser(ReplyParserOptions options)
+    : options_(options), lines_(options.max_line_length) {}
+
+bool ReplyParser::in_reply() const {
+  return !partial_.lines.empty() || lines_.has_partial_line();
+}
+
+void ReplyParser::Reset() {
+  lines_.Reset();
+  partial_ = Reply();
+  error_ = absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<Reply>> ReplyParser::Next(
+    absl::string_view* input) {
+  if (!error_.ok()) return error_;
+  auto fail = [this](absl::string_view message) {
+    error_ = absl::InvalidArgumentError(
+        absl::StrCat("reply line ", partial_.lines.size() + 1, ": ", message));
+    partial_ = Reply();
+    lines_.Reset();
+    return error_;
+  };
+  while (true) {
+    std::optional<Line> line = lines_.Next(input);
+    if (!line.has_value()) return std::nullopt;
+    switch (line->status) {
+      case LineStatus::kOk:
+        break;
+      case LineStatus::kTooLong:
+        return fail(
+            absl::StrCat("longer than ", options_.max_line_length, " octets"));
+      case LineStatus::kBareLf:
+      case LineStatus::kBareCr:
+        return fail(LineStatusName(line->status));
+    }
+    if (partial_.lines.size() >= options_.max_lines) {
+      return fail(absl::StrCat("more than ", options_.max_lines, " lines"));
+    }
+    absl::string_view text = line->text;
+    if (!ValidCode(text)) {
+      return fail(absl::StrCat(
+          "malformed reply code \"",
+          absl::CHexEscape(text.substr(0, std::min<size_t>(text.size(), 8))),
+          "\""));
+    }
+    const int code =
+        (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0');
+    bool final = true;
+    if (text.size() > 3) {
+      if (text[3] == '-') {
+        final = false;
+      } else if (text[3] != ' ') {
+        return fail(absl::StrCat("bad separator \"",
+                                 absl::CHexEscape(text.substr(3, 1)),
+                                 "\" after reply code"));
+      }
+      text.remove_prefix(4);
+    } else {
+      text.remove_prefix(3);
+    }
+    if (partial_.lines.empty()) {
+      partial_.code = code;
+      size_t prefix = 0;
+      std::optional<EnhancedStatus> enhanced = LeadingEnhanced(text, &prefix);
+      if (enhanced.has_value() && enhanced->klass == code / 100) {
+        partial_.enhanced = enhanced;
+        text.remove_prefix(prefix);
+      }
+    } else {
+      if (code != partial_.code) {
+        return fail(
+            absl::StrCat("code ", code, " differs from ", partial_.code));
+      }
+      size_t prefix = 0;
+      if (partial_.enhanced.has_value() &&
+          LeadingEnhanced(text, &prefix) == partial_.enhanced) {
+        text.remove_prefix(prefix);
+      }
+    }
+    partial_.lines.emplace_back(text.data(), text.size());
+    // The line is copied and the reader holds no unfinished line now; drop
+    // its buffer so has_partial_line() (and in_reply()) is exact.
+    lines_.Reset();
+    if (final) {
+      Reply reply = std::move(partial_);
+      partial_ = Reply();
+      return std::optional<Reply>(std::move(reply));
+    }
+  }
+}
+
+absl::StatusOr<Reply> ParseReply(absl::string_view bytes,
+                                 ReplyParserOptions options) {
+  ReplyParser parser(options);
+  absl::string_view input = bytes;
+  absl::StatusOr<std::optional<Reply>> reply = parser.Next(&input);
+  if (!reply.ok()) return reply.status();
+  if (!reply->has_value()) {
+    return absl::InvalidArgumentError("incomplete reply: no final line");
+  }
+  if (!input.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(input.size(), " bytes after the final line of the reply"));
+  }
+  return **std::move(reply);
+}
+
+}  // namespace starling::smtp

@@ -1,0 +1,193 @@
+// Properties of the reply codec: serialize/parse are inverse on valid replies
+// and parsing does not depend on how the byte stream is split. (EHLO
+// capability round trips live in capabilities_test.cc, which is where the
+// capabilities library is a dependency.)
+#include <algorithm>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "core/smtp/reply.h"
+#include "gtest/gtest.h"
+#include "rapidcheck.h"
+#include "rapidcheck/gtest.h"
+
+namespace starling::smtp {
+
+// Lets RapidCheck print counterexamples (found by argument-dependent lookup).
+void showValue(const Reply& r, std::ostream& os) {
+  os << absl::CEscape(SerializeReply(r))
+     << (r.enhanced.has_value() ? " (enhanced)" : "")
+     << " lines=" << r.lines.size();
+}
+
+namespace {
+
+// A valid reply code: first digit 2..5, second 0..5.
+rc::Gen<int> Code() {
+  return rc::gen::apply(
+      [](int a, int b, int c) { return a * 100 + b * 10 + c; },
+      rc::gen::inRange(2, 6), rc::gen::inRange(0, 6), rc::gen::inRange(0, 10));
+}
+
+rc::Gen<EnhancedStatus> Enhanced(int klass) {
+  return rc::gen::apply(
+      [klass](int subject, int detail) {
+        return EnhancedStatus{klass, subject, detail};
+      },
+      rc::gen::weightedOneOf<int>(
+          {{3, rc::gen::inRange(0, 10)}, {1, rc::gen::inRange(0, 1000)}}),
+      rc::gen::weightedOneOf<int>(
+          {{3, rc::gen::inRange(0, 10)}, {1, rc::gen::inRange(0, 1000)}}));
+}
+
+// Reply text: any bytes but CR and LF, biased towards SP, digits and dots so
+// that texts that look like codes or enhanced codes come up.
+rc::Gen<std::string> Text() {
+  return rc::gen::container<std::string>(rc::gen::weightedOneOf<char>(
+      {{3, rc::gen::element(' ', '.', '-', '2', '4', '5', '0', '1')},
+       {2, rc::gen::inRange('a', static_cast<char>('z' + 1))},
+       {1,
+        rc::gen::distinctFrom(
+            rc::gen::distinctFrom(rc::gen::arbitrary<char>(), '\r'), '\n')}}));
+}
+
+// A text that starts with an enhanced code some of the time.
+rc::Gen<std::string> LineText(int klass) {
+  return rc::gen::weightedOneOf<std::string>(
+      {{4, Text()},
+       {1, rc::gen::apply(
+               [](EnhancedStatus e, bool space, std::string rest) {
+                 return absl::StrCat(e.ToString(), space ? " " : "", rest);
+               },
+               Enhanced(klass), rc::gen::arbitrary<bool>(), Text())}});
+}
+
+// A reply that parse(serialize(r)) must give back: 1..20 lines, each short
+// enough for the default line limit, and (without an enhanced code) a first
+// line that does not itself begin with one of the reply's class.
+rc::Gen<Reply> ValidReply() {
+  return rc::gen::exec([] {
+    Reply r;
+    r.code = *Code();
+    const int klass = r.code / 100;
+    // RFC 3463 classes are 2, 4 and 5: a 3xx reply has no enhanced code.
+    if (klass != 3 && *rc::gen::arbitrary<bool>()) {
+      r.enhanced = *Enhanced(klass);
+    }
+    const size_t n = *rc::gen::inRange<size_t>(1, 21);
+    r.lines = *rc::gen::container<std::vector<std::string>>(
+        n, rc::gen::resize(100, LineText(klass)));
+    if (!r.enhanced.has_value()) {
+      const std::string& first = r.lines[0];
+      const absl::string_view word =
+          absl::string_view(first).substr(0, first.find(' '));
+      auto e = EnhancedStatus::Parse(word);
+      if (e.has_value() && e->klass == klass) r.lines[0].insert(0, "x");
+    }
+    return r;
+  });
+}
+
+std::vector<size_t> Cuts(size_t size) {
+  auto cuts = *rc::gen::container<std::vector<size_t>>(
+      rc::gen::inRange<size_t>(0, size + 1));
+  std::sort(cuts.begin(), cuts.end());
+  return cuts;
+}
+
+RC_GTEST_PROP(ReplyProperty, ParseInvertsSerialize, ()) {
+  const Reply r = *ValidReply();
+  const std::string bytes = SerializeReply(r);
+  absl::StatusOr<Reply> parsed = ParseReply(bytes);
+  RC_ASSERT(parsed.ok());
+  RC_ASSERT(*parsed == r);
+}
+
+RC_GTEST_PROP(ReplyProperty, ReplyErrorRoundTrips, ()) {
+  const int code = *Code();
+  const std::string enhanced =
+      *rc::gen::arbitrary<bool>() ? (*Enhanced(code / 100)).ToString() : "";
+  const std::string text = *Text();
+  const absl::Status status = ReplyError(code, enhanced, text);
+  const Reply made = Reply::Make(code, enhanced, text);
+  auto back = ReplyOf(status);
+  // The only text that cannot come back is one that itself begins with an
+  // enhanced code of the reply's class while no enhanced code was given.
+  auto reparsed = ParseReply(SerializeReply(made));
+  if (enhanced.empty() && !(reparsed.ok() && *reparsed == made)) {
+    RC_DISCARD("text looks like an enhanced code");
+  }
+  RC_ASSERT(back.has_value());
+  RC_ASSERT(*back == made);
+  RC_ASSERT(status.message() == text);
+}
+
+RC_GTEST_PROP(ReplyProperty, AnySplitYieldsSameReplies, ()) {
+  const auto replies = *rc::gen::container<std::vector<Reply>>(
+      *rc::gen::inRange<size_t>(1, 6), ValidReply());
+  std::string bytes;
+  for (const Reply& r : replies) bytes += SerializeReply(r);
+  const std::vector<size_t> cuts = Cuts(bytes.size());
+
+  ReplyParser parser;
+  std::vector<Reply> got;
+  size_t pos = 0;
+  auto feed = [&](absl::string_view piece) {
+    while (true) {
+      auto next = parser.Next(&piece);
+      RC_ASSERT(next.ok());
+      if (!next->has_value()) break;
+      got.push_back(**next);
+    }
+    RC_ASSERT(piece.empty());
+  };
+  for (size_t cut : cuts) {
+    feed(absl::string_view(bytes).substr(pos, cut - pos));
+    pos = cut;
+  }
+  feed(absl::string_view(bytes).substr(pos));
+  RC_ASSERT(got == replies);
+  RC_ASSERT(!parser.in_reply());
+}
+
+RC_GTEST_PROP(ReplyProperty, ArbitraryBytesSplitAgrees, ()) {
+  // Any bytes (mostly reply-shaped), split anywhere: same replies and error.
+  const std::string bytes =
+      *rc::gen::container<std::string>(rc::gen::weightedOneOf<char>(
+          {{4, rc::gen::element('2', '5', '0', ' ', '-', '\r', '\n', '.')},
+           {1, rc::gen::arbitrary<char>()}}));
+  ReplyParserOptions options;
+  options.max_line_length = *rc::gen::inRange<size_t>(3, 40);
+  options.max_lines = *rc::gen::inRange<size_t>(1, 6);
+  auto run = [&](const std::vector<size_t>& cuts) {
+    ReplyParser parser(options);
+    std::vector<Reply> out;
+    absl::Status error;
+    size_t pos = 0;
+    auto feed = [&](absl::string_view piece) {
+      while (error.ok()) {
+        auto next = parser.Next(&piece);
+        if (!next.ok()) {
+          error = next.status();
+          return;
+        }
+        if (!next->has_value()) return;
+        out.push_back(**next);
+      }
+    };
+    for (size_t cut : cuts) {
+      feed(absl::string_view(bytes).substr(pos, cut - pos));
+      pos = cut;
+    }
+    feed(absl::string_view(bytes).substr(pos));
+    return std::make_pair(out, error);
+  };
+  RC_ASSERT(run(Cuts(bytes.size())) == run({}));
+}
+
+}  // namespace
+}  // namespace starling::smtp

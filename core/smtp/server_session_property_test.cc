@@ -1,0 +1,168 @@
+// Properties of the server session:
+//  - the replies and events do not depend on how the client's bytes are cut
+//    into Receive() calls, as long as the client waits where SMTP says it
+//    must (after EHLO, DATA, STARTTLS, AUTH: the synchronisation points);
+//  - any body, dot-stuffed by DotStuff(), reaches the embedder unstuffed.
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/smtp/dot_stuffing.h"
+#include "core/smtp/scripted_server.h"
+#include "core/smtp/server_session.h"
+#include "gtest/gtest.h"
+#include "rapidcheck.h"
+#include "rapidcheck/gtest.h"
+
+namespace starling::smtp {
+namespace {
+
+const absl::Time kStart = absl::FromUnixSeconds(1700000000);
+
+std::shared_ptr<ServerOptions> Options() {
+  auto options = std::make_shared<ServerOptions>();
+  options->hostname = "mx.example.org";
+  options->offer_starttls = true;
+  options->max_errors = 1000;
+  options->max_message_size = 4000;
+  return options;
+}
+
+// One piece of a conversation that ends where the client must wait.
+using Segment = std::string;
+
+rc::Gen<std::string> Body() {
+  return rc::gen::container<std::string>(rc::gen::weightedOneOf<char>(
+      {{3, rc::gen::element('.', '\r', '\n')},
+       {5, rc::gen::element('a', ' ', 'Z')},
+       {1, rc::gen::arbitrary<char>()}}));
+}
+
+rc::Gen<std::string> Mailbox() {
+  return rc::gen::map(rc::gen::inRange(0, 6), [](int i) {
+    return absl::StrCat("<u", i, "@d", i % 2, ".example>");
+  });
+}
+
+// A pipelinable run of commands followed by one synchronising command.
+rc::Gen<std::vector<Segment>> Transaction() {
+  return rc::gen::exec([] {
+    std::vector<Segment> segments;
+    std::string group = absl::StrCat("MAIL FROM:", *Mailbox(),
+                                     *rc::gen::element<std::string>(
+                                         "", " SIZE=100", " BODY=8BITMIME"),
+                                     "\r\n");
+    const int recipients = *rc::gen::inRange(0, 4);
+    for (int i = 0; i < recipients; ++i) {
+      group += absl::StrCat("RCPT TO:", *Mailbox(), "\r\n");
+    }
+    group += *rc::gen::element<std::string>("", "NOOP\r\n", "RSET\r\n",
+                                            "BOGUS\r\n", "RCPT TO:<>\r\n");
+    switch (*rc::gen::inRange(0, 3)) {
+      case 0:  // DATA: the body is its own segment after the 354.
+        segments.push_back(group + "DATA\r\n");
+        segments.push_back(DotStuff(*Body()));
+        break;
+      case 1: {  // BDAT chunks may be pipelined with the commands.
+        const std::string body = *Body();
+        const size_t cut = *rc::gen::inRange<size_t>(0, body.size() + 1);
+        group += absl::StrCat("BDAT ", cut, "\r\n", body.substr(0, cut),
+                              "BDAT ", body.size() - cut, " LAST\r\n",
+                              body.substr(cut));
+        segments.push_back(group);
+        break;
+      }
+      default:
+        segments.push_back(group + "RSET\r\n");
+        break;
+    }
+    return segments;
+  });
+}
+
+rc::Gen<std::vector<Segment>> Conversation() {
+  return rc::gen::exec([] {
+    std::vector<Segment> segments = {"EHLO client.example\r\n"};
+    if (*rc::gen::arbitrary<bool>()) {
+      segments.push_back("STARTTLS\r\n");
+      segments.push_back("EHLO client.example\r\n");
+    }
+    const int transactions = *rc::gen::inRange(0, 4);
+    for (int i = 0; i < transactions; ++i) {
+      for (Segment& s : *Transaction()) segments.push_back(std::move(s));
+    }
+    segments.push_back("QUIT\r\n");
+    return segments;
+  });
+}
+
+ServerScript Script() {
+  ServerScript script;
+  script.reject_recipients = {"u3@d1.example"};
+  script.defer_recipients = {"u4@d0.example"};
+  script.reject_senders = {"u5@d1.example"};
+  script.describe_body = [](absl::string_view body) {
+    return absl::StrCat(" body=", EscapeBytes(body));
+  };
+  return script;
+}
+
+std::vector<std::string> Outcome(const ScriptedServer& server) {
+  std::vector<std::string> out;
+  for (const std::string& line : server.RepliesAndEvents()) {
+    if (line.find("not sent: the session is closed") == std::string::npos) {
+      out.push_back(line);
+    }
+  }
+  return out;
+}
+
+RC_GTEST_PROP(ServerSessionProperty, AnySplitGivesSameRepliesAndEvents, ()) {
+  const std::vector<Segment> segments = *Conversation();
+
+  ScriptedServer polite(Options(), Script(), kStart);
+  for (const Segment& segment : segments) {
+    if (polite.session().closed()) break;
+    (void)polite.FeedPolitely(segment);
+  }
+
+  ScriptedServer split(Options(), Script(), kStart);
+  for (const Segment& segment : segments) {
+    std::vector<size_t> cuts = *rc::gen::container<std::vector<size_t>>(
+        rc::gen::inRange<size_t>(0, segment.size() + 1));
+    std::sort(cuts.begin(), cuts.end());
+    cuts.push_back(segment.size());
+    size_t pos = 0;
+    for (size_t cut : cuts) {
+      if (split.session().closed()) break;
+      (void)split.Feed(absl::string_view(segment).substr(pos, cut - pos));
+      pos = cut;
+    }
+  }
+  RC_ASSERT(Outcome(split) == Outcome(polite));
+}
+
+RC_GTEST_PROP(ServerSessionProperty, DotStuffedBodyArrivesUnstuffed, ()) {
+  const std::string body = *Body();
+  std::string received;
+  ServerScript script;
+  script.describe_body = [&](absl::string_view data) {
+    received = std::string(data);
+    return std::string();
+  };
+  auto options = Options();
+  options->max_message_size = 0;
+  ScriptedServer server(options, script, kStart);
+  RC_ASSERT(server
+                .FeedPolitely("EHLO a.example\r\nMAIL FROM:<a@a.example>\r\n"
+                              "RCPT TO:<b@b.example>\r\nDATA\r\n" +
+                              DotStuff(body))
+                .ok());
+  RC_ASSERT(server.messages_accepted() == 1u);
+  RC_ASSERT(received == NormalizeLineEndings(body));
+}
+
+}  // namespace
+}  // namespace starling::smtp
