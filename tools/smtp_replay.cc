@@ -5,6 +5,7 @@
 //
 //   smtp-replay [flags] [FILE|-]
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -98,7 +99,13 @@ int main(int argc, char** argv) {
     input.assign(std::istreambuf_iterator<char>(std::cin),
                  std::istreambuf_iterator<char>());
   } else {
-    std::ifstream file(args[1], std::ios::binary);
+    // Under `bazel run`, relative paths are meant from the user's directory.
+    std::string path = args[1];
+    const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
+    if (cwd != nullptr && !path.empty() && path[0] != '/') {
+      path = absl::StrCat(cwd, "/", path);
+    }
+    std::ifstream file(path, std::ios::binary);
     if (!file) return Fail(absl::StrCat("cannot read ", args[1]));
     input.assign(std::istreambuf_iterator<char>(file),
                  std::istreambuf_iterator<char>());

@@ -1,5 +1,7 @@
 #include "core/smtp/reply.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <utility>
 
@@ -100,8 +102,16 @@ void AppendReply(const Reply& reply, std::string* out) {
   code[0] = static_cast<char>('0' + reply.code / 100 % 10);
   code[1] = static_cast<char>('0' + reply.code / 10 % 10);
   code[2] = static_cast<char>('0' + reply.code % 10);
-  const std::string enhanced =
-      reply.enhanced.has_value() ? reply.enhanced->ToString() : std::string();
+  char enhanced_buffer[16];  // "c.sss.ddd" at most
+  absl::string_view enhanced;
+  if (reply.enhanced.has_value()) {
+    const int n = std::snprintf(enhanced_buffer, sizeof(enhanced_buffer),
+                                "%d.%d.%d", reply.enhanced->klass,
+                                reply.enhanced->subject, reply.enhanced->detail);
+    if (n > 0 && n < static_cast<int>(sizeof(enhanced_buffer))) {
+      enhanced = absl::string_view(enhanced_buffer, n);
+    }
+  }
   const size_t count = std::max<size_t>(reply.lines.size(), 1);
   for (size_t i = 0; i < count; ++i) {
     const absl::string_view text =
@@ -113,7 +123,7 @@ void AppendReply(const Reply& reply, std::string* out) {
       continue;
     }
     out->push_back(i + 1 == count ? ' ' : '-');
-    out->append(enhanced);
+    out->append(enhanced.data(), enhanced.size());
     if (!text.empty()) {
       if (!enhanced.empty()) out->push_back(' ');
       // CR or LF inside a text would start a new reply line: never send one.

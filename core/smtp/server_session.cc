@@ -67,6 +67,32 @@ absl::string_view SequenceErrorText(ServerState state, Verb verb) {
   }
 }
 
+// The replies sent most often, built once (they are sent as they are).
+const Reply& Ok() {
+  static const Reply* const reply = new Reply(Reply::Make(250, "2.0.0", "OK"));
+  return *reply;
+}
+const Reply& SenderOk() {
+  static const Reply* const reply =
+      new Reply(Reply::Make(250, "2.1.0", "Sender OK"));
+  return *reply;
+}
+const Reply& RecipientOk() {
+  static const Reply* const reply =
+      new Reply(Reply::Make(250, "2.1.5", "Recipient OK"));
+  return *reply;
+}
+const Reply& MessageAccepted() {
+  static const Reply* const reply =
+      new Reply(Reply::Make(250, "2.0.0", "Message accepted for delivery"));
+  return *reply;
+}
+const Reply& AuthSucceeded() {
+  static const Reply* const reply =
+      new Reply(Reply::Make(235, "2.7.0", "Authentication successful"));
+  return *reply;
+}
+
 constexpr absl::string_view kPlain = "PLAIN";
 constexpr absl::string_view kLogin = "LOGIN";
 
@@ -121,8 +147,13 @@ void ServerSession::UpdateLineLimit() {
   lines_.set_max_line_length(limit);
 }
 
-void ServerSession::Send(Reply reply) {
-  if (!options_->offer_enhanced_status_codes) reply.enhanced.reset();
+void ServerSession::Send(const Reply& reply) {
+  if (reply.enhanced.has_value() && !options_->offer_enhanced_status_codes) {
+    Reply plain = reply;
+    plain.enhanced.reset();
+    AppendReply(plain, &output_);
+    return;
+  }
   AppendReply(reply, &output_);
 }
 
@@ -281,8 +312,8 @@ absl::Status ServerSession::Accept(std::optional<Reply> reply) {
       Transit(ServerInput::kAccept);
       break;
   }
-  Send(reply.has_value() ? *std::move(reply) : *pending_accept_);
-  pending_accept_.reset();
+  Send(reply.has_value() ? *reply : *pending_accept_);
+  pending_accept_ = nullptr;
   ResumeAfterDecision();
   return absl::OkStatus();
 }
@@ -294,7 +325,7 @@ absl::Status ServerSession::Reject(const Reply& reply) {
   if (!ValidReplyText(reply) || reply.code < 400) {
     return absl::InvalidArgumentError("Reject needs a 4xx/5xx reply");
   }
-  pending_accept_.reset();
+  pending_accept_ = nullptr;
   if (reply.code == 421) {  // RFC 5321 §3.8: the server closes after 421.
     Send(reply);
     Close("rejected with 421");
@@ -608,11 +639,11 @@ void ServerSession::HandleCommand(Command command, absl::string_view* input) {
     case Verb::kRset:
       ResetTransaction();
       Transit(ServerInput::kRset);
-      Send(Reply::Make(250, "2.0.0", "OK"));
+      Send(Ok());
       return;
     case Verb::kNoop:
       Transit(ServerInput::kNoop);
-      Send(Reply::Make(250, "2.0.0", "OK"));
+      Send(Ok());
       return;
     case Verb::kQuit:
       Send(Reply::Make(221, "2.0.0",
@@ -716,7 +747,7 @@ void ServerSession::OnMail(Command command) {
   }
   smtputf8_ = p.smtputf8;
   binary_body_ = p.body == BodyType::kBinaryMime;
-  pending_accept_ = Reply::Make(250, "2.1.0", "Sender OK");
+  pending_accept_ = &SenderOk();
   Transit(ServerInput::kMail);
   ServerEvent event;
   event.type = ServerEventType::kMailFrom;
@@ -735,7 +766,7 @@ void ServerSession::OnRcpt(Command command) {
     Send(Reply::Make(452, "4.5.3", "Too many recipients"));
     return;
   }
-  pending_accept_ = Reply::Make(250, "2.1.5", "Recipient OK");
+  pending_accept_ = &RecipientOk();
   Transit(ServerInput::kRcpt);
   ServerEvent event;
   event.type = ServerEventType::kRcptTo;
@@ -916,7 +947,7 @@ void ServerSession::OnAuthResponse(absl::string_view text) {
   } else {
     event.auth.response = std::move(decoded);
   }
-  pending_accept_ = Reply::Make(235, "2.7.0", "Authentication successful");
+  pending_accept_ = &AuthSucceeded();
   Transit(ServerInput::kAuthLine);
   Emit(std::move(event));
 }
@@ -1059,7 +1090,7 @@ void ServerSession::EndOfMessage() {
   FlushBody();
   const bool via_bdat = state_ == ServerState::kBdatChunk;
   Transit(ServerInput::kEndOfData);
-  pending_accept_ = Reply::Make(250, "2.0.0", "Message accepted for delivery");
+  pending_accept_ = &MessageAccepted();
   ServerEvent event;
   event.type = ServerEventType::kMessageComplete;
   event.message_size = message_size_;

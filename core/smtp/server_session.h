@@ -185,7 +185,7 @@ class ServerSession {
   struct Auth;
 
   void Transit(ServerInput input);
-  void Send(Reply reply);
+  void Send(const Reply& reply);
   void SendError(int code, absl::string_view enhanced, absl::string_view text);
   void Close(absl::string_view reason);
   void Fatal(absl::string_view reason, std::optional<Reply> reply);
@@ -257,7 +257,7 @@ class ServerSession {
   std::optional<Reply> chunk_reply_;
   std::string body_;              // body octets not yet emitted
 
-  std::optional<Reply> pending_accept_;  // default reply for Accept()
+  const Reply* pending_accept_ = nullptr;  // default reply for Accept()
   std::string pending_helo_;             // name in a pending EHLO/HELO
   bool pending_ehlo_ = false;
 };

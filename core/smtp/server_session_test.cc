@@ -693,3 +693,64 @@ TEST(ServerSessionTest, IdleSessionIsSmall) {
 
 }  // namespace
 }  // namespace starling::smtp
+
+namespace starling::smtp {
+namespace {
+
+TEST(ServerSessionLimitsTest, AuthLineLimit) {
+  auto options = Options();
+  options->auth_requires_tls = false;
+  options->max_auth_line = 64;
+  ServerScript script;
+  script.users = {{"alice", "secret"}};
+  Conversation run(options, script);
+  ASSERT_TRUE(run.Polite("EHLO a.example\r\nAUTH PLAIN\r\n" + std::string(100, 'A') +
+                         "\r\nNOOP\r\n")
+                  .ok());
+  const auto replies = run.replies();
+  EXPECT_EQ(replies[replies.size() - 2],
+            "500 5.5.6 Authentication exchange line is too long");
+  EXPECT_EQ(replies.back(), "250 2.0.0 OK");
+}
+
+TEST(ServerSessionLimitsTest, BodyChunkSizeBoundsDataEvents) {
+  auto options = Options();
+  options->body_chunk_size = 10;
+  ServerSession session(options);
+  ASSERT_TRUE(session.AcceptConnection(kStart).ok());
+  ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
+  ASSERT_TRUE(session.Accept().ok());
+  ASSERT_TRUE(session.Receive("MAIL FROM:<a@a.example>\r\n", kStart).ok());
+  ASSERT_TRUE(session.Accept().ok());
+  ASSERT_TRUE(session.Receive("RCPT TO:<b@b.example>\r\n", kStart).ok());
+  ASSERT_TRUE(session.Accept().ok());
+  ASSERT_TRUE(session.Receive("DATA\r\n", kStart).ok());
+  ASSERT_TRUE(session.Receive("0123456789012345678901234\r\n.\r\n", kStart).ok());
+  std::string body;
+  size_t chunks = 0;
+  while (auto event = session.NextEvent()) {
+    if (event->type != ServerEventType::kMessageData) continue;
+    EXPECT_LE(event->data.size(), 10u);
+    body += event->data;
+    ++chunks;
+  }
+  EXPECT_EQ(body, "0123456789012345678901234\r\n");
+  EXPECT_EQ(chunks, 3u);
+}
+
+TEST(ServerSessionTest, ClientTlsFactsReachDecisions) {
+  ServerScript script;
+  CertificateFacts cert;
+  cert.subject_dn = "CN=partner.example";
+  script.tls_facts.version = TlsVersion::kTls12;
+  script.tls_facts.peer_chain = {cert};
+  Conversation run(Options(), script);
+  ASSERT_TRUE(run.Polite("EHLO a.example\r\nSTARTTLS\r\n").ok());
+  const TlsFacts* facts = run.server.session().tls();
+  ASSERT_NE(facts, nullptr);
+  EXPECT_EQ(facts->version, TlsVersion::kTls12);
+  EXPECT_EQ(facts->peer_chain.front().subject_dn, "CN=partner.example");
+}
+
+}  // namespace
+}  // namespace starling::smtp
