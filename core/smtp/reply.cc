@@ -1,7 +1,5 @@
 #include "core/smtp/reply.h"
 
-#include <cstdio>
-
 #include <algorithm>
 #include <utility>
 
@@ -102,15 +100,23 @@ void AppendReply(const Reply& reply, std::string* out) {
   code[0] = static_cast<char>('0' + reply.code / 100 % 10);
   code[1] = static_cast<char>('0' + reply.code / 10 % 10);
   code[2] = static_cast<char>('0' + reply.code % 10);
-  char enhanced_buffer[16];  // "c.sss.ddd" at most
+  // "c.sss.ddd" written by hand: this runs for every reply a server sends.
+  char enhanced_buffer[16];
   absl::string_view enhanced;
   if (reply.enhanced.has_value()) {
-    const int n = std::snprintf(enhanced_buffer, sizeof(enhanced_buffer),
-                                "%d.%d.%d", reply.enhanced->klass,
-                                reply.enhanced->subject, reply.enhanced->detail);
-    if (n > 0 && n < static_cast<int>(sizeof(enhanced_buffer))) {
-      enhanced = absl::string_view(enhanced_buffer, n);
-    }
+    char* p = enhanced_buffer;
+    auto put = [&p](int value) {
+      value = value < 0 ? 0 : value % 1000;
+      if (value >= 100) *p++ = static_cast<char>('0' + value / 100);
+      if (value >= 10) *p++ = static_cast<char>('0' + value / 10 % 10);
+      *p++ = static_cast<char>('0' + value % 10);
+    };
+    put(reply.enhanced->klass);
+    *p++ = '.';
+    put(reply.enhanced->subject);
+    *p++ = '.';
+    put(reply.enhanced->detail);
+    enhanced = absl::string_view(enhanced_buffer, p - enhanced_buffer);
   }
   const size_t count = std::max<size_t>(reply.lines.size(), 1);
   for (size_t i = 0; i < count; ++i) {
