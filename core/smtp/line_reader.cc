@@ -7,10 +7,10 @@
 #endif
 
 namespace starling::smtp {
-namespace {
+namespace internal {
 
-// First CR or LF in [p, end), or end. SSE2 checks 16 bytes per step: text
-// lines are long runs without either, so this is the reader's hot loop.
+// SSE2 checks 16 bytes per step: text lines are long runs without CR or LF,
+// so this is the hot loop of both the reader and the body encoder.
 const char* FindCrOrLf(const char* p, const char* end) {
 #ifdef __SSE2__
   const __m128i cr = _mm_set1_epi8('\r');
@@ -27,6 +27,10 @@ const char* FindCrOrLf(const char* p, const char* end) {
   return p;
 }
 
+}  // namespace internal
+
+namespace {
+using internal::FindCrOrLf;
 }  // namespace
 
 absl::string_view LineStatusName(LineStatus status) {

@@ -70,6 +70,11 @@ class LineReader {
   bool release_partial_ = false;  // partial_ was returned; clear on next call.
 };
 
+namespace internal {
+// First CR or LF in [p, end), or end (16 bytes per step where SSE2 exists).
+const char* FindCrOrLf(const char* p, const char* end);
+}  // namespace internal
+
 }  // namespace starling::smtp
 
 #endif  // STARLING_CORE_SMTP_LINE_READER_H_
