@@ -1,7 +1,8 @@
 // smtp-replay: plays an SMTP client's bytes against Starling's server session
-// and prints the transcript (C: client bytes as consumed, S: exact reply
-// lines, E: events). Exit status: 0, 1 on a fatal protocol error, 2 on bad
-// usage or unreadable input.
+// (--side=server, the default), or a scripted server's replies against
+// Starling's client session delivering a message (--side=client), and prints
+// the transcript (C: client bytes, S: server bytes, E: events and results).
+// Exit status: 0, 1 on a fatal protocol error, 2 on bad usage or input.
 //
 //   smtp-replay [flags] [FILE|-]
 #include <cstdint>
@@ -24,15 +25,30 @@
 #include "absl/time/time.h"
 #include "botan/hash.h"
 #include "botan/hex.h"
+#include "core/smtp/scripted_client.h"
 #include "core/smtp/scripted_server.h"
 
+ABSL_FLAG(std::string, side, "server",
+          "server: FILE is client input for the server session; client: FILE "
+          "is a server's replies for the client session");
+ABSL_FLAG(std::string, mail_from, "sender@client.example",
+          "--side=client: the envelope sender (empty for <>)");
+ABSL_FLAG(std::vector<std::string>, rcpt_to, {"rcpt@server.example"},
+          "--side=client: the envelope recipients");
+ABSL_FLAG(std::string, message, "",
+          "--side=client: file with the message to deliver (default: a short "
+          "built-in one)");
+ABSL_FLAG(std::string, policy, "may",
+          "--side=client: may (opportunistic TLS) or encrypt (TLS mandatory)");
+ABSL_FLAG(bool, prefer_bdat, false, "--side=client: BDAT when offered");
 ABSL_FLAG(bool, pipelined, false,
           "hand the input over as it is (one piece, or cut at random points "
           "with --seed) instead of one command at a time");
 ABSL_FLAG(int64_t, seed, -1,
           "with --pipelined: cut the input at pseudo-random points drawn "
           "from this seed");
-ABSL_FLAG(std::string, hostname, "mx.example.org", "the server's name");
+ABSL_FLAG(std::string, hostname, "mx.example.org",
+          "the server's name (--side=client: the name in our EHLO)");
 ABSL_FLAG(std::vector<std::string>, reject_rcpt, {},
           "recipients (as written, without <>) refused with 550 5.1.1");
 ABSL_FLAG(std::vector<std::string>, defer_rcpt, {},
@@ -59,6 +75,12 @@ ABSL_FLAG(int64_t, max_recipients, 100, "recipients per message");
 namespace {
 
 using starling::smtp::BareLineEndings;
+using starling::smtp::ClientOptions;
+using starling::smtp::ClientSession;
+using starling::smtp::Mailbox;
+using starling::smtp::OpportunisticTlsPolicy;
+using starling::smtp::OutboundMessage;
+using starling::smtp::ScriptedClient;
 using starling::smtp::ScriptedServer;
 using starling::smtp::ServerOptions;
 using starling::smtp::ServerScript;
@@ -75,6 +97,109 @@ uint64_t NextRandom(uint64_t& state) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
+}
+
+// Postfix "encrypt": TLS is mandatory, any certificate will do.
+class EncryptPolicy : public OpportunisticTlsPolicy {
+ public:
+  starling::smtp::StartTlsIntent AfterEhlo(
+      const starling::smtp::Destination& destination,
+      const starling::smtp::EhloCapabilities& caps) override {
+    starling::smtp::StartTlsIntent intent =
+        OpportunisticTlsPolicy::AfterEhlo(destination, caps);
+    intent.mandatory = true;
+    intent.label = "encrypt";
+    return intent;
+  }
+  starling::smtp::PolicyDecision WithoutTls(
+      const starling::smtp::Destination&, starling::smtp::TlsProblem problem,
+      absl::string_view detail) override {
+    starling::smtp::PolicyDecision decision;
+    decision.verdict = starling::smtp::DeliveryVerdict::kDefer;
+    decision.label = "encrypt";
+    decision.tlsrpt_result_type = "starttls-not-supported";
+    decision.trace.push_back(absl::StrCat(
+        "level encrypt: ", starling::smtp::TlsProblemName(problem), ": ", detail));
+    return decision;
+  }
+};
+
+absl::StatusOr<Mailbox> ParseMailbox(absl::string_view address) {
+  const size_t at = address.rfind('@');
+  if (at == absl::string_view::npos || at == 0 || at + 1 == address.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", address, "\" is not local@domain"));
+  }
+  return Mailbox{std::string(address.substr(0, at)),
+                 std::string(address.substr(at + 1))};
+}
+
+// Plays `script` (a server's bytes) against a client session.
+int ReplayClient(const std::string& script) {
+  const std::string policy_name = absl::GetFlag(FLAGS_policy);
+  std::unique_ptr<OpportunisticTlsPolicy> policy;
+  if (policy_name == "may") {
+    policy = std::make_unique<OpportunisticTlsPolicy>();
+  } else if (policy_name == "encrypt") {
+    policy = std::make_unique<EncryptPolicy>();
+  } else {
+    return Fail(absl::StrCat("--policy must be may or encrypt, not \"",
+                             policy_name, "\""));
+  }
+  std::string body = "Subject: smtp-replay\r\n\r\nHello.\r\n";
+  if (!absl::GetFlag(FLAGS_message).empty()) {
+    std::ifstream file(absl::GetFlag(FLAGS_message), std::ios::binary);
+    if (!file) return Fail(absl::StrCat("cannot read ", absl::GetFlag(FLAGS_message)));
+    body.assign(std::istreambuf_iterator<char>(file),
+                std::istreambuf_iterator<char>());
+  }
+  OutboundMessage message;
+  if (!absl::GetFlag(FLAGS_mail_from).empty()) {
+    absl::StatusOr<Mailbox> sender = ParseMailbox(absl::GetFlag(FLAGS_mail_from));
+    if (!sender.ok()) return Fail(absl::StrCat("--mail_from: ", sender.status().message()));
+    message.sender = *sender;
+  }
+  for (const std::string& to : absl::GetFlag(FLAGS_rcpt_to)) {
+    absl::StatusOr<Mailbox> rcpt = ParseMailbox(to);
+    if (!rcpt.ok()) return Fail(absl::StrCat("--rcpt_to: ", rcpt.status().message()));
+    message.recipients.push_back({*rcpt, {}});
+  }
+  message.size = body.size();
+  message.body = std::make_shared<starling::smtp::StringBodySource>(std::move(body));
+
+  auto options = std::make_shared<ClientOptions>();
+  options->helo_name = absl::GetFlag(FLAGS_hostname);
+  options->prefer_bdat = absl::GetFlag(FLAGS_prefer_bdat);
+  std::vector<OutboundMessage> messages;
+  messages.push_back(std::move(message));
+  absl::StatusOr<std::unique_ptr<ClientSession>> session = ClientSession::Create(
+      options, {"server.example", "mx.server.example"}, policy.get(),
+      std::move(messages), absl::FromUnixSeconds(0));
+  if (!session.ok()) return Fail(std::string(session.status().message()));
+  ScriptedClient::Tls tls;
+  tls.handshake_succeeds = !absl::GetFlag(FLAGS_tls_fails);
+  ScriptedClient client(*std::move(session), tls);
+
+  if (!absl::GetFlag(FLAGS_pipelined)) {
+    (void)client.FeedPolitely(script);
+  } else if (absl::GetFlag(FLAGS_seed) < 0) {
+    (void)client.Feed(script);
+  } else {
+    uint64_t state = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
+    absl::string_view rest = script;
+    while (!rest.empty() && !client.session().closed()) {
+      const size_t take = 1 + NextRandom(state) % std::min<size_t>(rest.size(), 64);
+      if (!client.Feed(rest.substr(0, take)).ok()) break;
+      rest.remove_prefix(take);
+    }
+  }
+  client.Hangup();
+  std::cout << client.TranscriptText();
+  if (!client.session().fatal_error().ok()) {
+    std::cerr << "smtp-replay: " << client.session().fatal_error().message() << "\n";
+    return 1;
+  }
+  return 0;
 }
 
 std::string Sha256Hex(absl::string_view body) {
@@ -109,6 +234,12 @@ int main(int argc, char** argv) {
     if (!file) return Fail(absl::StrCat("cannot read ", args[1]));
     input.assign(std::istreambuf_iterator<char>(file),
                  std::istreambuf_iterator<char>());
+  }
+
+  const std::string side = absl::GetFlag(FLAGS_side);
+  if (side == "client") return ReplayClient(input);
+  if (side != "server") {
+    return Fail(absl::StrCat("--side must be server or client, not \"", side, "\""));
   }
 
   auto options = std::make_shared<ServerOptions>();

@@ -177,6 +177,7 @@ void ScriptedServer::Handle(ServerEvent event) {
                    ? session_.Reject(
                          Reply::Make(550, "5.7.1", "Sender rejected"))
                    : session_.Accept();
+      sender_ = who;
       body_.clear();
       break;
     }
@@ -205,9 +206,12 @@ void ScriptedServer::Handle(ServerEvent event) {
                        event.via_bdat ? " via BDAT" : " via DATA");
       if (script_.describe_body) line += script_.describe_body(body_);
       transcript_.push_back(std::move(line));
-      if (script_.reject_messages) {
+      if (script_.reject_messages || script_.reject_messages_from.count(sender_)) {
         status = session_.Reject(
             Reply::Make(554, "5.7.1", "Message rejected by policy"));
+      } else if (script_.defer_messages_from.count(sender_)) {
+        status = session_.Reject(
+            Reply::Make(451, "4.3.0", "Try again later"));
       } else {
         ++messages_accepted_;
         status = session_.Accept();

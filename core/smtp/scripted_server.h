@@ -23,6 +23,8 @@ struct ServerScript {
   std::set<std::string> defer_recipients;   // 450 4.2.1
   bool reject_helo = false;                 // 550 5.7.1
   bool reject_messages = false;             // 554 5.7.1 at end of data
+  std::set<std::string> reject_messages_from;  // by sender: 554 5.7.1
+  std::set<std::string> defer_messages_from;   // by sender: 451 4.3.0
   bool tls_handshake_succeeds = true;       // after STARTTLS's 220
   TlsFacts tls_facts;                       // reported when it succeeds
   std::map<std::string, std::string> users;  // AUTH: username -> password
@@ -71,6 +73,7 @@ class ScriptedServer {
   std::vector<std::string> transcript_;
   std::string server_bytes_;
   std::string body_;
+  std::string sender_;  // of the current transaction
   size_t messages_accepted_ = 0;
 };
 

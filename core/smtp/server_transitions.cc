@@ -206,7 +206,7 @@ std::string ServerTransitionsDot() {
   }
   std::string dot =
       "// Generated from core/smtp/server_transitions.cc by\n"
-      "// `bazel run //tools:smtp_state_diagram`. Do not edit.\n"
+      "// `bazel run //tools:smtp_state_diagram -- server`. Do not edit.\n"
       "digraph smtp_server {\n"
       "  rankdir=LR;\n"
       "  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"

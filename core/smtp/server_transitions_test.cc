@@ -18,7 +18,7 @@ TEST(ServerTransitionsTest, CheckedInDiagramIsCurrent) {
   contents << file.rdbuf();
   EXPECT_EQ(contents.str(), ServerTransitionsDot())
       << "docs/smtp-server.dot is stale: run "
-         "`bazel run //tools:smtp_state_diagram > docs/smtp-server.dot`";
+         "`bazel run //tools:smtp_state_diagram -- server > docs/smtp-server.dot`";
 }
 
 TEST(ServerTransitionsTest, TableIsDeterministic) {
