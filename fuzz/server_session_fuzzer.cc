@@ -120,6 +120,8 @@ std::shared_ptr<ServerOptions> OptionsFrom(FuzzInput& in) {
   options->max_recipients = 1 + in.Below(8);
   options->max_errors = 1 + in.Below(30);
   options->max_data_line = 8 + in.Below(1000);
+  options->long_data_lines =
+      in.Bool() ? LongDataLines::kReject : LongDataLines::kPassThrough;
   options->max_buffered_input = 64 + in.Below(4096);
   options->body_chunk_size = 256 + in.Below(4096);
   return options;

@@ -1,6 +1,7 @@
 #include "core/smtp/line_reader.h"
 
 #include <cstring>
+#include <utility>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -43,6 +44,8 @@ absl::string_view LineStatusName(LineStatus status) {
       return "bare LF";
     case LineStatus::kBareCr:
       return "bare CR";
+    case LineStatus::kSegment:
+      return "segment of a long line";
   }
   return "unknown";
 }
@@ -54,11 +57,13 @@ void LineReader::Reset() {
   partial_.clear();
   discarding_ = false;
   release_partial_ = false;
+  continued_ = false;
+  carry_cr_ = false;
 }
 
 void LineReader::Append(absl::string_view bytes) {
   if (discarding_) return;
-  if (partial_.size() + bytes.size() > max_line_length_) {
+  if (!split_long_lines_ && partial_.size() + bytes.size() > max_line_length_) {
     discarding_ = true;
     partial_.clear();
     return;
@@ -67,7 +72,9 @@ void LineReader::Append(absl::string_view bytes) {
 }
 
 Line LineReader::Frame(absl::string_view with_lf) const {
-  if (with_lf.size() > max_line_length_) return {{}, LineStatus::kTooLong};
+  if (with_lf.size() > max_line_length_ && !split_long_lines_) {
+    return {{}, LineStatus::kTooLong};
+  }
   const size_t n = with_lf.size();
   if (n < 2 || with_lf[n - 2] != '\r') {
     return {with_lf.substr(0, n - 1), LineStatus::kBareLf};
@@ -82,6 +89,10 @@ std::optional<Line> LineReader::Next(absl::string_view* input) {
   if (release_partial_) {
     partial_.clear();
     release_partial_ = false;
+    if (carry_cr_) {
+      partial_.push_back('\r');
+      carry_cr_ = false;
+    }
   }
   if (input->empty()) return std::nullopt;
 
@@ -107,12 +118,28 @@ std::optional<Line> LineReader::Next(absl::string_view* input) {
     if (lf != nullptr) {
       const size_t n = lf + 1 - begin;
       input->remove_prefix(n);
-      if (n > max_line_length_) return Line{{}, LineStatus::kTooLong};
+      if (n > max_line_length_ && !split_long_lines_) {
+        return Line{{}, LineStatus::kTooLong};
+      }
+      const bool continued = std::exchange(continued_, false);
       if (n < 2 || lf[-1] != '\r') {
-        return Line{absl::string_view(begin, n - 1), LineStatus::kBareLf};
+        return Line{absl::string_view(begin, n - 1), LineStatus::kBareLf,
+                    continued};
       }
       return Line{absl::string_view(begin, n - 2),
-                  bare_cr ? LineStatus::kBareCr : LineStatus::kOk};
+                  bare_cr ? LineStatus::kBareCr : LineStatus::kOk, continued};
+    }
+    if (split_long_lines_ && input->size() > max_line_length_) {
+      // A long piece without LF goes out as it is, less a trailing CR that
+      // may yet pair with an LF.
+      absl::string_view segment = *input;
+      input->remove_prefix(input->size());
+      if (segment.back() == '\r') {
+        segment.remove_suffix(1);
+        partial_.push_back('\r');
+      }
+      continued_ = true;
+      return Line{segment, LineStatus::kSegment, false};
     }
     Append(*input);
     input->remove_prefix(input->size());
@@ -121,6 +148,18 @@ std::optional<Line> LineReader::Next(absl::string_view* input) {
 
   const void* lf = std::memchr(input->data(), '\n', input->size());
   if (lf == nullptr) {
+    if (split_long_lines_ && partial_.size() + input->size() > max_line_length_) {
+      partial_.append(input->data(), input->size());
+      input->remove_prefix(input->size());
+      absl::string_view segment = partial_;
+      if (segment.back() == '\r') {
+        segment.remove_suffix(1);
+        carry_cr_ = true;
+      }
+      release_partial_ = true;
+      continued_ = true;
+      return Line{segment, LineStatus::kSegment, false};
+    }
     Append(*input);
     input->remove_prefix(input->size());
     return std::nullopt;
@@ -133,7 +172,9 @@ std::optional<Line> LineReader::Next(absl::string_view* input) {
     return Line{{}, LineStatus::kTooLong};
   }
   release_partial_ = true;
-  return Frame(partial_);
+  Line line = Frame(partial_);
+  line.continued = std::exchange(continued_, false);
+  return line;
 }
 
 }  // namespace starling::smtp

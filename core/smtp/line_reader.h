@@ -17,6 +17,10 @@ enum class LineStatus : uint8_t {
   kTooLong,  // Longer than the limit (terminator included); text is empty.
   kBareLf,   // Ended by an LF that has no CR before it.
   kBareCr,   // Ended by CRLF, but holds a CR that is not followed by LF.
+  // Only with set_split_long_lines(true): a piece of a line longer than the
+  // limit; the line goes on. Holds no LF, and a CR that might pair with a
+  // coming LF is held back, so any CR in a segment is bare.
+  kSegment,
 };
 
 absl::string_view LineStatusName(LineStatus status);
@@ -24,6 +28,9 @@ absl::string_view LineStatusName(LineStatus status);
 struct Line {
   absl::string_view text;  // The line without its terminator (CRLF or bare LF).
   LineStatus status = LineStatus::kOk;
+  // The rest of a line whose earlier part came as kSegment lines (so it does
+  // not start a line: no end-of-data check, no dot-unstuffing).
+  bool continued = false;
 };
 
 // Frames a byte stream into lines ending in LF, bounded by a maximum length.
@@ -55,6 +62,10 @@ class LineReader {
   bool has_partial_line() const { return !partial_.empty() || discarding_; }
 
   size_t max_line_length() const { return max_line_length_; }
+  // Split mode: instead of dropping a line longer than the limit, hand it out
+  // in kSegment pieces (memory stays bounded by the limit). For message
+  // bodies, whose lines may legally be passed on whatever their length.
+  void set_split_long_lines(bool split) { split_long_lines_ = split; }
   // Heap bytes held by the partial-line buffer.
   size_t buffer_capacity() const { return partial_.capacity(); }
   void set_max_line_length(size_t n) { max_line_length_ = n; }
@@ -68,6 +79,9 @@ class LineReader {
   std::string partial_;
   bool discarding_ = false;
   bool release_partial_ = false;  // partial_ was returned; clear on next call.
+  bool split_long_lines_ = false;
+  bool continued_ = false;  // kSegment pieces of the current line went out
+  bool carry_cr_ = false;   // a CR held back from a returned segment
 };
 
 namespace internal {

@@ -201,6 +201,7 @@ absl::StatusOr<std::optional<Reply>> ReplyParser::Next(
       case LineStatus::kOk:
         break;
       case LineStatus::kTooLong:
+      case LineStatus::kSegment:  // split mode is never on here
         return fail(
             absl::StrCat("longer than ", options_.max_line_length, " octets"));
       case LineStatus::kBareLf:

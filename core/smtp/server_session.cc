@@ -136,6 +136,9 @@ void ServerSession::Transit(ServerInput input) {
 
 void ServerSession::UpdateLineLimit() {
   size_t limit = options_->max_command_line;
+  lines_.set_split_long_lines(state_ == ServerState::kData &&
+                              options_->long_data_lines ==
+                                  LongDataLines::kPassThrough);
   if (state_ == ServerState::kData) {
     limit = options_->max_data_line;
   } else if (state_ == ServerState::kAuthResponse) {
@@ -550,6 +553,7 @@ void ServerSession::ProcessCommandLine(absl::string_view* input) {
     case LineStatus::kOk:
       break;
     case LineStatus::kTooLong:
+    case LineStatus::kSegment:  // split mode is only on in DATA
       SendError(500, "5.5.2", "Line too long");
       return;
     case LineStatus::kBareLf:
@@ -999,7 +1003,7 @@ void ServerSession::ProcessData(absl::string_view* input) {
     const std::optional<Line> line = lines_.Next(input);
     if (!line.has_value()) break;
     absl::string_view text = line->text;
-    if (line->status == LineStatus::kOk) {
+    if (line->status == LineStatus::kOk && !line->continued) {
       if (text == ".") {
         flush();
         EndOfMessage();
@@ -1020,8 +1024,16 @@ void ServerSession::ProcessData(absl::string_view* input) {
       continue;
     }
     flush();
+    // The rest of a long line starts no line: no end of data, no unstuffing.
+    const bool line_start = !line->continued;
+    if (line->status == LineStatus::kSegment &&
+        text.find('\r') == absl::string_view::npos) {
+      AppendBody(text);
+      continue;
+    }
     switch (line->status) {
       case LineStatus::kOk:
+        AppendBody(absl::string_view(text.data(), text.size() + 2));
         break;
       case LineStatus::kTooLong:
         if (!message_failure_.has_value()) {
@@ -1033,6 +1045,7 @@ void ServerSession::ProcessData(absl::string_view* input) {
         break;
       case LineStatus::kBareLf:
       case LineStatus::kBareCr:
+      case LineStatus::kSegment:  // one holding a bare CR
         if (options_->bare_line_endings == BareLineEndings::kReject) {
           // Where the message ends is now ambiguous (SMTP smuggling): never
           // guess, never read on as commands.
@@ -1042,16 +1055,22 @@ void ServerSession::ProcessData(absl::string_view* input) {
                             "connection"));
           return;
         }
-        if (line->status == LineStatus::kBareLf && text == ".") {
+        if (line_start && line->status == LineStatus::kBareLf && text == ".") {
           EndOfMessage();
           return;
         }
-        if (!text.empty() && text.front() == '.') text.remove_prefix(1);
-        // Normalise: each bare CR and the line's own ending become CRLF.
-        for (absl::string_view piece : absl::StrSplit(text, '\r')) {
-          AppendBody(piece);
-          AppendBody("\r\n");
+        if (line_start && !text.empty() && text.front() == '.') {
+          text.remove_prefix(1);
         }
+        // Normalise: each bare CR and the line's own ending become CRLF (a
+        // segment's line goes on, so it gets no ending of its own).
+        bool first = true;
+        for (absl::string_view piece : absl::StrSplit(text, '\r')) {
+          if (!first) AppendBody("\r\n");
+          AppendBody(piece);
+          first = false;
+        }
+        if (line->status != LineStatus::kSegment) AppendBody("\r\n");
         break;
     }
   }

@@ -32,6 +32,13 @@ enum class BareLineEndings : uint8_t {
   kNormalize,  // treat each as CRLF (lenient; see docs/smtp-server.md)
 };
 
+// What to do with a DATA line longer than max_data_line (RFC 5321 §4.5.3.1.6
+// says 1000 octets; real mail has longer ones).
+enum class LongDataLines : uint8_t {
+  kPassThrough,  // pass it on unchanged, read in bounded pieces (like Postfix)
+  kReject,       // refuse the message at end of data with 554 5.6.0
+};
+
 struct ServerOptions {
   std::string hostname = "localhost";  // in the greeting and the EHLO reply
   std::string greeting_text = "ESMTP Starling";
@@ -61,7 +68,8 @@ struct ServerOptions {
   size_t max_errors = 10;            // protocol errors before 421 and close
   size_t max_command_line = 512;     // CRLF included
   size_t max_auth_line = 12288;      // RFC 4954 §4
-  size_t max_data_line = 1000;       // CRLF included
+  size_t max_data_line = 1000;       // CRLF included; see long_data_lines
+  LongDataLines long_data_lines = LongDataLines::kPassThrough;
   size_t max_buffered_input = 64 * 1024;  // pipelined input held while blocked
   size_t body_chunk_size = 64 * 1024;     // MessageData events are at most this
   CommandParseOptions command_limits;

@@ -235,6 +235,7 @@ TEST(ServerSessionTest, EmptyBody) {
 TEST(ServerSessionTest, DataLineTooLongRefusesMessageButKeepsSession) {
   auto options = Options();
   options->max_data_line = 20;
+  options->long_data_lines = LongDataLines::kReject;
   Conversation run(options);
   ASSERT_TRUE(run.Polite("EHLO a.example\r\nMAIL FROM:<a@a.example>\r\n"
                          "RCPT TO:<b@b.example>\r\nDATA\r\n" +
@@ -750,6 +751,62 @@ TEST(ServerSessionTest, ClientTlsFactsReachDecisions) {
   ASSERT_NE(facts, nullptr);
   EXPECT_EQ(facts->version, TlsVersion::kTls12);
   EXPECT_EQ(facts->peer_chain.front().subject_dn, "CN=partner.example");
+}
+
+}  // namespace
+}  // namespace starling::smtp
+
+namespace starling::smtp {
+namespace {
+
+// By default long lines pass unchanged, read in bounded pieces, however the
+// bytes are cut, and their continuations are never taken for line starts.
+TEST(ServerSessionLongLinesTest, PassThroughUnchangedAtAnySplit) {
+  auto options = Options();
+  options->max_data_line = 16;
+  const std::string long_line = std::string(40, 'x') + ".\r" + "y\r\n";
+  const std::string body = "short\r\n" + std::string(50, 'z') + "\r\n" +
+                           std::string(20, 'w') + "\r\n..dot\r\n";
+  for (size_t piece : {1, 3, 7, 16, 17, 1000}) {
+    ServerScript script;
+    script.describe_body = [](absl::string_view data) {
+      return absl::StrCat(" body=", EscapeBytes(data));
+    };
+    Conversation run(options, script);
+    ASSERT_TRUE(run.Polite("EHLO a.example\r\nMAIL FROM:<a@a.example>\r\n"
+                           "RCPT TO:<b@b.example>\r\nDATA\r\n").ok());
+    const std::string data = body + ".\r\n";
+    for (size_t pos = 0; pos < data.size(); pos += piece) {
+      ASSERT_TRUE(run.Pipelined(data.substr(pos, piece)).ok()) << piece;
+    }
+    EXPECT_THAT(run.events(),
+                Contains(absl::StrCat("message-complete ", body.size() - 1,
+                                      " octets via DATA body=",
+                                      EscapeBytes("short\r\n" + std::string(50, 'z') +
+                                                  "\r\n" + std::string(20, 'w') +
+                                                  "\r\n.dot\r\n"))))
+        << piece;
+  }
+  // A bare CR inside a long line is still refused.
+  Conversation bad(options);
+  ASSERT_TRUE(bad.Polite("EHLO a.example\r\nMAIL FROM:<a@a.example>\r\n"
+                         "RCPT TO:<b@b.example>\r\nDATA\r\n").ok());
+  EXPECT_EQ(bad.Pipelined(long_line + ".\r\n").code(), absl::StatusCode::kAborted);
+}
+
+TEST(ServerSessionLongLinesTest, ContinuationIsNotEndOfData) {
+  auto options = Options();
+  options->max_data_line = 8;
+  Conversation run(options);
+  ASSERT_TRUE(run.Polite("EHLO a.example\r\nMAIL FROM:<a@a.example>\r\n"
+                         "RCPT TO:<b@b.example>\r\nDATA\r\n").ok());
+  // The segment boundary falls right before ".": the "." is not a line start.
+  ASSERT_TRUE(run.Pipelined("0123456789").ok());
+  ASSERT_TRUE(run.Pipelined(".\r\nQUIT\r\n").ok());
+  EXPECT_THAT(run.events(), Not(Contains(HasSubstr("message-complete"))));
+  EXPECT_FALSE(run.server.session().closed());
+  ASSERT_TRUE(run.Pipelined(".\r\n").ok());
+  EXPECT_THAT(run.events(), Contains(HasSubstr("message-complete 19 octets")));
 }
 
 }  // namespace
