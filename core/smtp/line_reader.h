@@ -59,7 +59,12 @@ class LineReader {
   void Reset();
 
   // True when bytes of an unfinished line are held (or being discarded).
-  bool has_partial_line() const { return !partial_.empty() || discarding_; }
+  bool has_partial_line() const {
+    return (!partial_.empty() && !release_partial_) || discarding_ ||
+           carry_cr_;
+  }
+  // The next byte starts a line (nothing of the current one was read).
+  bool at_line_start() const { return !has_partial_line() && !continued_; }
 
   size_t max_line_length() const { return max_line_length_; }
   // Split mode: instead of dropping a line longer than the limit, hand it out

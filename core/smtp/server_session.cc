@@ -990,6 +990,38 @@ void ServerSession::FlushBody() {
   Emit(std::move(event));
 }
 
+bool ServerSession::ScanPlainLines(absl::string_view* input) {
+  // The common case, at memory speed: whole CRLF lines without bare CR/LF.
+  // Anything else stops the scan at the start of its line, for ProcessData's
+  // general path; so both paths agree by construction.
+  const char* p = input->data();
+  const char* const end = p + input->size();
+  const char* run = p;  // start of body bytes not yet appended
+  const bool reject_long = options_->long_data_lines == LongDataLines::kReject;
+  bool ended = false;
+  while (p < end) {
+    const char* hit = internal::FindCrOrLf(p, end);
+    if (hit == end || *hit != '\r' || hit + 1 == end || hit[1] != '\n') break;
+    const size_t length = hit + 2 - p;
+    if (reject_long && length > options_->max_data_line) break;
+    if (*p == '.') {
+      if (run != p) AppendBody(absl::string_view(run, p - run));
+      if (length == 3) {  // CRLF . CRLF
+        p = hit + 2;
+        run = p;
+        ended = true;
+        break;
+      }
+      run = p + 1;  // unstuff
+    }
+    p = hit + 2;
+  }
+  if (run != p) AppendBody(absl::string_view(run, p - run));
+  input->remove_prefix(p - input->data());
+  if (ended) EndOfMessage();
+  return ended;
+}
+
 void ServerSession::ProcessData(absl::string_view* input) {
   // Consecutive plain lines that lie in `input` are appended as one run.
   const char* const in_begin = input->data();
@@ -1000,6 +1032,10 @@ void ServerSession::ProcessData(absl::string_view* input) {
     run = {};
   };
   while (state_ == ServerState::kData) {
+    if (lines_.at_line_start()) {
+      flush();
+      if (ScanPlainLines(input)) return;
+    }
     const std::optional<Line> line = lines_.Next(input);
     if (!line.has_value()) break;
     absl::string_view text = line->text;

@@ -207,6 +207,7 @@ class ServerSession {
   void ProcessCommandLine(absl::string_view* input);
   void HandleCommand(Command command, absl::string_view* input);
   void ProcessData(absl::string_view* input);
+  bool ScanPlainLines(absl::string_view* input);
   void ProcessBdat(absl::string_view* input);
   void ProcessAuthLine(absl::string_view* input);
   void ResumeAfterDecision();
