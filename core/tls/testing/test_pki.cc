@@ -10,17 +10,42 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "botan/ber_dec.h"
+#include "botan/bigint.h"
+#include "botan/der_enc.h"
 #include "botan/ec_group.h"
 #include "botan/ecdsa.h"
 #include "botan/rng.h"
 #include "botan/rsa.h"
 #include "botan/x509_ca.h"
 #include "botan/x509_crl.h"
+#include "botan/x509_ext.h"
 #include "botan/x509self.h"
 #include "core/tls/rng.h"
 
 namespace starling::tls::testing {
 namespace {
+
+// Botan 2's CRL_Entry(cert, reason) stamps the revocation with the wall
+// clock; build the entry's DER with the given time instead and decode it.
+Botan::CRL_Entry RevokedAt(const Botan::X509_Certificate& cert,
+                           std::chrono::system_clock::time_point when) {
+  Botan::Extensions extensions;
+  extensions.add(
+      new Botan::Cert_Extension::CRL_ReasonCode(Botan::CRL_Code::KEY_COMPROMISE));
+  std::vector<uint8_t> der;
+  Botan::DER_Encoder(der)
+      .start_cons(Botan::SEQUENCE)
+      .encode(Botan::BigInt::decode(cert.serial_number()))
+      .encode(Botan::X509_Time(when))
+      .start_cons(Botan::SEQUENCE)
+      .encode(extensions)
+      .end_cons()
+      .end_cons();
+  Botan::CRL_Entry entry;
+  Botan::BER_Decoder(der).decode(entry);
+  return entry;
+}
 
 constexpr absl::Duration kDay = absl::Hours(24);
 
@@ -310,9 +335,8 @@ std::unique_ptr<TestPki> TestPki::Generate(uint64_t seed, absl::Time reference,
     crl = ca.new_crl(*rng, issued, next_update);
     const Botan::X509_Certificate& revoked =
         pki->identity(CertKind::kRevoked)->chain().front();
-    crl = ca.update_crl(
-        crl, {Botan::CRL_Entry(revoked, Botan::CRL_Code::KEY_COMPROMISE)}, *rng,
-        issued, next_update);
+    crl = ca.update_crl(crl, {RevokedAt(revoked, issued)}, *rng, issued,
+                        next_update);
   }
 
   const std::vector<Botan::X509_Certificate> anchors = {
