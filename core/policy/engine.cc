@@ -1,0 +1,718 @@
+#include "core/policy/engine.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/policy/names.h"
+#include "core/policy/sha2.h"
+
+namespace starling::policy {
+
+using smtp::DeliveryVerdict;
+using smtp::Destination;
+using smtp::PolicyDecision;
+using smtp::TlsProblem;
+
+absl::string_view ChainVerdictName(ChainVerdict verdict) {
+  switch (verdict) {
+    case ChainVerdict::kNotChecked: return "not checked";
+    case ChainVerdict::kTrusted: return "trusted";
+    case ChainVerdict::kExpired: return "expired";
+    case ChainVerdict::kNotYetValid: return "not yet valid";
+    case ChainVerdict::kUntrustedRoot: return "untrusted root";
+    case ChainVerdict::kSelfSigned: return "self-signed";
+    case ChainVerdict::kBadSignature: return "bad signature";
+    case ChainVerdict::kRevoked: return "revoked";
+    case ChainVerdict::kIncompleteChain: return "incomplete chain";
+    case ChainVerdict::kWeakKeyOrHash: return "weak key or hash";
+    case ChainVerdict::kOtherFailure: return "other failure";
+  }
+  return "?";
+}
+
+absl::string_view ResultTypeForChain(ChainVerdict verdict) {
+  switch (verdict) {
+    case ChainVerdict::kExpired: return "certificate-expired";
+    case ChainVerdict::kUntrustedRoot:
+    case ChainVerdict::kSelfSigned:
+    case ChainVerdict::kIncompleteChain: return "certificate-not-trusted";
+    default: return "validation-failure";
+  }
+}
+
+namespace {
+
+enum class Check : uint8_t {
+  kTls,            // TLS up, with the entry's version/cipher/FS floors
+  kPkix,           // chain trusted by the store
+  kTrustAnchor,    // ... and ending at a configured anchor
+  kName,           // leaf matches the entry's names
+  kPins,           // leaf certificate or SPKI SHA-256 pinned
+  kIssuerSubject,  // leaf issuer/subject pinned (Exchange TlsCertificateName)
+  kDaneMatch,      // a usable TLSA record authenticates the chain
+  kDaneBogus,      // DNSSEC said bogus
+  kDaneRequired,   // dane-only without TLSA records
+  kDaneUnusable,   // dane-only with only unusable TLSA records
+  kStsMx,          // MX host listed by the MTA-STS policy
+  kStsCert,        // PKIX chain valid for the MX host (MTA-STS)
+};
+
+enum class Source : uint8_t { kEntry, kDane, kSts };
+
+struct Rule {
+  Check check;
+  Source source;
+  bool enforced;
+};
+
+using Rules = absl::InlinedVector<Rule, 12>;
+
+absl::string_view CheckName(Check check) {
+  switch (check) {
+    case Check::kTls: return "tls";
+    case Check::kPkix: return "pkix";
+    case Check::kTrustAnchor: return "trust-anchor";
+    case Check::kName: return "name";
+    case Check::kPins: return "pin";
+    case Check::kIssuerSubject: return "cert-name";
+    case Check::kDaneMatch: return "dane";
+    case Check::kDaneBogus: return "dnssec";
+    case Check::kDaneRequired: return "dane-required";
+    case Check::kDaneUnusable: return "tlsa-usable";
+    case Check::kStsMx: return "sts-mx";
+    case Check::kStsCert: return "sts-cert";
+  }
+  return "?";
+}
+
+bool NeedsTls(Check check) {
+  return check != Check::kStsMx && check != Check::kDaneBogus &&
+         check != Check::kDaneRequired && check != Check::kDaneUnusable;
+}
+
+// The context one evaluation runs in.
+struct Context {
+  const PolicyInputs& in;
+  const Destination& destination;
+  DaneStatus dane_status;
+  bool ignore_recipient_policies;
+};
+
+// `with_pins`: whether the entry's pins and certificate names apply (not for
+// a testing entry's floor: they are what is being tested).
+void AddLevelRules(Level level, const PolicyEntry& e, DaneStatus dane,
+                   bool enforced, bool with_pins, Rules* rules) {
+  auto add = [&](Check c, Source s = Source::kEntry) {
+    rules->push_back({c, s, enforced});
+  };
+  switch (level) {
+    case Level::kNone:
+    case Level::kMay:
+      return;
+    case Level::kEncrypt:
+      add(Check::kTls);
+      break;
+    case Level::kFingerprint:
+      add(Check::kTls);
+      add(Check::kPins);
+      break;
+    case Level::kPkix:
+    case Level::kVerify:
+    case Level::kSecure:
+      add(Check::kTls);
+      add(Check::kPkix);
+      if (!e.trust_anchors.empty()) add(Check::kTrustAnchor);
+      if (level != Level::kPkix) add(Check::kName);
+      break;
+    case Level::kDane:
+    case Level::kDaneOnly:
+      switch (dane) {
+        case DaneStatus::kUsable:
+          add(Check::kTls);
+          add(Check::kDaneMatch, Source::kDane);
+          break;
+        case DaneStatus::kAllUnusable:
+          add(Check::kTls);
+          if (level == Level::kDaneOnly) add(Check::kDaneUnusable, Source::kDane);
+          break;
+        case DaneStatus::kBogus:
+          add(Check::kDaneBogus, Source::kDane);
+          break;
+        case DaneStatus::kNone:
+          if (level == Level::kDaneOnly) add(Check::kDaneRequired, Source::kDane);
+          return;
+      }
+      break;
+  }
+  if (!with_pins) return;
+  if (level != Level::kFingerprint &&
+      (!e.cert_pins.empty() || !e.spki_pins.empty()) &&
+      (level != Level::kDane || dane != DaneStatus::kBogus)) {
+    add(Check::kPins);
+  }
+  if (!e.issuer_subject_pins.empty() &&
+      (level != Level::kDane || dane != DaneStatus::kBogus)) {
+    add(Check::kIssuerSubject);
+  }
+}
+
+Rules BuildRules(const Context& ctx) {
+  const PolicyEntry& e = *ctx.in.entry;
+  const DaneStatus dane =
+      ctx.ignore_recipient_policies ? DaneStatus::kNone : ctx.dane_status;
+  Rules rules;
+  auto entry_rules = [&](Level level, bool enforced, bool with_pins) {
+    Level effective = level;
+    // Ignoring recipient policies turns the DANE levels into plain "may".
+    if (ctx.ignore_recipient_policies &&
+        (level == Level::kDane || level == Level::kDaneOnly)) {
+      effective = Level::kMay;
+    }
+    AddLevelRules(effective, e, dane, enforced, with_pins, &rules);
+  };
+  if (e.testing) {
+    entry_rules(e.level, /*enforced=*/false, /*with_pins=*/true);
+    entry_rules(e.floor, /*enforced=*/true, /*with_pins=*/false);
+  } else {
+    entry_rules(e.level, /*enforced=*/true, /*with_pins=*/true);
+  }
+  bool dane_enforced = false;
+  for (const Rule& r : rules) {
+    dane_enforced |= r.check == Check::kDaneMatch && r.enforced;
+  }
+  const StsPolicy* sts = ctx.in.sts;
+  if (!ctx.ignore_recipient_policies && e.mta_sts && sts != nullptr &&
+      sts->mode != StsMode::kNone && !dane_enforced) {
+    const bool enforced = sts->mode == StsMode::kEnforce;
+    rules.push_back({Check::kStsMx, Source::kSts, enforced});
+    rules.push_back({Check::kTls, Source::kSts, enforced});
+    rules.push_back({Check::kStsCert, Source::kSts, enforced});
+  }
+  return rules;
+}
+
+// A reference identity: `name` itself, or (below) any name under it.
+struct NameRef {
+  absl::string_view name;
+  bool below = false;
+};
+using NameRefs = absl::InlinedVector<NameRef, 4>;
+
+// Reference names for the entry's name check.
+NameRefs EntryNames(const Context& ctx) {
+  const PolicyEntry& e = *ctx.in.entry;
+  const Destination& d = ctx.destination;
+  NameRefs names;
+  auto add = [&](absl::string_view p) {
+    if (p == "hostname") {
+      names.push_back({d.mx_host});
+    } else if (p == "nexthop") {
+      names.push_back({d.next_hop_domain});
+    } else if (p == "dot-nexthop") {
+      names.push_back({d.next_hop_domain, true});
+    } else if (!p.empty() && p[0] == '.') {
+      names.push_back({p.substr(1), true});
+    } else {
+      names.push_back({p});
+    }
+  };
+  if (!e.match.empty()) {
+    for (const std::string& p : e.match) add(p);
+  } else if (e.level == Level::kSecure) {
+    add("nexthop");
+    add("dot-nexthop");
+  } else {
+    add("hostname");
+  }
+  return names;
+}
+
+std::string NamesText(const NameRefs& names) {
+  std::string out;
+  for (const NameRef& n : names) {
+    absl::StrAppend(&out, out.empty() ? "" : " or ", n.below ? "." : "", n.name);
+  }
+  return out;
+}
+
+bool LeafNameMatches(const TlsFacts& facts, const NameRefs& names) {
+  if (facts.peer_chain.empty()) return false;
+  for (const std::string& presented : facts.peer_chain[0].dns_names) {
+    for (const NameRef& n : names) {
+      if (n.below ? MatchBelow(presented, n.name) : MatchDnsId(presented, n.name)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> DaneNames(const Destination& d) {
+  return {d.mx_host, d.next_hop_domain};
+}
+
+std::string LeafSha256(const CertificateFacts& leaf, bool spki) {
+  const std::string& given = spki ? leaf.spki_sha256 : leaf.sha256;
+  if (given.size() == 32) return given;
+  const std::string& der = spki ? leaf.spki_der : leaf.der;
+  return der.empty() ? std::string() : Sha256(der);
+}
+
+struct Outcome {
+  bool pass = true;
+  absl::string_view result_type;  // when failed
+  std::string why;
+};
+
+// Lazily computed DANE match (several rules and the label may ask).
+struct DaneCache {
+  std::optional<DaneMatch> match;
+  const DaneMatch& Get(const Context& ctx, const TlsFacts& facts) {
+    if (!match.has_value()) {
+      match = MatchDane(*ctx.in.dane, facts, DaneNames(ctx.destination),
+                        ctx.in.now);
+    }
+    return *match;
+  }
+};
+
+Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
+                 TlsProblem problem, DaneCache* dane) {
+  const PolicyEntry& e = *ctx.in.entry;
+  const Destination& d = ctx.destination;
+  Outcome out;
+  auto fail = [&](absl::string_view type, std::string why) {
+    out.pass = false;
+    out.result_type = type;
+    out.why = std::move(why);
+    return out;
+  };
+  switch (rule.check) {
+    case Check::kDaneBogus:
+      return fail("dnssec-invalid", "DNSSEC validation of the TLSA/MX records failed (bogus)");
+    case Check::kDaneRequired:
+      return fail("dane-required", "dane-only, but no DNSSEC-validated TLSA records");
+    case Check::kDaneUnusable:
+      return fail("tlsa-invalid", "dane-only, but every TLSA record is unusable");
+    case Check::kStsMx:
+      if (ctx.in.sts != nullptr && StsMxMatches(*ctx.in.sts, d.mx_host)) {
+        out.why = absl::StrCat("MX ", d.mx_host, " is listed by the MTA-STS policy");
+        return out;
+      }
+      return fail("validation-failure",
+                  absl::StrCat("MX ", d.mx_host, " matches no MTA-STS mx pattern (",
+                               ctx.in.sts == nullptr ? "" : absl::StrJoin(ctx.in.sts->mx, ", "),
+                               ")"));
+    default:
+      break;
+  }
+  if (facts == nullptr) {
+    return fail(problem == TlsProblem::kHandshakeFailed ? "validation-failure"
+                                                       : "starttls-not-supported",
+                "TLS is required");
+  }
+  const CertificateFacts* leaf =
+      facts->peer_chain.empty() ? nullptr : &facts->peer_chain[0];
+  switch (rule.check) {
+    case Check::kTls: {
+      if (facts->version < e.min_version) {
+        return fail("validation-failure",
+                    absl::StrCat(TlsVersionName(facts->version), " is below ",
+                                 TlsVersionName(e.min_version)));
+      }
+      const CipherGrade grade = GradeOfCipherSuite(facts->cipher_suite);
+      if (grade < e.min_grade) {
+        return fail("validation-failure",
+                    absl::StrCat("cipher ", facts->cipher_suite, " is grade ",
+                                 CipherGradeName(grade), ", below ",
+                                 CipherGradeName(e.min_grade)));
+      }
+      for (const std::string& token : e.exclude) {
+        if (CipherSuiteHasToken(facts->cipher_suite, token)) {
+          return fail("validation-failure",
+                      absl::StrCat("cipher ", facts->cipher_suite,
+                                   " is excluded (", token, ")"));
+        }
+      }
+      if (e.forward_secrecy && !facts->forward_secret) {
+        return fail("validation-failure", "no forward secrecy");
+      }
+      out.why = absl::StrCat(TlsVersionName(facts->version), " ",
+                             facts->cipher_suite);
+      return out;
+    }
+    case Check::kPkix:
+      if (facts->chain_verdict != ChainVerdict::kTrusted) {
+        return fail(ResultTypeForChain(facts->chain_verdict),
+                    absl::StrCat("chain ", ChainVerdictName(facts->chain_verdict),
+                                 facts->chain_detail.empty() ? "" : ": ",
+                                 facts->chain_detail));
+      }
+      out.why = absl::StrCat("chain trusted by ", facts->trust_anchor_dn);
+      return out;
+    case Check::kTrustAnchor:
+      for (const std::string& ta : e.trust_anchors) {
+        if (facts->chain_verdict == ChainVerdict::kTrusted &&
+            SameDistinguishedName(ta, facts->trust_anchor_dn)) {
+          out.why = absl::StrCat("anchor ", ta, " is configured");
+          return out;
+        }
+      }
+      return fail("certificate-not-trusted",
+                  absl::StrCat("anchor '", facts->trust_anchor_dn,
+                               "' is not one of the configured anchors"));
+    case Check::kName: {
+      const NameRefs names = EntryNames(ctx);
+      if (LeafNameMatches(*facts, names)) {
+        out.why = absl::StrCat("certificate matches ", NamesText(names));
+        return out;
+      }
+      return fail("certificate-host-mismatch",
+                  absl::StrCat("certificate names [",
+                               leaf == nullptr ? "" : absl::StrJoin(leaf->dns_names, ", "),
+                               "] match none of ", NamesText(names)));
+    }
+    case Check::kPins: {
+      if (leaf != nullptr) {
+        const std::string cert = absl::BytesToHexString(LeafSha256(*leaf, false));
+        const std::string spki = absl::BytesToHexString(LeafSha256(*leaf, true));
+        for (const std::string& pin : e.cert_pins) {
+          if (pin == cert) {
+            out.why = absl::StrCat("certificate SHA-256 ", pin, " is pinned");
+            return out;
+          }
+        }
+        for (const std::string& pin : e.spki_pins) {
+          if (pin == spki) {
+            out.why = absl::StrCat("SPKI SHA-256 ", pin, " is pinned");
+            return out;
+          }
+        }
+        return fail("certificate-not-trusted",
+                    absl::StrCat("certificate SHA-256 ", cert, " / SPKI ", spki,
+                                 " match no pin"));
+      }
+      return fail("certificate-not-trusted", "no certificate to match the pins");
+    }
+    case Check::kIssuerSubject:
+      if (leaf != nullptr) {
+        for (const IssuerSubjectPin& pin : e.issuer_subject_pins) {
+          if (SameDistinguishedName(pin.issuer, leaf->issuer_dn) &&
+              SameDistinguishedName(pin.subject, leaf->subject_dn)) {
+            out.why = absl::StrCat("issuer and subject match <I>", pin.issuer,
+                                   "<S>", pin.subject);
+            return out;
+          }
+        }
+        return fail("certificate-not-trusted",
+                    absl::StrCat("<I>", leaf->issuer_dn, "<S>", leaf->subject_dn,
+                                 " is not a configured certificate name"));
+      }
+      return fail("certificate-not-trusted", "no certificate to match the names");
+    case Check::kDaneMatch: {
+      const DaneMatch& m = dane->Get(ctx, *facts);
+      if (m.authenticated) {
+        out.why = m.trace.back();
+        return out;
+      }
+      return fail("validation-failure", absl::StrJoin(m.trace, "; "));
+    }
+    case Check::kStsCert:
+      if (facts->chain_verdict != ChainVerdict::kTrusted) {
+        return fail(ResultTypeForChain(facts->chain_verdict),
+                    absl::StrCat("MTA-STS needs a trusted chain; chain ",
+                                 ChainVerdictName(facts->chain_verdict)));
+      }
+      if (!LeafNameMatches(*facts, {NameRef{d.mx_host}})) {
+        return fail("certificate-host-mismatch",
+                    absl::StrCat("certificate is not valid for MX ", d.mx_host));
+      }
+      out.why = absl::StrCat("trusted certificate valid for MX ", d.mx_host);
+      return out;
+    default:
+      break;
+  }
+  return out;
+}
+
+absl::string_view SourceName(Source source) {
+  switch (source) {
+    case Source::kEntry: return "table";
+    case Source::kDane: return "dane";
+    case Source::kSts: return "mta-sts";
+  }
+  return "?";
+}
+
+// Postfix-like authentication class of a session.
+absl::string_view AuthClass(const Context& ctx, const TlsFacts* facts,
+                            DaneCache* dane, bool pins_matched) {
+  if (facts == nullptr) return "plaintext";
+  if (facts->peer_chain.empty()) return "anonymous";
+  if (ctx.dane_status == DaneStatus::kUsable &&
+      dane->Get(ctx, *facts).authenticated) {
+    return "verified";
+  }
+  if (pins_matched) return "verified";
+  if (facts->chain_verdict != ChainVerdict::kTrusted) return "untrusted";
+  const PolicyEntry& e = *ctx.in.entry;
+  const bool names_checked = e.level == Level::kVerify || e.level == Level::kSecure;
+  const NameRefs names =
+      names_checked ? EntryNames(ctx)
+                    : NameRefs{{ctx.destination.mx_host}, {ctx.destination.next_hop_domain}};
+  return LeafNameMatches(*facts, names) ? "verified" : "trusted";
+}
+
+ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
+                            const TlsFacts* facts, TlsProblem problem,
+                            absl::string_view problem_detail,
+                            bool ignore_recipient_policies) {
+  const DaneStatus dane_status =
+      in.dane == nullptr ? DaneStatus::kNone : ClassifyDane(*in.dane);
+  const Context ctx{in, d, dane_status, ignore_recipient_policies};
+  const PolicyEntry& e = *in.entry;
+  const Rules rules = BuildRules(ctx);
+  ConnectionEvaluation eval;
+  PolicyDecision& decision = eval.decision;
+  std::vector<std::string>& trace = decision.trace;
+  std::string header = absl::StrCat("table: '", in.entry_key, "'");
+  if (e.line > 0) absl::StrAppend(&header, " (line ", e.line, ")");
+  absl::StrAppend(&header, " level ", LevelName(e.level));
+  if (e.testing) absl::StrAppend(&header, " testing, floor ", LevelName(e.floor));
+  trace.push_back(std::move(header));
+  if (ignore_recipient_policies) {
+    trace.push_back("TLS-Required: No: DANE and MTA-STS ignored");
+  } else {
+    if (in.dane != nullptr &&
+        (e.level == Level::kDane || e.level == Level::kDaneOnly ||
+         (e.testing && (e.floor == Level::kDane || e.floor == Level::kDaneOnly)))) {
+      trace.push_back(absl::StrCat("dane: ", DaneStatusName(dane_status),
+                                   " (DNSSEC ", DnssecStatusName(in.dane->dnssec),
+                                   ", ", in.dane->records.size(), " TLSA)"));
+    }
+    if (in.sts != nullptr) {
+      bool sts_rules = false;
+      for (const Rule& r : rules) sts_rules |= r.source == Source::kSts;
+      trace.push_back(absl::StrCat(
+          "mta-sts: policy mode ", StsModeName(in.sts->mode),
+          !e.mta_sts    ? ", disabled for this destination"
+          : !sts_rules && in.sts->mode != StsMode::kNone
+              ? ", outranked by DANE"
+              : ""));
+    }
+    if (!in.sts_failure.empty()) {
+      trace.push_back(absl::StrCat("mta-sts: ", in.sts_failure));
+    }
+  }
+  if (facts == nullptr) {
+    trace.push_back(absl::StrCat("no TLS: ", smtp::TlsProblemName(problem),
+                                 problem_detail.empty() ? "" : ": ",
+                                 problem_detail));
+  }
+  DaneCache dane;
+  bool enforced_failure = false;
+  bool pins_matched = false;
+  absl::string_view testing_type;
+  bool mandatory = false;
+  for (const Rule& rule : rules) {
+    mandatory |= rule.enforced && NeedsTls(rule.check);
+    const Outcome o = Evaluate(rule, ctx, facts, problem, &dane);
+    if (rule.check == Check::kPins && o.pass) pins_matched = true;
+    const absl::string_view status =
+        o.pass ? "ok" : (rule.enforced ? "FAIL" : "testing, would fail");
+    std::string step = absl::StrCat(status, ": ", CheckName(rule.check), " (",
+                                    SourceName(rule.source), "): ", o.why);
+    if (!o.pass) absl::StrAppend(&step, " [", o.result_type, "]");
+    trace.push_back(std::move(step));
+    if (o.pass) continue;
+    if (rule.enforced && !enforced_failure) {
+      enforced_failure = true;
+      decision.tlsrpt_result_type = std::string(o.result_type);
+    } else if (!rule.enforced && testing_type.empty()) {
+      testing_type = o.result_type;
+    }
+  }
+  if (decision.tlsrpt_result_type.empty() && !testing_type.empty()) {
+    decision.tlsrpt_result_type = std::string(testing_type);
+  }
+  if (decision.tlsrpt_result_type.empty() && !in.sts_failure.empty() &&
+      !ignore_recipient_policies) {
+    decision.tlsrpt_result_type = std::string(in.sts_failure);
+  }
+
+  // Mechanism for the label: DANE when it is enforced, else MTA-STS when it
+  // is enforced, else the table's level.
+  bool dane_enforced = false, sts_enforced = false;
+  for (const Rule& r : rules) {
+    dane_enforced |= r.enforced && r.source == Source::kDane;
+    sts_enforced |= r.enforced && r.source == Source::kSts;
+  }
+  const absl::string_view mechanism = dane_enforced  ? "dane"
+                                      : sts_enforced ? "sts"
+                                                     : LevelName(e.level);
+  const absl::string_view auth = AuthClass(ctx, facts, &dane, pins_matched);
+  decision.label = absl::StrCat(mechanism, ":", auth);
+
+  if (enforced_failure) {
+    decision.verdict = d.last_mx ? DeliveryVerdict::kDefer : DeliveryVerdict::kTryNextMx;
+  } else if (facts != nullptr) {
+    decision.verdict = DeliveryVerdict::kProceedTls;
+  } else if (problem == TlsProblem::kHandshakeFailed) {
+    // The connection is gone; a later attempt may run without TLS.
+    decision.verdict = DeliveryVerdict::kDefer;
+  } else {
+    decision.verdict = DeliveryVerdict::kProceedPlaintext;
+  }
+  trace.push_back(absl::StrCat(
+      "verdict: ", smtp::DeliveryVerdictName(decision.verdict), " (",
+      decision.label, mandatory ? ", TLS mandatory" : ", TLS optional", ")"));
+
+  // RFC 8689 authentication of this hop.
+  if (facts != nullptr && !facts->peer_chain.empty()) {
+    const bool trusted = facts->chain_verdict == ChainVerdict::kTrusted;
+    if (dane_status == DaneStatus::kUsable && !ignore_recipient_policies &&
+        dane.Get(ctx, *facts).authenticated) {
+      eval.authenticated_by = "dane";
+    } else if (pins_matched) {
+      eval.authenticated_by = "pin";
+    } else if (trusted && in.sts != nullptr && in.sts->mode != StsMode::kNone &&
+               !ignore_recipient_policies && StsMxMatches(*in.sts, d.mx_host) &&
+               LeafNameMatches(*facts, {NameRef{d.mx_host}})) {
+      eval.authenticated_by = "sts";
+    } else if (trusted &&
+               LeafNameMatches(*facts, {NameRef{d.next_hop_domain},
+                                        NameRef{d.next_hop_domain, true}})) {
+      eval.authenticated_by = "nexthop";
+    }
+    eval.authenticated = !eval.authenticated_by.empty();
+  }
+  return eval;
+}
+
+bool Proceeds(DeliveryVerdict v) {
+  return v == DeliveryVerdict::kProceedTls || v == DeliveryVerdict::kProceedPlaintext;
+}
+
+ConnectionEvaluation DecideWithRelaxed(const PolicyInputs& in,
+                                       const Destination& d,
+                                       const TlsFacts* facts,
+                                       TlsProblem problem,
+                                       absl::string_view detail) {
+  ConnectionEvaluation eval = Decide(in, d, facts, problem, detail, false);
+  if (!Proceeds(eval.decision.verdict) &&
+      (in.dane != nullptr || in.sts != nullptr)) {
+    ConnectionEvaluation relaxed = Decide(in, d, facts, problem, detail, true);
+    if (Proceeds(relaxed.decision.verdict)) {
+      eval.without_recipient_policies = std::move(relaxed.decision);
+    }
+  }
+  return eval;
+}
+
+}  // namespace
+
+PolicyDecision CheckMx(const PolicyInputs& in, const Destination& d) {
+  const DaneStatus dane_status =
+      in.dane == nullptr ? DaneStatus::kNone : ClassifyDane(*in.dane);
+  const Context ctx{in, d, dane_status, false};
+  PolicyDecision decision;
+  bool mandatory = false;
+  bool refused = false;
+  for (const Rule& rule : BuildRules(ctx)) {
+    mandatory |= rule.enforced && NeedsTls(rule.check);
+    if (NeedsTls(rule.check)) continue;
+    DaneCache unused;
+    const Outcome o = Evaluate(rule, ctx, nullptr, TlsProblem::kNotAttempted, &unused);
+    if (o.pass) continue;
+    decision.trace.push_back(absl::StrCat(
+        rule.enforced ? "FAIL: " : "testing, would fail: ", CheckName(rule.check),
+        ": ", o.why, " [", o.result_type, "]"));
+    if (decision.tlsrpt_result_type.empty() || (rule.enforced && !refused)) {
+      decision.tlsrpt_result_type = std::string(o.result_type);
+    }
+    refused |= rule.enforced;
+  }
+  decision.label = std::string(LevelName(in.entry->level));
+  if (refused) {
+    decision.verdict = d.last_mx ? DeliveryVerdict::kDefer : DeliveryVerdict::kTryNextMx;
+  } else {
+    decision.verdict = mandatory ? DeliveryVerdict::kProceedTls
+                                 : DeliveryVerdict::kProceedPlaintext;
+  }
+  decision.trace.push_back(absl::StrCat(
+      "mx ", d.mx_host, ": ", smtp::DeliveryVerdictName(decision.verdict)));
+  return decision;
+}
+
+smtp::StartTlsIntent DecideStartTls(const PolicyInputs& in, const Destination& d) {
+  const DaneStatus dane_status =
+      in.dane == nullptr ? DaneStatus::kNone : ClassifyDane(*in.dane);
+  const Context ctx{in, d, dane_status, false};
+  const PolicyEntry& e = *in.entry;
+  smtp::StartTlsIntent intent;
+  for (const Rule& rule : BuildRules(ctx)) {
+    intent.mandatory |= rule.enforced && NeedsTls(rule.check);
+  }
+  intent.attempt = e.level != Level::kNone || intent.mandatory;
+  if (e.sni.empty() || e.sni == "hostname") {
+    intent.sni = d.mx_host;
+  } else if (e.sni == "nexthop") {
+    intent.sni = d.next_hop_domain;
+  } else if (e.sni != "none") {
+    intent.sni = e.sni;
+  }
+  intent.label = std::string(LevelName(e.level));
+  return intent;
+}
+
+ConnectionEvaluation EvaluateHandshake(const PolicyInputs& in,
+                                       const Destination& d,
+                                       const TlsFacts& facts) {
+  return DecideWithRelaxed(in, d, &facts, TlsProblem::kNotAttempted, "");
+}
+
+ConnectionEvaluation EvaluateWithoutTls(const PolicyInputs& in,
+                                        const Destination& d,
+                                        TlsProblem problem,
+                                        absl::string_view detail) {
+  return DecideWithRelaxed(in, d, nullptr, problem, detail);
+}
+
+PolicyDecision DecideMessage(const smtp::MessageTlsFlags& flags,
+                             const smtp::EhloCapabilities& caps,
+                             const TlsFacts* tls,
+                             const ConnectionEvaluation& connection) {
+  PolicyDecision decision = connection.decision;
+  if (flags.requiretls) {
+    if (!Proceeds(decision.verdict)) return decision;
+    if (tls == nullptr || !connection.authenticated || !caps.requiretls) {
+      decision.verdict = DeliveryVerdict::kBounce;
+      decision.trace.push_back(absl::StrCat(
+          "REQUIRETLS: 5.7.10 ",
+          tls == nullptr               ? "the connection is not TLS"
+          : !connection.authenticated ? "the hop is not authenticated (DANE, "
+                                        "MTA-STS, pin or next-hop name)"
+                                      : "the hop does not advertise REQUIRETLS",
+          flags.tls_required_no ? " (TLS-Required: No ignored, RFC 8689 §4.1)"
+                                : ""));
+      return decision;
+    }
+    decision.trace.push_back(absl::StrCat(
+        "REQUIRETLS: hop authenticated by ", connection.authenticated_by,
+        " and advertises REQUIRETLS"));
+    return decision;
+  }
+  if (flags.tls_required_no && !Proceeds(decision.verdict) &&
+      connection.without_recipient_policies.has_value()) {
+    decision = *connection.without_recipient_policies;
+    decision.trace.push_back(
+        "TLS-Required: No: DANE/MTA-STS failures are not fatal for this message");
+  }
+  return decision;
+}
+
+}  // namespace starling::policy

@@ -1,0 +1,339 @@
+#include "core/policy/engine.h"
+
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_join.h"
+#include "core/policy/hook.h"
+#include "core/policy/sha2.h"
+#include "core/policy/table.h"
+#include "core/policy/test_facts.h"
+#include "gtest/gtest.h"
+
+namespace starling::policy {
+namespace {
+
+using smtp::DeliveryVerdict;
+using smtp::Destination;
+using smtp::TlsProblem;
+using testing::GoodFacts;
+using testing::TestNow;
+
+Destination Dest(bool last = false) {
+  return Destination{"example.com", "mx.example.com", 10, last};
+}
+
+PolicyEntry EntryAt(Level level) {
+  PolicyEntry e;
+  e.level = level;
+  return e;
+}
+
+std::string Trace(const smtp::PolicyDecision& d) { return absl::StrJoin(d.trace, "\n"); }
+
+struct Fixture {
+  explicit Fixture(PolicyEntry e, std::optional<DaneState> d = std::nullopt,
+                   std::optional<StsPolicy> s = std::nullopt)
+      : entry(std::move(e)), dane(std::move(d)), sts(std::move(s)) {}
+  PolicyEntry entry;
+  std::optional<DaneState> dane;
+  std::optional<StsPolicy> sts;
+  PolicyInputs Inputs() const {
+    PolicyInputs in;
+    in.entry = &entry;
+    in.entry_key = "example.com";
+    in.dane = dane.has_value() ? &*dane : nullptr;
+    in.sts = sts.has_value() ? &*sts : nullptr;
+    in.now = TestNow();
+    return in;
+  }
+};
+
+StsPolicy Sts(StsMode mode, std::vector<std::string> mx = {"mx.example.com"}) {
+  StsPolicy p;
+  p.mode = mode;
+  p.mx = std::move(mx);
+  p.max_age = 86400;
+  return p;
+}
+
+DaneState DaneFor(const TlsFacts& facts) {
+  return DaneState{DnssecStatus::kSecure,
+                   {TlsaRecord{3, 1, 1, Sha256(facts.peer_chain[0].spki_der)}}};
+}
+
+TEST(EngineTest, MayGoesPlaintextWhenTlsIsMissing) {
+  Fixture f{EntryAt(Level::kMay)};
+  auto eval = EvaluateWithoutTls(f.Inputs(), Dest(), TlsProblem::kNotOffered, "");
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kProceedPlaintext);
+  EXPECT_EQ(eval.decision.label, "may:plaintext");
+  EXPECT_TRUE(eval.decision.tlsrpt_result_type.empty());
+  auto tls = EvaluateHandshake(f.Inputs(), Dest(), GoodFacts());
+  EXPECT_EQ(tls.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(tls.decision.label, "may:verified");
+}
+
+TEST(EngineTest, EncryptRefusesPlaintextAndWeakSessions) {
+  Fixture f{EntryAt(Level::kEncrypt)};
+  auto eval = EvaluateWithoutTls(f.Inputs(), Dest(), TlsProblem::kNotOffered, "");
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(eval.decision.tlsrpt_result_type, "starttls-not-supported");
+  EXPECT_EQ(EvaluateWithoutTls(f.Inputs(), Dest(true), TlsProblem::kRefused, "").decision.verdict,
+            DeliveryVerdict::kDefer);
+  TlsFacts old = GoodFacts();
+  old.version = TlsVersion::kTls11;
+  auto weak = EvaluateHandshake(f.Inputs(), Dest(), old);
+  EXPECT_EQ(weak.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(weak.decision.tlsrpt_result_type, "validation-failure");
+  EXPECT_NE(Trace(weak.decision).find("TLSv1.1 is below TLSv1.2"), std::string::npos);
+  TlsFacts no_fs = GoodFacts();
+  no_fs.forward_secret = false;
+  EXPECT_EQ(EvaluateHandshake(f.Inputs(), Dest(), no_fs).decision.verdict,
+            DeliveryVerdict::kTryNextMx);
+  TlsFacts rc4 = GoodFacts();
+  rc4.cipher_suite = "ECDHE_RSA_WITH_RC4_128_SHA";
+  EXPECT_EQ(EvaluateHandshake(f.Inputs(), Dest(), rc4).decision.verdict,
+            DeliveryVerdict::kTryNextMx);
+  TlsFacts untrusted = GoodFacts();
+  untrusted.chain_verdict = ChainVerdict::kSelfSigned;
+  auto ok = EvaluateHandshake(f.Inputs(), Dest(), untrusted);
+  EXPECT_EQ(ok.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(ok.decision.label, "encrypt:untrusted");
+}
+
+TEST(EngineTest, VerifyAndSecureCheckChainAndNames) {
+  Fixture verify{EntryAt(Level::kVerify)};
+  EXPECT_EQ(EvaluateHandshake(verify.Inputs(), Dest(), GoodFacts()).decision.label,
+            "verify:verified");
+  auto mismatch = EvaluateHandshake(verify.Inputs(), Dest(), GoodFacts({"other.example"}));
+  EXPECT_EQ(mismatch.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(mismatch.decision.tlsrpt_result_type, "certificate-host-mismatch");
+  TlsFacts expired = GoodFacts();
+  expired.chain_verdict = ChainVerdict::kExpired;
+  EXPECT_EQ(EvaluateHandshake(verify.Inputs(), Dest(), expired).decision.tlsrpt_result_type,
+            "certificate-expired");
+  // secure: nexthop or a name below it by default.
+  Fixture secure{EntryAt(Level::kSecure)};
+  EXPECT_EQ(EvaluateHandshake(secure.Inputs(), Dest(), GoodFacts()).decision.verdict,
+            DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(EvaluateHandshake(secure.Inputs(), Dest(), GoodFacts({"mx.example.net"}))
+                .decision.verdict,
+            DeliveryVerdict::kTryNextMx);
+}
+
+TEST(EngineTest, ExchangeConnectorRules) {
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable(
+      "example.com domain-validation tls-domain=*.example.com "
+      "cert-name=\"<I>CN=Intermediate CA, O=Example<S>CN=leaf\"\n"
+      "example.org certificate-validation\n");
+  ASSERT_TRUE(table.ok()) << table.status();
+  PolicyInputs in;
+  in.entry = &table->Lookup("example.com");
+  in.now = TestNow();
+  EXPECT_EQ(EvaluateHandshake(in, Dest(), GoodFacts()).decision.verdict,
+            DeliveryVerdict::kProceedTls);
+  TlsFacts reissued = GoodFacts();
+  reissued.peer_chain[0].issuer_dn = "CN=New CA";  // issuer rollover
+  auto eval = EvaluateHandshake(in, Dest(), reissued);
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(eval.decision.tlsrpt_result_type, "certificate-not-trusted");
+  in.entry = &table->Lookup("example.org");
+  EXPECT_EQ(EvaluateHandshake(in, Dest(), GoodFacts({"any.name"})).decision.verdict,
+            DeliveryVerdict::kProceedTls);
+}
+
+TEST(EngineTest, TestingReportsButDoesNotEnforce) {
+  Fixture f{EntryAt(Level::kFingerprint)};
+  f.entry.cert_pins = {std::string(64, 'a')};
+  f.entry.testing = true;
+  f.entry.floor = Level::kEncrypt;
+  auto eval = EvaluateHandshake(f.Inputs(), Dest(), GoodFacts());
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(eval.decision.tlsrpt_result_type, "certificate-not-trusted");
+  EXPECT_NE(Trace(eval.decision).find("testing, would fail: pin"), std::string::npos);
+  // The floor is still enforced.
+  EXPECT_EQ(EvaluateWithoutTls(f.Inputs(), Dest(), TlsProblem::kNotOffered, "")
+                .decision.verdict,
+            DeliveryVerdict::kTryNextMx);
+  // And a matching rolled-over pin passes.
+  f.entry.cert_pins.push_back(absl::BytesToHexString(GoodFacts().peer_chain[0].sha256));
+  f.entry.testing = false;
+  EXPECT_EQ(EvaluateHandshake(f.Inputs(), Dest(), GoodFacts()).decision.label,
+            "fingerprint:verified");
+}
+
+TEST(EngineTest, Dane) {
+  const TlsFacts facts = GoodFacts();
+  Fixture f{EntryAt(Level::kDane), DaneFor(facts)};
+  TlsFacts self_signed = facts;
+  self_signed.chain_verdict = ChainVerdict::kSelfSigned;
+  auto eval = EvaluateHandshake(f.Inputs(), Dest(), self_signed);
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(eval.decision.label, "dane:verified");
+  EXPECT_EQ(eval.authenticated_by, "dane");
+  // A different key fails; plaintext fails.
+  auto other = EvaluateHandshake(f.Inputs(), Dest(), GoodFacts({"mx.example.com"}));
+  f.dane->records[0].data = Sha256("rolled");
+  other = EvaluateHandshake(f.Inputs(), Dest(), facts);
+  EXPECT_EQ(other.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(other.decision.tlsrpt_result_type, "validation-failure");
+  EXPECT_EQ(EvaluateWithoutTls(f.Inputs(), Dest(), TlsProblem::kNotOffered, "")
+                .decision.verdict,
+            DeliveryVerdict::kTryNextMx);
+  // All unusable: mandatory TLS without authentication.
+  f.dane->records = {TlsaRecord{1, 1, 1, std::string(32, 'x')}};
+  EXPECT_EQ(EvaluateHandshake(f.Inputs(), Dest(), self_signed).decision.verdict,
+            DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(EvaluateWithoutTls(f.Inputs(), Dest(), TlsProblem::kNotOffered, "")
+                .decision.verdict,
+            DeliveryVerdict::kTryNextMx);
+  // Bogus: never this MX.
+  f.dane->dnssec = DnssecStatus::kBogus;
+  auto bogus = CheckMx(f.Inputs(), Dest(true));
+  EXPECT_EQ(bogus.verdict, DeliveryVerdict::kDefer);
+  EXPECT_EQ(bogus.tlsrpt_result_type, "dnssec-invalid");
+  // Insecure: DANE does not apply, "dane" acts as "may".
+  f.dane->dnssec = DnssecStatus::kInsecure;
+  EXPECT_EQ(EvaluateWithoutTls(f.Inputs(), Dest(), TlsProblem::kNotOffered, "")
+                .decision.verdict,
+            DeliveryVerdict::kProceedPlaintext);
+  // dane-only without TLSA: dane-required.
+  f.entry.level = Level::kDaneOnly;
+  auto required = CheckMx(f.Inputs(), Dest());
+  EXPECT_EQ(required.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(required.tlsrpt_result_type, "dane-required");
+}
+
+TEST(EngineTest, MtaSts) {
+  Fixture f{EntryAt(Level::kMay), std::nullopt, Sts(StsMode::kEnforce)};
+  auto good = EvaluateHandshake(f.Inputs(), Dest(), GoodFacts());
+  EXPECT_EQ(good.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(good.decision.label, "sts:verified");
+  EXPECT_EQ(good.authenticated_by, "sts");
+  TlsFacts untrusted = GoodFacts();
+  untrusted.chain_verdict = ChainVerdict::kUntrustedRoot;
+  auto bad = EvaluateHandshake(f.Inputs(), Dest(), untrusted);
+  EXPECT_EQ(bad.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(bad.decision.tlsrpt_result_type, "certificate-not-trusted");
+  EXPECT_EQ(EvaluateWithoutTls(f.Inputs(), Dest(), TlsProblem::kNotOffered, "")
+                .decision.tlsrpt_result_type,
+            "starttls-not-supported");
+  // An MX the policy does not list is never used.
+  Destination rogue{"example.com", "evil.example.net", 5, false};
+  EXPECT_EQ(CheckMx(f.Inputs(), rogue).verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(EvaluateHandshake(f.Inputs(), rogue, GoodFacts({"evil.example.net"}))
+                .decision.verdict,
+            DeliveryVerdict::kTryNextMx);
+  // testing only reports.
+  f.sts = Sts(StsMode::kTesting);
+  auto testing = EvaluateHandshake(f.Inputs(), Dest(), untrusted);
+  EXPECT_EQ(testing.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(testing.decision.tlsrpt_result_type, "certificate-not-trusted");
+  // mta-sts=no in the table switches it off.
+  f.sts = Sts(StsMode::kEnforce);
+  f.entry.mta_sts = false;
+  EXPECT_EQ(EvaluateHandshake(f.Inputs(), Dest(), untrusted).decision.verdict,
+            DeliveryVerdict::kProceedTls);
+}
+
+TEST(EngineTest, DaneOutranksMtaSts) {
+  TlsFacts self_signed = GoodFacts();
+  self_signed.chain_verdict = ChainVerdict::kSelfSigned;
+  Fixture f{EntryAt(Level::kDane), DaneFor(self_signed), Sts(StsMode::kEnforce)};
+  auto eval = EvaluateHandshake(f.Inputs(), Dest(), self_signed);
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(eval.decision.label, "dane:verified");
+  EXPECT_NE(Trace(eval.decision).find("outranked by DANE"), std::string::npos);
+  // At "may" (no DANE) the same session fails MTA-STS: the one place where a
+  // stricter level accepts what a looser one refused, by RFC 8461 §2.
+  f.entry.level = Level::kMay;
+  EXPECT_EQ(EvaluateHandshake(f.Inputs(), Dest(), self_signed).decision.verdict,
+            DeliveryVerdict::kTryNextMx);
+}
+
+TEST(EngineTest, RequireTls) {
+  Fixture f{EntryAt(Level::kMay), std::nullopt, Sts(StsMode::kEnforce)};
+  smtp::EhloCapabilities caps;
+  caps.requiretls = true;
+  smtp::MessageTlsFlags flags;
+  flags.requiretls = true;
+  const TlsFacts facts = GoodFacts();
+  auto conn = EvaluateHandshake(f.Inputs(), Dest(), facts);
+  EXPECT_EQ(DecideMessage(flags, caps, &facts, conn).verdict, DeliveryVerdict::kProceedTls);
+  smtp::EhloCapabilities no_requiretls;
+  auto bounced = DecideMessage(flags, no_requiretls, &facts, conn);
+  EXPECT_EQ(bounced.verdict, DeliveryVerdict::kBounce);
+  EXPECT_NE(Trace(bounced).find("5.7.10"), std::string::npos);
+  // Plain "may" with a name taken from the (insecure) MX lookup is not
+  // authenticated; a name below the next-hop domain is.
+  Fixture may{EntryAt(Level::kMay)};
+  const Destination hosted{"example.com", "mx.hoster.example", 10, false};
+  const TlsFacts hosted_facts = GoodFacts({"mx.hoster.example"});
+  auto may_conn = EvaluateHandshake(may.Inputs(), hosted, hosted_facts);
+  EXPECT_FALSE(may_conn.authenticated);
+  EXPECT_EQ(DecideMessage(flags, caps, &hosted_facts, may_conn).verdict,
+            DeliveryVerdict::kBounce);
+  EXPECT_EQ(EvaluateHandshake(may.Inputs(), Dest(), facts).authenticated_by, "nexthop");
+  // Plaintext: bounce, TLS-Required: No notwithstanding.
+  flags.tls_required_no = true;
+  auto plain = EvaluateWithoutTls(may.Inputs(), Dest(), TlsProblem::kNotOffered, "");
+  EXPECT_EQ(DecideMessage(flags, caps, nullptr, plain).verdict, DeliveryVerdict::kBounce);
+  // Without REQUIRETLS, plaintext under "may" is fine.
+  flags.requiretls = false;
+  EXPECT_EQ(DecideMessage(flags, caps, nullptr, plain).verdict,
+            DeliveryVerdict::kProceedPlaintext);
+}
+
+TEST(EngineTest, TlsRequiredNoIgnoresRecipientPolicies) {
+  Fixture f{EntryAt(Level::kMay), std::nullopt, Sts(StsMode::kEnforce)};
+  TlsFacts untrusted = GoodFacts();
+  untrusted.chain_verdict = ChainVerdict::kUntrustedRoot;
+  auto conn = EvaluateHandshake(f.Inputs(), Dest(), untrusted);
+  ASSERT_EQ(conn.decision.verdict, DeliveryVerdict::kTryNextMx);
+  smtp::MessageTlsFlags flags;
+  smtp::EhloCapabilities caps;
+  EXPECT_EQ(DecideMessage(flags, caps, &untrusted, conn).verdict, DeliveryVerdict::kTryNextMx);
+  flags.tls_required_no = true;
+  auto relaxed = DecideMessage(flags, caps, &untrusted, conn);
+  EXPECT_EQ(relaxed.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_NE(Trace(relaxed).find("TLS-Required: No"), std::string::npos);
+  // The operator's own table rule still holds.
+  f.entry.level = Level::kVerify;
+  auto strict = EvaluateHandshake(f.Inputs(), Dest(), untrusted);
+  EXPECT_EQ(DecideMessage(flags, caps, &untrusted, strict).verdict, DeliveryVerdict::kTryNextMx);
+}
+
+TEST(EngineTest, HookWiresTableDaneAndSts) {
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable(
+      "* may\nexample.com dane sni=nexthop\nlegacy.example none\n");
+  ASSERT_TRUE(table.ok());
+  const TlsFacts facts = GoodFacts();
+  DestinationState state;
+  state.dane_by_mx["mx.example.com"] = DaneFor(facts);
+  state.now = TestNow();
+  PolicyEngineHook hook(&*table, state);
+  smtp::EhloCapabilities caps;
+  caps.starttls = true;
+  caps.requiretls = true;
+  const smtp::StartTlsIntent intent = hook.AfterEhlo(Dest(), caps);
+  EXPECT_TRUE(intent.attempt);
+  EXPECT_TRUE(intent.mandatory);
+  EXPECT_EQ(intent.sni, "example.com");
+  EXPECT_EQ(intent.label, "dane");
+  EXPECT_EQ(hook.BeforeConnect(Dest()).verdict, DeliveryVerdict::kProceedTls);
+  auto decision = hook.AfterHandshake(Dest(), facts);
+  EXPECT_EQ(decision.label, "dane:verified");
+  smtp::MessageTlsFlags flags;
+  flags.requiretls = true;
+  EXPECT_EQ(hook.ForMessage(Dest(), flags, caps, &facts, decision).verdict,
+            DeliveryVerdict::kProceedTls);
+  Destination legacy{"legacy.example", "mx.legacy.example", 0, true};
+  EXPECT_FALSE(hook.AfterEhlo(legacy, caps).attempt);
+  EXPECT_EQ(hook.WithoutTls(legacy, TlsProblem::kNotAttempted, "").verdict,
+            DeliveryVerdict::kProceedPlaintext);
+  Destination other{"other.example", "mx.other.example", 0, true};
+  EXPECT_FALSE(hook.AfterEhlo(other, caps).mandatory);
+}
+
+}  // namespace
+}  // namespace starling::policy

@@ -1,0 +1,29 @@
+#ifndef STARLING_CORE_POLICY_JSON_FACTS_JSON_H_
+#define STARLING_CORE_POLICY_JSON_FACTS_JSON_H_
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/tlsfacts/tls_facts.h"
+
+namespace starling::policy {
+
+// TlsFacts from JSON (the `tlspolicy explain --facts` format, documented in
+// docs/policy.md):
+//   {"version": "TLSv1.3", "cipher_suite": "...", "key_exchange_group": "...",
+//    "forward_secret": true, "sni": "...", "chain_verdict": "trusted",
+//    "trust_anchor_dn": "...", "chain_detail": "...",
+//    "peer_chain": [{"subject_dn": "...", "issuer_dn": "...",
+//      "common_name": "...", "dns_names": ["..."],
+//      "not_before": "2024-01-01T00:00:00Z", "not_after": "...",
+//      "key_type": "ECDSA", "key_bits": 256, "signature_algorithm": "...",
+//      "der_hex": "...", "spki_der_hex": "...",
+//      "sha256_hex": "...", "spki_sha256_hex": "..."}]}
+// Every field is optional; unknown fields and wrong types are errors.
+// chain_verdict: not-checked, trusted, expired, not-yet-valid,
+// untrusted-root, self-signed, bad-signature, revoked, incomplete-chain,
+// weak-key-or-hash, other-failure.
+absl::StatusOr<TlsFacts> TlsFactsFromJson(absl::string_view text);
+
+}  // namespace starling::policy
+
+#endif  // STARLING_CORE_POLICY_JSON_FACTS_JSON_H_

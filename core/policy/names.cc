@@ -1,0 +1,137 @@
+#include "core/policy/names.h"
+
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace starling::policy {
+namespace {
+
+bool IsLdh(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
+}
+
+bool ValidLabel(absl::string_view label) {
+  if (label.empty() || label.size() > 63) return false;
+  if (label.front() == '-' || label.back() == '-') return false;
+  for (char c : label) {
+    if (!IsLdh(c)) return false;
+  }
+  return true;
+}
+
+absl::string_view StripRoot(absl::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  return name;
+}
+
+// Label-wise case-insensitive equality of two valid names.
+bool SameName(absl::string_view a, absl::string_view b) {
+  return absl::EqualsIgnoreCase(StripRoot(a), StripRoot(b));
+}
+
+}  // namespace
+
+bool IsValidDnsName(absl::string_view name) {
+  name = StripRoot(name);
+  if (name.empty() || name.size() > 253) return false;
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      if (!ValidLabel(name.substr(start, i - start))) return false;
+      start = i + 1;
+    }
+  }
+  return true;
+}
+
+std::optional<std::string> NormalizeDnsName(absl::string_view name) {
+  if (!IsValidDnsName(name)) return std::nullopt;
+  return absl::AsciiStrToLower(StripRoot(name));
+}
+
+bool MatchDnsId(absl::string_view presented, absl::string_view reference) {
+  if (!IsValidDnsName(reference)) return false;
+  presented = StripRoot(presented);
+  if (absl::StartsWith(presented, "*.")) {
+    const absl::string_view rest = presented.substr(2);
+    // "*.com" would cover a whole TLD: require two labels under the wildcard.
+    if (!IsValidDnsName(rest) ||
+        rest.find('.') == absl::string_view::npos) {
+      return false;
+    }
+    reference = StripRoot(reference);
+    const size_t dot = reference.find('.');
+    if (dot == absl::string_view::npos) return false;
+    return SameName(reference.substr(dot + 1), rest);
+  }
+  return IsValidDnsName(presented) && SameName(presented, reference);
+}
+
+bool MatchPattern(absl::string_view presented, absl::string_view pattern) {
+  if (!absl::StartsWith(pattern, ".")) return MatchDnsId(presented, pattern);
+  return MatchBelow(presented, pattern.substr(1));
+}
+
+bool MatchBelow(absl::string_view presented, absl::string_view parent) {
+  parent = StripRoot(parent);
+  if (!IsValidDnsName(parent)) return false;
+  presented = StripRoot(presented);
+  if (absl::StartsWith(presented, "*.")) presented.remove_prefix(2);
+  if (!IsValidDnsName(presented) || presented.size() <= parent.size() + 1) {
+    return false;
+  }
+  const absl::string_view tail =
+      presented.substr(presented.size() - parent.size());
+  return presented[presented.size() - parent.size() - 1] == '.' &&
+         absl::EqualsIgnoreCase(tail, parent);
+}
+
+bool CertificateMatches(const CertificateFacts& leaf,
+                        absl::string_view pattern) {
+  for (const std::string& name : leaf.dns_names) {
+    if (MatchPattern(name, pattern)) return true;
+  }
+  return false;
+}
+
+bool MatchStsMxPattern(absl::string_view pattern, absl::string_view mx_host) {
+  if (!IsValidDnsName(mx_host)) return false;
+  pattern = StripRoot(pattern);
+  mx_host = StripRoot(mx_host);
+  if (absl::StartsWith(pattern, "*.")) {
+    const absl::string_view rest = pattern.substr(2);
+    if (!IsValidDnsName(rest)) return false;
+    const size_t dot = mx_host.find('.');
+    return dot != absl::string_view::npos &&
+           SameName(mx_host.substr(dot + 1), rest);
+  }
+  return IsValidDnsName(pattern) && SameName(pattern, mx_host);
+}
+
+bool SameDistinguishedName(absl::string_view a, absl::string_view b) {
+  auto canonical = [](absl::string_view dn) {
+    std::string out;
+    std::vector<std::string> parts;
+    for (absl::string_view rdn : absl::StrSplit(dn, ',')) {
+      std::vector<absl::string_view> kv = absl::StrSplit(rdn, absl::MaxSplits('=', 1));
+      std::string part(absl::StripAsciiWhitespace(kv[0]));
+      if (kv.size() == 2) {
+        part += "=";
+        part += std::string(absl::StripAsciiWhitespace(kv[1]));
+      }
+      parts.push_back(absl::AsciiStrToLower(part));
+    }
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (i > 0) out += ",";
+      out += parts[i];
+    }
+    return out;
+  };
+  return canonical(a) == canonical(b);
+}
+
+}  // namespace starling::policy

@@ -1,0 +1,567 @@
+#include "core/policy/table.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/policy/names.h"
+
+namespace starling::policy {
+
+std::string Diagnostic::ToString() const {
+  return absl::StrCat("line ", line, ": ",
+                      severity == Severity::kError ? "error" : "warning", ": ",
+                      message);
+}
+
+// ---- keys and values shared with the Postfix importer ------------------------
+
+absl::StatusOr<std::string> NormalizeTableKey(absl::string_view key) {
+  if (key == "*") return std::string("*");
+  const bool parent = absl::StartsWith(key, ".");
+  std::optional<std::string> name =
+      NormalizeDnsName(parent ? key.substr(1) : key);
+  if (!name.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad destination '", key,
+        "' (a DNS name, '.' + a DNS name, or '*'; IDNs as A-labels)"));
+  }
+  return parent ? absl::StrCat(".", *name) : *name;
+}
+
+absl::StatusOr<std::string> NormalizePin(absl::string_view text) {
+  std::string hex;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad SHA-256 pin '", text, "' (64 hex digits)"));
+    }
+    hex.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  if (hex.size() != 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad SHA-256 pin '", text, "' (64 hex digits, got ", hex.size(), ")"));
+  }
+  return hex;
+}
+
+absl::StatusOr<IssuerSubjectPin> ParseIssuerSubjectPin(
+    absl::string_view text) {
+  const size_t s = text.find("<S>");
+  if (!absl::StartsWith(text, "<I>") || s == absl::string_view::npos ||
+      s < 3) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad certificate name '", text, "' (expected <I>issuer<S>subject)"));
+  }
+  IssuerSubjectPin pin{std::string(absl::StripAsciiWhitespace(text.substr(3, s - 3))),
+                       std::string(absl::StripAsciiWhitespace(text.substr(s + 3)))};
+  if (pin.issuer.empty() || pin.subject.empty() ||
+      absl::StrContains(pin.subject, "<S>") ||
+      absl::StrContains(pin.issuer, "<I>")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad certificate name '", text, "' (expected <I>issuer<S>subject)"));
+  }
+  return pin;
+}
+
+std::string IssuerSubjectPinText(const IssuerSubjectPin& pin) {
+  return absl::StrCat("<I>", pin.issuer, "<S>", pin.subject);
+}
+
+absl::StatusOr<std::string> NormalizeMatchPattern(absl::string_view text) {
+  for (absl::string_view keyword : {"hostname", "nexthop", "dot-nexthop"}) {
+    if (absl::EqualsIgnoreCase(text, keyword)) return std::string(keyword);
+  }
+  absl::StatusOr<std::string> key = NormalizeTableKey(text);
+  if (!key.ok() || *key == "*") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad name to match '", text,
+        "' (hostname, nexthop, dot-nexthop, a DNS name or .parent)"));
+  }
+  return key;
+}
+
+// ---- PolicyTable -------------------------------------------------------------
+
+absl::Status PolicyTable::Add(absl::string_view key, PolicyEntry entry) {
+  absl::StatusOr<std::string> normal = NormalizeTableKey(key);
+  if (!normal.ok()) return normal.status();
+  if (*normal == "*") {
+    if (has_default_) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "duplicate destination '*' (first on line ", default_.line, ")"));
+    }
+    default_ = std::move(entry);
+    has_default_ = true;
+    return absl::OkStatus();
+  }
+  auto [it, inserted] =
+      entries_.try_emplace(*std::move(normal), std::move(entry));
+  if (!inserted) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("duplicate destination '", it->first,
+                     "' (first on line ", it->second.line, ")"));
+  }
+  return absl::OkStatus();
+}
+
+PolicyTable::Match PolicyTable::Find(absl::string_view domain) const {
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  std::string lowered;
+  if (std::any_of(domain.begin(), domain.end(), absl::ascii_isupper)) {
+    lowered = absl::AsciiStrToLower(domain);
+    domain = lowered;
+  }
+  if (!entries_.empty()) {
+    auto it = entries_.find(domain);
+    if (it != entries_.end()) return {&it->second, it->first};
+    for (size_t dot = domain.find('.'); dot != absl::string_view::npos;
+         dot = domain.find('.', dot + 1)) {
+      it = entries_.find(domain.substr(dot));
+      if (it != entries_.end()) return {&it->second, it->first};
+    }
+  }
+  return {&default_, "*"};
+}
+
+bool PolicyTable::SameRules(const PolicyTable& other) const {
+  if (has_default_ != other.has_default_ ||
+      !default_.SameRule(other.default_) ||
+      entries_.size() != other.entries_.size()) {
+    return false;
+  }
+  for (const auto& [key, entry] : entries_) {
+    auto it = other.entries_.find(key);
+    if (it == other.entries_.end() || !entry.SameRule(it->second)) return false;
+  }
+  return true;
+}
+
+// ---- text format -------------------------------------------------------------
+
+namespace {
+
+using Severity = Diagnostic::Severity;
+
+struct Token {
+  std::string text;   // quotes removed
+  bool quoted = false;
+};
+
+// Splits one physical line into tokens: whitespace separates, '#' at the
+// start of a token begins a comment, `name="value"` may quote its value
+// (with \" and \\ escapes).
+absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view line) {
+  std::vector<Token> tokens;
+  size_t i = 0;
+  while (i < line.size()) {
+    const char c = line[i];
+    if (c == ' ' || c == '\t') {
+      ++i;
+      continue;
+    }
+    if (c == '#') break;
+    Token token;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') {
+      const unsigned char u = static_cast<unsigned char>(line[i]);
+      if (u < 0x20 || u == 0x7f) {
+        return absl::InvalidArgumentError("control character in line");
+      }
+      if (line[i] == '"') {
+        token.quoted = true;
+        ++i;
+        bool closed = false;
+        while (i < line.size()) {
+          if (line[i] == '\\' && i + 1 < line.size() &&
+              (line[i + 1] == '"' || line[i + 1] == '\\')) {
+            token.text.push_back(line[i + 1]);
+            i += 2;
+          } else if (line[i] == '"') {
+            closed = true;
+            ++i;
+            break;
+          } else {
+            const unsigned char q = static_cast<unsigned char>(line[i]);
+            if (q < 0x20 || q == 0x7f) {
+              return absl::InvalidArgumentError("control character in line");
+            }
+            token.text.push_back(line[i++]);
+          }
+        }
+        if (!closed) return absl::InvalidArgumentError("unterminated quote");
+        continue;
+      }
+      token.text.push_back(line[i++]);
+    }
+    tokens.push_back(std::move(token));
+  }
+  return tokens;
+}
+
+bool NeedsQuotes(absl::string_view value) {
+  if (value.empty()) return true;
+  for (char c : value) {
+    if (c == ' ' || c == '\t' || c == '"' || c == '#' || c == '\\') return true;
+  }
+  return false;
+}
+
+std::string Quote(absl::string_view value) {
+  if (!NeedsQuotes(value)) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::optional<bool> ParseYesNo(absl::string_view value) {
+  if (absl::EqualsIgnoreCase(value, "yes")) return true;
+  if (absl::EqualsIgnoreCase(value, "no")) return false;
+  return std::nullopt;
+}
+
+// One destination being parsed: its first line and its tokens so far.
+struct PendingEntry {
+  int line = 0;
+  std::vector<std::pair<Token, int>> tokens;  // token, physical line
+};
+
+class TableParser {
+ public:
+  explicit TableParser(std::vector<Diagnostic>* diagnostics)
+      : diagnostics_(diagnostics) {}
+
+  void Parse(absl::string_view text) {
+    int line_number = 0;
+    std::optional<PendingEntry> pending;
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      ++line_number;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      absl::StatusOr<std::vector<Token>> tokens = Tokenize(line);
+      if (!tokens.ok()) {
+        Error(line_number, std::string(tokens.status().message()));
+        continue;
+      }
+      if (tokens->empty()) continue;
+      const bool continuation = line[0] == ' ' || line[0] == '\t';
+      if (continuation) {
+        if (!pending.has_value()) {
+          Error(line_number, "continuation line without a destination");
+          continue;
+        }
+      } else {
+        if (pending.has_value()) Finish(*pending);
+        pending = PendingEntry{line_number, {}};
+      }
+      for (Token& t : *tokens) pending->tokens.emplace_back(std::move(t), line_number);
+    }
+    if (pending.has_value()) Finish(*pending);
+  }
+
+  PolicyTable& table() { return table_; }
+
+ private:
+  void Error(int line, std::string message) {
+    diagnostics_->push_back({line, Severity::kError, std::move(message)});
+  }
+
+  void Finish(const PendingEntry& pending) {
+    const std::vector<std::pair<Token, int>>& tokens = pending.tokens;
+    const size_t errors_before = CountErrors();
+    absl::StatusOr<std::string> key = NormalizeTableKey(tokens[0].first.text);
+    if (!key.ok()) Error(pending.line, std::string(key.status().message()));
+    if (tokens.size() < 2) {
+      Error(pending.line, absl::StrCat("destination '", tokens[0].first.text,
+                                       "' has no security level"));
+      return;
+    }
+    PolicyEntry entry;
+    entry.line = pending.line;
+    std::optional<Level> level = ParseLevel(tokens[1].first.text);
+    if (!level.has_value()) {
+      Error(tokens[1].second,
+            absl::StrCat("unknown security level '", tokens[1].first.text, "'"));
+      return;
+    }
+    entry.level = *level;
+    const bool domain_validation =
+        absl::EqualsIgnoreCase(tokens[1].first.text, "domain-validation");
+    bool saw_tls_domain = false;
+    absl::flat_hash_map<std::string, int> seen;
+    for (size_t i = 2; i < tokens.size(); ++i) {
+      const Token& token = tokens[i].first;
+      const int line = tokens[i].second;
+      if (!token.quoted && absl::EqualsIgnoreCase(token.text, "testing")) {
+        if (entry.testing) Error(line, "duplicate attribute 'testing'");
+        entry.testing = true;
+        continue;
+      }
+      const size_t eq = token.text.find('=');
+      if (eq == std::string::npos) {
+        Error(line, absl::StrCat("expected name=value, got '", token.text, "'"));
+        continue;
+      }
+      const std::string name = absl::AsciiStrToLower(token.text.substr(0, eq));
+      const absl::string_view value = absl::string_view(token.text).substr(eq + 1);
+      const bool repeatable = name == "trust-anchor" || name == "cert-pin" ||
+                              name == "spki-pin" || name == "cert-name" ||
+                              name == "tls-domain";
+      if (!repeatable && ++seen[name] > 1) {
+        Error(line, absl::StrCat("duplicate attribute '", name, "'"));
+        continue;
+      }
+      if (name == "tls-domain") saw_tls_domain = true;
+      absl::Status status = Apply(name, value, &entry);
+      if (!status.ok()) Error(line, std::string(status.message()));
+    }
+    if (domain_validation && !saw_tls_domain) {
+      Error(pending.line, "domain-validation needs tls-domain=NAME");
+    }
+    if (CountErrors() != errors_before || !key.ok()) return;
+    if (entry.level == Level::kFingerprint && entry.cert_pins.empty() &&
+        entry.spki_pins.empty()) {
+      Error(pending.line, "level fingerprint needs cert-pin= or spki-pin=");
+      return;
+    }
+    if (seen.contains("floor") && !AtLeastAsStrict(entry.level, entry.floor)) {
+      Error(pending.line,
+            absl::StrCat("floor=", LevelName(entry.floor),
+                         " is not weaker than level ", LevelName(entry.level)));
+      return;
+    }
+    if (seen.contains("floor") && !entry.testing) {
+      diagnostics_->push_back({pending.line, Severity::kWarning,
+                               "floor= only matters with testing"});
+    }
+    LintEntry(entry, diagnostics_);
+    absl::Status added = table_.Add(*key, std::move(entry));
+    if (!added.ok()) Error(pending.line, std::string(added.message()));
+  }
+
+  size_t CountErrors() const {
+    return std::count_if(diagnostics_->begin(), diagnostics_->end(),
+                         [](const Diagnostic& d) {
+                           return d.severity == Severity::kError;
+                         });
+  }
+
+  static absl::Status Apply(const std::string& name, absl::string_view value,
+                            PolicyEntry* entry) {
+    auto bad = [&](absl::string_view expected) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad value '", value, "' for ", name, " (", expected, ")"));
+    };
+    if (name == "min-protocol") {
+      std::optional<TlsVersion> v = ParseTlsVersion(value);
+      if (!v.has_value()) return bad("TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3");
+      entry->min_version = *v;
+    } else if (name == "ciphers") {
+      std::optional<CipherGrade> g = ParseCipherGrade(value);
+      if (!g.has_value()) return bad("high, medium, low, export or null");
+      entry->min_grade = *g;
+    } else if (name == "exclude") {
+      for (absl::string_view t : absl::StrSplit(value, ':')) {
+        if (t.empty()) return bad("cipher tokens separated by ':'");
+        for (char c : t) {
+          if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) {
+            return bad("cipher tokens separated by ':'");
+          }
+        }
+        entry->exclude.push_back(absl::AsciiStrToUpper(t));
+      }
+    } else if (name == "forward-secrecy" || name == "mta-sts" ||
+               name == "testing") {
+      std::optional<bool> b = ParseYesNo(value);
+      if (!b.has_value()) return bad("yes or no");
+      (name == "forward-secrecy" ? entry->forward_secrecy
+       : name == "mta-sts"       ? entry->mta_sts
+                                 : entry->testing) = *b;
+    } else if (name == "match") {
+      for (absl::string_view p : absl::StrSplit(value, ':')) {
+        absl::StatusOr<std::string> pattern = NormalizeMatchPattern(p);
+        if (!pattern.ok()) return pattern.status();
+        entry->match.push_back(*pattern);
+      }
+    } else if (name == "tls-domain") {
+      absl::string_view domain = value;
+      const bool wildcard = absl::StartsWith(domain, "*.");
+      if (wildcard) domain.remove_prefix(1);  // "*.x" covers names below x
+      absl::StatusOr<std::string> pattern = NormalizeMatchPattern(domain);
+      if (!pattern.ok() || (!wildcard && absl::StartsWith(*pattern, ".")) ||
+          *pattern == "hostname" || *pattern == "nexthop" ||
+          *pattern == "dot-nexthop") {
+        return bad("a DNS name or *.name");
+      }
+      entry->match.push_back(*pattern);
+    } else if (name == "sni") {
+      if (absl::EqualsIgnoreCase(value, "hostname") ||
+          absl::EqualsIgnoreCase(value, "nexthop") ||
+          absl::EqualsIgnoreCase(value, "none")) {
+        entry->sni = absl::AsciiStrToLower(value);
+      } else {
+        std::optional<std::string> n = NormalizeDnsName(value);
+        if (!n.has_value()) return bad("hostname, nexthop, none or a DNS name");
+        entry->sni = *n;
+      }
+    } else if (name == "trust-anchor") {
+      if (value.empty()) return bad("a distinguished name");
+      entry->trust_anchors.emplace_back(value);
+    } else if (name == "cert-pin" || name == "spki-pin") {
+      absl::StatusOr<std::string> pin = NormalizePin(value);
+      if (!pin.ok()) return pin.status();
+      (name == "cert-pin" ? entry->cert_pins : entry->spki_pins).push_back(*pin);
+    } else if (name == "cert-name") {
+      absl::StatusOr<IssuerSubjectPin> pin = ParseIssuerSubjectPin(value);
+      if (!pin.ok()) return pin.status();
+      entry->issuer_subject_pins.push_back(*pin);
+    } else if (name == "floor") {
+      std::optional<Level> level = ParseLevel(value);
+      if (!level.has_value()) return bad("a security level");
+      entry->floor = *level;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown attribute '", name, "'"));
+    }
+    return absl::OkStatus();
+  }
+
+  std::vector<Diagnostic>* diagnostics_;
+  PolicyTable table_;
+};
+
+void SortDiagnostics(std::vector<Diagnostic>* diagnostics) {
+  std::stable_sort(diagnostics->begin(), diagnostics->end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return a.line < b.line;
+                   });
+}
+
+}  // namespace
+
+void LintEntry(const PolicyEntry& e, std::vector<Diagnostic>* out) {
+  auto warn = [&](std::string message) {
+    out->push_back({e.line, Severity::kWarning, std::move(message)});
+  };
+  const absl::string_view level = LevelName(e.level);
+  const bool uses_tls = e.level != Level::kNone;
+  if (!uses_tls && (!e.match.empty() || !e.cert_pins.empty() ||
+                    !e.spki_pins.empty() || !e.issuer_subject_pins.empty() ||
+                    !e.trust_anchors.empty() || !e.sni.empty())) {
+    warn("level none never uses TLS: its TLS attributes are ignored");
+  }
+  if (uses_tls && e.min_version < TlsVersion::kTls12) {
+    warn(absl::StrCat("min-protocol=", TlsVersionName(e.min_version),
+                      " allows deprecated TLS versions (RFC 8996)"));
+  }
+  if (uses_tls && !e.forward_secrecy) {
+    warn("forward-secrecy=no accepts sessions without forward secrecy");
+  }
+  if (uses_tls && e.min_grade < CipherGrade::kMedium) {
+    warn(absl::StrCat("ciphers=", CipherGradeName(e.min_grade),
+                      " accepts weak ciphers"));
+  }
+  if (!e.match.empty() && e.level != Level::kVerify &&
+      e.level != Level::kSecure && uses_tls) {
+    warn(absl::StrCat("match= is not used by level ", level));
+  }
+  const bool has_pins = !e.cert_pins.empty() || !e.spki_pins.empty() ||
+                        !e.issuer_subject_pins.empty();
+  if (has_pins && uses_tls && !MandatoryTls(e.level)) {
+    warn(absl::StrCat("pins are not enforced at level ", level,
+                      " (TLS is optional there)"));
+  }
+  if (!e.trust_anchors.empty() && uses_tls &&
+      !AtLeastAsStrict(e.level, Level::kPkix)) {
+    warn(absl::StrCat("trust-anchor= is not used by level ", level));
+  }
+  if (e.testing && !AtLeastAsStrict(e.level, Level::kEncrypt) &&
+      e.level != Level::kDane && e.level != Level::kDaneOnly && !has_pins) {
+    warn(absl::StrCat("testing has nothing to test at level ", level));
+  }
+}
+
+absl::StatusOr<PolicyTable> ParsePolicyTable(absl::string_view text) {
+  std::vector<Diagnostic> diagnostics;
+  TableParser parser(&diagnostics);
+  parser.Parse(text);
+  SortDiagnostics(&diagnostics);
+  for (const Diagnostic& d : diagnostics) {
+    if (d.severity == Severity::kError) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", d.line, ": ", d.message));
+    }
+  }
+  return std::move(parser.table());
+}
+
+std::vector<Diagnostic> LintPolicyTable(absl::string_view text) {
+  std::vector<Diagnostic> diagnostics;
+  TableParser parser(&diagnostics);
+  parser.Parse(text);
+  SortDiagnostics(&diagnostics);
+  return diagnostics;
+}
+
+std::string PrintEntry(absl::string_view key, const PolicyEntry& e) {
+  const PolicyEntry defaults;
+  std::string out = absl::StrCat(key, " ", LevelName(e.level));
+  if (e.min_version != defaults.min_version) {
+    absl::StrAppend(&out, " min-protocol=", TlsVersionName(e.min_version));
+  }
+  if (e.min_grade != defaults.min_grade) {
+    absl::StrAppend(&out, " ciphers=", CipherGradeName(e.min_grade));
+  }
+  if (!e.exclude.empty()) {
+    absl::StrAppend(&out, " exclude=", absl::StrJoin(e.exclude, ":"));
+  }
+  if (!e.forward_secrecy) absl::StrAppend(&out, " forward-secrecy=no");
+  if (!e.match.empty()) {
+    absl::StrAppend(&out, " match=", absl::StrJoin(e.match, ":"));
+  }
+  if (!e.sni.empty()) absl::StrAppend(&out, " sni=", e.sni);
+  for (const std::string& ta : e.trust_anchors) {
+    absl::StrAppend(&out, " trust-anchor=", Quote(ta));
+  }
+  for (const std::string& pin : e.cert_pins) {
+    absl::StrAppend(&out, " cert-pin=", pin);
+  }
+  for (const std::string& pin : e.spki_pins) {
+    absl::StrAppend(&out, " spki-pin=", pin);
+  }
+  for (const IssuerSubjectPin& pin : e.issuer_subject_pins) {
+    absl::StrAppend(&out, " cert-name=", Quote(IssuerSubjectPinText(pin)));
+  }
+  if (!e.mta_sts) absl::StrAppend(&out, " mta-sts=no");
+  if (e.testing) absl::StrAppend(&out, " testing");
+  if (e.floor != defaults.floor) {
+    absl::StrAppend(&out, " floor=", LevelName(e.floor));
+  }
+  return out;
+}
+
+std::string PrintPolicyTable(const PolicyTable& table) {
+  std::string out;
+  if (table.has_default()) {
+    absl::StrAppend(&out, PrintEntry("*", table.default_entry()), "\n");
+  }
+  std::vector<const std::pair<const std::string, PolicyEntry>*> sorted;
+  sorted.reserve(table.entries().size());
+  for (const auto& kv : table.entries()) sorted.push_back(&kv);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* kv : sorted) {
+    absl::StrAppend(&out, PrintEntry(kv->first, kv->second), "\n");
+  }
+  return out;
+}
+
+}  // namespace starling::policy

@@ -1,0 +1,93 @@
+#ifndef STARLING_CORE_POLICY_TABLE_H_
+#define STARLING_CORE_POLICY_TABLE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/policy/policy_entry.h"
+
+namespace starling::policy {
+
+// One finding of the table parser, linter or Postfix importer.
+struct Diagnostic {
+  enum class Severity : uint8_t { kError, kWarning };
+  int line = 0;
+  Severity severity = Severity::kError;
+  std::string message;
+  // "line 12: error: unknown attribute 'protocls'"
+  std::string ToString() const;
+};
+
+// Destination -> policy. Keys are "example.com" (that domain), ".example.com"
+// (every domain below it, not example.com itself) and "*" (the default, `may`
+// unless the table says otherwise). Lookup tries the exact domain, then the
+// parent entries from the nearest up, then the default: one hash probe per
+// label.
+class PolicyTable {
+ public:
+  struct Match {
+    const PolicyEntry* entry;  // never null
+    absl::string_view key;     // "*" for the default
+  };
+
+  // Adds an entry; `key` must be "*", a DNS name or "." + a DNS name
+  // (case-insensitive, a trailing dot ignored). Fails on a bad or duplicate
+  // key.
+  absl::Status Add(absl::string_view key, PolicyEntry entry);
+
+  Match Find(absl::string_view domain) const;
+  const PolicyEntry& Lookup(absl::string_view domain) const {
+    return *Find(domain).entry;
+  }
+
+  const PolicyEntry& default_entry() const { return default_; }
+  bool has_default() const { return has_default_; }
+  // Keys other than the default.
+  const absl::flat_hash_map<std::string, PolicyEntry>& entries() const {
+    return entries_;
+  }
+  size_t size() const { return entries_.size() + (has_default_ ? 1 : 0); }
+  void Reserve(size_t n) { entries_.reserve(n); }
+
+  // Same keys with the same rules (line numbers aside).
+  bool SameRules(const PolicyTable& other) const;
+
+ private:
+  absl::flat_hash_map<std::string, PolicyEntry> entries_;
+  PolicyEntry default_;
+  bool has_default_ = false;
+};
+
+// Parses the table text format (docs/policy.md has the grammar). Fails with
+// the first error, e.g. "line 12: unknown attribute 'protocls'".
+absl::StatusOr<PolicyTable> ParsePolicyTable(absl::string_view text);
+
+// Every error and warning of `text`, in line order.
+std::vector<Diagnostic> LintPolicyTable(absl::string_view text);
+
+// Warnings about one entry that parses (used by the linter and the Postfix
+// importer).
+void LintEntry(const PolicyEntry& entry, std::vector<Diagnostic>* out);
+
+// The canonical text of a table: default first, then keys in order, one line
+// each; ParsePolicyTable(PrintPolicyTable(t)) has t's rules.
+std::string PrintPolicyTable(const PolicyTable& table);
+std::string PrintEntry(absl::string_view key, const PolicyEntry& entry);
+
+// Shared by the parsers: normalises a table key ("*", "name", ".name").
+absl::StatusOr<std::string> NormalizeTableKey(absl::string_view key);
+// "AB:cd:..." (64 hex digits, colons allowed) -> lower-case hex.
+absl::StatusOr<std::string> NormalizePin(absl::string_view text);
+// "<I>issuer<S>subject".
+absl::StatusOr<IssuerSubjectPin> ParseIssuerSubjectPin(absl::string_view text);
+std::string IssuerSubjectPinText(const IssuerSubjectPin& pin);
+// A match pattern: hostname, nexthop, dot-nexthop, a DNS name, ".name".
+absl::StatusOr<std::string> NormalizeMatchPattern(absl::string_view text);
+
+}  // namespace starling::policy
+
+#endif  // STARLING_CORE_POLICY_TABLE_H_

@@ -1,0 +1,107 @@
+#include "core/policy/table.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace starling::policy {
+namespace {
+
+constexpr char kTable[] = R"(# Starling policy table
+*               dane
+example.com     secure match=.example.com min-protocol=TLSv1.3
+.example.com    encrypt
+partner.example verify match=hostname:nexthop
+    cert-pin=AA:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99
+    testing floor=encrypt   # new pin being rolled out
+contoso.example domain-validation tls-domain=*.contoso.example
+    cert-name="<I>CN=DigiCert Global G2, O=DigiCert Inc<S>CN=mail.contoso.example"
+legacy.example  none
+)";
+
+TEST(TableTest, ParsesAndLooksUp) {
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable(kTable);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->size(), 6u);
+  EXPECT_EQ(table->Lookup("example.com").level, Level::kSecure);
+  EXPECT_EQ(table->Lookup("example.com").min_version, TlsVersion::kTls13);
+  EXPECT_EQ(table->Lookup("Example.COM.").level, Level::kSecure);
+  EXPECT_EQ(table->Find("a.b.example.com").key, ".example.com");
+  EXPECT_EQ(table->Find("other.org").key, "*");
+  EXPECT_EQ(table->Lookup("other.org").level, Level::kDane);
+
+  const PolicyEntry& partner = table->Lookup("partner.example");
+  EXPECT_EQ(partner.line, 5);
+  EXPECT_TRUE(partner.testing);
+  EXPECT_EQ(partner.floor, Level::kEncrypt);
+  ASSERT_EQ(partner.cert_pins.size(), 1u);
+  EXPECT_EQ(partner.cert_pins[0].substr(0, 6), "aabbcc");
+
+  const PolicyEntry& contoso = table->Lookup("contoso.example");
+  EXPECT_EQ(contoso.level, Level::kSecure);
+  EXPECT_EQ(contoso.match, std::vector<std::string>{".contoso.example"});
+  ASSERT_EQ(contoso.issuer_subject_pins.size(), 1u);
+  EXPECT_EQ(contoso.issuer_subject_pins[0].issuer,
+            "CN=DigiCert Global G2, O=DigiCert Inc");
+}
+
+TEST(TableTest, DefaultIsMayWhenAbsent) {
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable("a.example encrypt\n");
+  ASSERT_TRUE(table.ok());
+  EXPECT_EQ(table->Lookup("b.example").level, Level::kMay);
+  EXPECT_EQ(table->Lookup("A.EXAMPLE").level, Level::kEncrypt);
+}
+
+TEST(TableTest, LineNumberedErrors) {
+  EXPECT_EQ(ParsePolicyTable("a.example secure\n\nb.example verify protocls=x\n")
+                .status()
+                .message(),
+            "line 3: unknown attribute 'protocls'");
+  EXPECT_EQ(ParsePolicyTable("a.example sekure\n").status().message(),
+            "line 1: unknown security level 'sekure'");
+  EXPECT_EQ(ParsePolicyTable("a.example may\nA.example. encrypt\n").status().message(),
+            "line 2: duplicate destination 'a.example' (first on line 1)");
+  EXPECT_EQ(ParsePolicyTable("  min-protocol=TLSv1.3\n").status().message(),
+            "line 1: continuation line without a destination");
+  EXPECT_EQ(ParsePolicyTable("x fingerprint\n").status().message(),
+            "line 1: level fingerprint needs cert-pin= or spki-pin=");
+  EXPECT_EQ(ParsePolicyTable("x encrypt floor=secure testing\n").status().message(),
+            "line 1: floor=secure is not weaker than level encrypt");
+  EXPECT_EQ(ParsePolicyTable("bücher.example may\n").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParsePolicyTable("x may cert-name=\"<I>a\n").status().message(),
+            "line 1: unterminated quote");
+}
+
+TEST(TableTest, LintReportsEverything) {
+  const std::vector<Diagnostic> d = LintPolicyTable(
+      "a.example encrypt min-protocol=TLSv1 forward-secrecy=no\n"
+      "b.example bogus\n"
+      "c.example may match=hostname cert-pin=" + std::string(64, 'a') + "\n"
+      "d.example verify protocls=1 ciphers=ultra\n");
+  std::vector<std::string> lines;
+  for (const Diagnostic& x : d) lines.push_back(x.ToString());
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "line 1: warning: min-protocol=TLSv1 allows deprecated TLS versions (RFC 8996)",
+                       "line 1: warning: forward-secrecy=no accepts sessions without forward secrecy",
+                       "line 2: error: unknown security level 'bogus'",
+                       "line 3: warning: match= is not used by level may",
+                       "line 3: warning: pins are not enforced at level may (TLS is optional there)",
+                       "line 4: error: unknown attribute 'protocls'",
+                       "line 4: error: bad value 'ultra' for ciphers (high, medium, low, export or null)",
+                   }));
+}
+
+TEST(TableTest, PrintRoundTrips) {
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable(kTable);
+  ASSERT_TRUE(table.ok());
+  const std::string printed = PrintPolicyTable(*table);
+  absl::StatusOr<PolicyTable> again = ParsePolicyTable(printed);
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << printed;
+  EXPECT_TRUE(table->SameRules(*again)) << printed;
+  EXPECT_EQ(PrintPolicyTable(*again), printed);
+  EXPECT_EQ(printed.substr(0, printed.find('\n')), "* dane");
+}
+
+}  // namespace
+}  // namespace starling::policy
