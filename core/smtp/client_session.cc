@@ -53,6 +53,11 @@ RecipientStatus StatusOf(const Reply& reply) {
                            : RecipientStatus::kTempFailed;
 }
 
+bool Proceeds(DeliveryVerdict verdict) {
+  return verdict == DeliveryVerdict::kProceedTls ||
+         verdict == DeliveryVerdict::kProceedPlaintext;
+}
+
 std::string Explain(const PolicyDecision& decision) {
   return absl::StrCat(decision.label.empty() ? "" : decision.label + ": ",
                       absl::StrJoin(decision.trace, "; "));
@@ -316,6 +321,9 @@ void ClientSession::FailRest(RecipientStatus status, ClientStage stage,
   for (size_t m = 0; m < results_.size(); ++m) {
     if (results_[m].done) continue;
     if (results_[m].tls == nullptr) results_[m].tls = tls_;
+    if (results_[m].policy.label.empty() && results_[m].policy.trace.empty()) {
+      results_[m].policy = connection_policy_;
+    }
     FailMessage(m, status, stage, reply, detail);
   }
 }
@@ -549,7 +557,7 @@ void ClientSession::ApplyConnectionDecision(const PolicyDecision& decision,
   }
   if (verdict == DeliveryVerdict::kProceedTls ||
       verdict == DeliveryVerdict::kProceedPlaintext) {
-    StartAuthOrProceed();
+    Continue();
     return;
   }
   connection_policy_.verdict = verdict;
@@ -560,9 +568,44 @@ void ClientSession::ApplyConnectionDecision(const PolicyDecision& decision,
       Reply::Make(bounce ? 550 : 451,
                   no_tls ? (bounce ? "5.7.4" : "4.7.4") : (bounce ? "5.7.5" : "4.7.5"),
                   absl::StrCat("TLS policy: ", Explain(decision)));
-  FailRest(bounce ? RecipientStatus::kPermFailed : RecipientStatus::kTempFailed,
-           stage, local, Explain(decision));
-  Quit();
+  const RecipientStatus status =
+      bounce ? RecipientStatus::kPermFailed : RecipientStatus::kTempFailed;
+  // RFC 8689 §5: a message marked "TLS-Required: No" may go even though the
+  // policy refused this connection, if the policy says so for that message.
+  bool any_goes = false;
+  for (size_t m = 0; m < messages_.size(); ++m) {
+    if (results_[m].done) continue;
+    const MessageTlsFlags& flags = messages_[m].tls_flags;
+    const bool goes =
+        flags.tls_required_no && !flags.requiretls &&
+        Proceeds(policy_->ForMessage(destination_, flags, caps_, tls_.get(),
+                                     connection_policy_)
+                     .verdict);
+    if (goes) {
+      any_goes = true;
+    } else {
+      results_[m].tls = tls_;
+      results_[m].policy = connection_policy_;
+      FailMessage(m, status, stage, local, Explain(decision));
+    }
+  }
+  if (!any_goes) {
+    Quit();
+    return;
+  }
+  mandatory_ = false;  // only messages that waived the policy remain
+  Continue();
+}
+
+void ClientSession::Continue() {
+  if (state_ != ClientState::kTlsHandshake) {
+    StartAuthOrProceed();
+    return;
+  }
+  Command ehlo;  // the first command inside TLS
+  ehlo.verb = Verb::kEhlo;
+  ehlo.domain = options_->helo_name;
+  if (SendCommand(ehlo, Expect::kEhlo)) Transit(ClientInput::kEhloSent);
 }
 
 absl::Status ClientSession::TlsEstablished(TlsFacts facts) {
@@ -575,17 +618,8 @@ absl::Status ClientSession::TlsEstablished(TlsFacts facts) {
   caps_ = EhloCapabilities{};
   esmtp_ = false;
   Transit(ClientInput::kTlsEstablished);
-  const PolicyDecision decision = policy_->AfterHandshake(destination_, *tls_);
-  connection_policy_ = decision;
-  if (decision.verdict == DeliveryVerdict::kProceedTls ||
-      decision.verdict == DeliveryVerdict::kProceedPlaintext) {
-    Command ehlo;
-    ehlo.verb = Verb::kEhlo;
-    ehlo.domain = options_->helo_name;
-    if (SendCommand(ehlo, Expect::kEhlo)) Transit(ClientInput::kEhloSent);
-    return absl::OkStatus();
-  }
-  ApplyConnectionDecision(decision, ClientStage::kTlsHandshake);
+  ApplyConnectionDecision(policy_->AfterHandshake(destination_, *tls_),
+                          ClientStage::kTlsHandshake);
   return absl::OkStatus();
 }
 
@@ -748,8 +782,8 @@ void ClientSession::StartNextMessage() {
   if (caps_.size.has_value() && message.size > 0) mail.mail.size = message.size;
   if (message.body_type != BodyType::k7Bit) mail.mail.body = message.body_type;
   mail.mail.smtputf8 = message.smtputf8;
-  mail.mail.requiretls = message.tls_flags.requiretls &&
-                         !message.tls_flags.tls_required_no && caps_.requiretls;
+  // RFC 8689 §4.1: with REQUIRETLS, a "TLS-Required: No" header is ignored.
+  mail.mail.requiretls = message.tls_flags.requiretls && caps_.requiretls;
   if (caps_.dsn) {
     mail.mail.ret = message.ret;
     mail.mail.envid = message.envid;

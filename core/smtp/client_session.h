@@ -222,6 +222,7 @@ class ClientSession {
 
   void AfterFirstEhlo();
   void ApplyConnectionDecision(const PolicyDecision& decision, ClientStage stage);
+  void Continue();
   void StartAuthOrProceed();
   void Proceed();
   void StartNextMessage();

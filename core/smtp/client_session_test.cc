@@ -407,6 +407,17 @@ class SlowBody : public BodySource {
   bool ready_ = false;
 };
 
+TEST(ClientScriptTest, ReplyWithoutCrlfWaitsThenTimesOut) {
+  Scripted s({Message({"bob"})});
+  ASSERT_TRUE(s.client->Feed("220 mx.b.example ESMTP").ok());  // no CRLF yet
+  EXPECT_EQ(s.sent(), "");
+  ClientSession& c = s.client->session();
+  ASSERT_TRUE(c.OnTimeout(kStart + absl::Minutes(5)).ok());
+  EXPECT_TRUE(c.closed());
+  EXPECT_EQ(s.result().stage, ClientStage::kGreeting);
+  EXPECT_EQ(s.result().reply.code, 451);
+}
+
 TEST(ClientScriptTest, SurplusReplyIsFatal) {
   OutboundMessage message = Message({"bob"});
   auto body = std::make_shared<SlowBody>();
@@ -576,6 +587,40 @@ TEST(ClientScriptTest, TimeoutsFollowRfc5321) {
   EXPECT_TRUE(c.closed());
   EXPECT_EQ(s.result().status, RecipientStatus::kTempFailed);
   EXPECT_EQ(s.result().stage, ClientStage::kData);
+}
+
+// Mandatory TLS, but messages marked "TLS-Required: No" waive it (RFC 8689).
+class WaivablePolicy : public MandatoryPolicy {
+ public:
+  PolicyDecision ForMessage(const Destination&, const MessageTlsFlags& flags,
+                            const EhloCapabilities&, const TlsFacts*,
+                            const PolicyDecision& connection) override {
+    PolicyDecision decision = connection;
+    if (flags.tls_required_no && !flags.requiretls) {
+      decision.verdict = DeliveryVerdict::kProceedPlaintext;
+    }
+    return decision;
+  }
+};
+
+TEST(ClientScriptTest, TlsRequiredNoMessageGoesWhenThePolicyRefusesTheConnection) {
+  WaivablePolicy policy;
+  OutboundMessage waived = Message({"carol"});
+  waived.tls_flags.tls_required_no = true;
+  OutboundMessage both = Message({"dave"});
+  both.tls_flags.tls_required_no = true;
+  both.tls_flags.requiretls = true;  // REQUIRETLS wins: the header is ignored
+  Scripted s({Message({"bob"}), std::move(waived), std::move(both)}, ClientOpts(),
+             &policy);
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloPlain,
+      "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n")).ok());
+  EXPECT_EQ(s.result(0).status, RecipientStatus::kTempFailed);
+  EXPECT_EQ(s.result(1).status, RecipientStatus::kDelivered);
+  EXPECT_EQ(s.result(2).status, RecipientStatus::kTempFailed);
+  EXPECT_THAT(s.sent(), HasSubstr("RCPT TO:<carol@b.example>"));
+  EXPECT_THAT(s.sent(), Not(HasSubstr("<bob@b.example>")));
+  EXPECT_THAT(s.sent(), Not(HasSubstr("<dave@b.example>")));
 }
 
 TEST(ClientScriptTest, MandatoryPolicyNeverWritesEnvelopeInPlaintext) {

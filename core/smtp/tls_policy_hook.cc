@@ -72,7 +72,8 @@ PolicyDecision OpportunisticTlsPolicy::ForMessage(
     const EhloCapabilities& caps, const TlsFacts* tls,
     const PolicyDecision& connection) {
   PolicyDecision decision = connection;
-  if (!flags.requiretls || flags.tls_required_no) return decision;
+  // RFC 8689 §4.1: with REQUIRETLS, a "TLS-Required: No" header is ignored.
+  if (!flags.requiretls) return decision;
   // RFC 8689 §5: only over a validated TLS session to a REQUIRETLS hop.
   if (tls == nullptr || tls->chain_verdict != ChainVerdict::kTrusted ||
       !caps.requiretls) {
