@@ -556,12 +556,13 @@ TEST(ClientScriptTest, OverlongLineFailsTheMessageAndNeverEndsTheData) {
 }
 
 TEST(ClientScriptTest, EnvelopeWithCrLfOrBracketIsRejectedByTheApi) {
+  OpportunisticTlsPolicy policy;
   for (Mailbox bad : {Box("a\r\nRCPT TO:<x", "b.example"), Box("a>", "b.example"),
                       Box("a", "b.example>"), Box("a", std::string("b\0c", 3)),
                       Box(std::string(80, 'a'), "b.example")}) {
     OutboundMessage message = Message({"bob"});
     message.recipients[0].mailbox = bad;
-    EXPECT_EQ(ClientSession::Create(ClientOpts(), Dest(), new OpportunisticTlsPolicy,
+    EXPECT_EQ(ClientSession::Create(ClientOpts(), Dest(), &policy,
                                     {std::move(message)}, kStart)
                   .status()
                   .code(),
@@ -569,7 +570,6 @@ TEST(ClientScriptTest, EnvelopeWithCrLfOrBracketIsRejectedByTheApi) {
   }
   OutboundMessage bad_sender = Message({"bob"});
   bad_sender.sender = Box("x", "y\nz");
-  OpportunisticTlsPolicy policy;
   EXPECT_FALSE(ClientSession::Create(ClientOpts(), Dest(), &policy,
                                      {std::move(bad_sender)}, kStart)
                    .ok());
