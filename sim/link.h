@@ -1,0 +1,204 @@
+#ifndef STARLING_SIM_LINK_H_
+#define STARLING_SIM_LINK_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "sim/random.h"
+#include "sim/scheduler.h"
+
+namespace starling::sim {
+
+// The two ends of a link: A connects (the sending MTA), B accepts (the
+// receiving server).
+enum class Side : uint8_t { kA, kB };
+
+inline Side Peer(Side side) { return side == Side::kA ? Side::kB : Side::kA; }
+absl::string_view SideName(Side side);
+
+enum class CloseReason : uint8_t {
+  kRefused,  // (A only) the connection attempt was refused
+  kFin,      // the peer finished sending; all of its bytes arrived before
+  kReset,    // the connection was reset; bytes still in flight are lost
+};
+
+absl::string_view CloseReasonName(CloseReason reason);
+
+// What sits at one end of a link. Callbacks run from the scheduler, never
+// from inside a Link call, so an endpoint may call Write()/Close() in them.
+class LinkEndpoint {
+ public:
+  virtual ~LinkEndpoint() = default;
+  // The connection is up: B when the connection request arrives, A one
+  // latency later. Neither may write before this.
+  virtual void OnConnected() = 0;
+  virtual void OnData(absl::string_view bytes) = 0;
+  // kFin ends the receiving direction only (this side may still write until
+  // it calls Close()); kRefused and kReset end everything.
+  virtual void OnClosed(CloseReason reason) = 0;
+  // At least half the window is free again after it was full (a Write()
+  // was refused for lack of space, or one filled the window exactly).
+  virtual void OnWritable() {}
+};
+
+enum class ConnectFault : uint8_t {
+  kNone,
+  kRefused,  // A gets OnClosed(kRefused) after a round trip
+  kTimeout,  // nothing ever answers: A's own timer must give up
+};
+
+// No data and no FIN is delivered in either direction during
+// [start, start + duration); what falls due then arrives at the end, in
+// order. (Connection set-up and resets are not held back.)
+struct StallFault {
+  absl::Time start;
+  absl::Duration duration;
+};
+
+// At `at`, `side`'s sending direction ends as if a FIN had been forged: the
+// peer gets OnClosed(kFin) after the bytes already written, and what `side`
+// writes afterwards is accepted and silently lost (a truncation: the writer
+// is not told).
+struct HalfCloseFault {
+  Side side = Side::kB;
+  absl::Time at;
+};
+
+struct LinkFaults {
+  ConnectFault connect = ConnectFault::kNone;
+  std::vector<StallFault> stalls;
+  // Both ends that know of the connection get OnClosed(kReset) at this time
+  // (unless the connection ended cleanly before).
+  std::optional<absl::Time> reset_at;
+  std::optional<HalfCloseFault> half_close;
+};
+
+struct LinkOptions {
+  // Each piece of a write arrives after a latency drawn uniformly from
+  // [min_latency, max_latency] (nanosecond resolution), never before an
+  // earlier piece of the same direction.
+  absl::Duration min_latency = absl::Milliseconds(1);
+  absl::Duration max_latency = absl::Milliseconds(30);
+  // Each write is cut into pieces of 1..max_segment octets at random.
+  size_t max_segment = 1460;
+  // Octets one direction may hold in flight; a write that does not fit is
+  // refused whole.
+  size_t window = 64 * 1024;
+  LinkFaults faults;
+};
+
+enum class LinkEventType : uint8_t {
+  kConnected,
+  kData,
+  kFin,
+  kReset,
+  kRefused
+};
+
+absl::string_view LinkEventTypeName(LinkEventType type);
+
+// One thing a link delivered to one end (for traces and packet captures).
+struct LinkRecord {
+  absl::Time time;
+  Side to = Side::kA;
+  LinkEventType type = LinkEventType::kData;
+  absl::string_view bytes;  // kData
+};
+
+// A TCP-like duplex stream between two endpoints, driven by a Scheduler:
+// in-order and lossless unless a fault says otherwise, with segmentation,
+// latency and faults all drawn from the Random it is given, so the same seed
+// gives the same delivery schedule, byte for byte and nanosecond for
+// nanosecond. The link and the endpoints must outlive the scheduler's run;
+// destroying a link cancels its pending events.
+class Link {
+ public:
+  using Observer = std::function<void(const LinkRecord&)>;
+
+  Link(Scheduler* scheduler, Random random, LinkOptions options,
+       LinkEndpoint* a, LinkEndpoint* b);
+  ~Link();
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  // Called with every delivery, just before the endpoint's callback.
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
+  // A starts connecting to B (once; kFailedPrecondition after that).
+  absl::Status Connect();
+
+  // Queues `bytes` from `from` to its peer. kFailedPrecondition when `from`
+  // is not connected, has closed, or the connection is gone;
+  // kResourceExhausted (nothing taken) when the bytes exceed the free window.
+  absl::Status Write(Side from, absl::string_view bytes);
+
+  // Ends `from`'s sending direction: the peer gets OnClosed(kFin) after the
+  // last byte. kFailedPrecondition when not connected or already closed.
+  absl::Status Close(Side from);
+
+  // Octets `from` may write now.
+  size_t Writable(Side from) const;
+  bool connected(Side side) const { return ends_[Index(side)].connected; }
+  // True once nothing more can happen: refused, reset, or both directions
+  // closed and delivered.
+  bool finished() const { return finished_; }
+  // Octets written after a half-close fault and lost.
+  uint64_t lost_bytes() const { return lost_bytes_; }
+
+ private:
+  struct End {
+    LinkEndpoint* endpoint = nullptr;
+    bool engaged = false;    // knows of the connection (A: from Connect())
+    bool connected = false;  // OnConnected() delivered
+    // Sending direction (this end -> peer).
+    bool send_closed = false;
+    bool truncated = false;  // closed by a HalfCloseFault: writes are lost
+    bool fin_delivered = false;
+    size_t in_flight = 0;
+    bool wants_writable = false;
+    absl::Time last_delivery = absl::InfinitePast();
+  };
+
+  static size_t Index(Side side) { return side == Side::kA ? 0 : 1; }
+  End& end(Side side) { return ends_[Index(side)]; }
+
+  absl::Duration DrawLatency();
+  // When something sent now from `from` arrives: after a latency, after
+  // the previous delivery of that direction, and outside every stall.
+  absl::Time DeliveryTime(Side from);
+  void Schedule(absl::Time time, std::function<void()> callback);
+  void Record(Side to, LinkEventType type, absl::string_view bytes = {});
+
+  void DeliverConnected(Side to);
+  void DeliverData(Side from, const std::string& piece);
+  void SendFin(Side from);
+  void DeliverFin(Side from);
+  void Reset();
+  void Truncate(Side side);
+  void Finish();
+
+  Scheduler* scheduler_;
+  Random random_;
+  LinkOptions options_;
+  std::array<End, 2> ends_;
+  Observer observer_;
+  bool connect_called_ = false;
+  bool finished_ = false;
+  uint64_t lost_bytes_ = 0;
+  // Events this link scheduled that have not run, by a local id.
+  std::map<uint64_t, EventHandle> pending_;
+  uint64_t next_event_id_ = 0;
+};
+
+}  // namespace starling::sim
+
+#endif  // STARLING_SIM_LINK_H_

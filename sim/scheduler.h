@@ -1,0 +1,83 @@
+#ifndef STARLING_SIM_SCHEDULER_H_
+#define STARLING_SIM_SCHEDULER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "sim/clock.h"
+
+namespace starling::sim {
+
+// Names one scheduled event, for Cancel(). A default-constructed handle
+// names nothing.
+struct EventHandle {
+  absl::Time time = absl::InfinitePast();
+  uint64_t sequence = 0;  // 0: no event
+  friend bool operator==(const EventHandle&, const EventHandle&) = default;
+};
+
+struct SchedulerOptions {
+  // Most events one RunUntil()/RunUntilIdle() may execute: a world that
+  // keeps rescheduling itself fails with kResourceExhausted instead of
+  // running forever.
+  uint64_t max_steps_per_run = 10'000'000;
+};
+
+// A single-threaded discrete-event scheduler over virtual time. Events run
+// in (time, sequence) order: events due at the same time run in the order
+// they were scheduled, so a run depends only on what was scheduled, never on
+// a container's tie-breaking. A callback may schedule and cancel events
+// (itself excepted: it has left the queue when it runs).
+class Scheduler {
+ public:
+  using Callback = std::function<void()>;
+
+  explicit Scheduler(absl::Time epoch, SchedulerOptions options = {});
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  absl::Time Now() const { return clock_.Now(); }
+  const Clock& clock() const { return clock_; }
+
+  // Schedules `callback` at `time`; a time before Now() means Now() (after
+  // the events already due then).
+  EventHandle At(absl::Time time, Callback callback);
+  // Schedules `callback` at Now() + `delay` (a negative delay means now).
+  EventHandle After(absl::Duration delay, Callback callback);
+  // Removes a pending event; false when it already ran, was cancelled or
+  // never existed.
+  bool Cancel(const EventHandle& handle);
+
+  // Runs every event due at or before `time`, then sets the clock to `time`
+  // (when that is later). kResourceExhausted when the step limit stopped it
+  // (the clock then stays at the last event run).
+  absl::Status RunUntil(absl::Time time);
+  // Runs until no event is left; kResourceExhausted as above.
+  absl::Status RunUntilIdle();
+
+  size_t pending() const { return queue_.size(); }
+  // When the next event is due (InfiniteFuture() when none).
+  absl::Time NextEventTime() const;
+  // Events executed since construction.
+  uint64_t steps() const { return steps_; }
+
+ private:
+  using Key = std::pair<absl::Time, uint64_t>;
+
+  // Runs events due at or before `limit`.
+  absl::Status Run(absl::Time limit);
+
+  SchedulerOptions options_;
+  Clock clock_;
+  std::map<Key, Callback> queue_;
+  uint64_t next_sequence_ = 1;
+  uint64_t steps_ = 0;
+};
+
+}  // namespace starling::sim
+
+#endif  // STARLING_SIM_SCHEDULER_H_
