@@ -1,11 +1,6 @@
 #include "core/smtp/client_transitions.h"
 
-#include <map>
-#include <utility>
-#include <vector>
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "core/smtp/transition_table.h"
 
 namespace starling::smtp {
 namespace {
@@ -69,20 +64,8 @@ constexpr ClientTransition kTransitions[] = {
 constexpr int kStateCount = static_cast<int>(S::kClosed) + 1;
 constexpr int kInputCount = static_cast<int>(I::kClose) + 1;
 
-struct Lookup {
-  static constexpr uint8_t kNone = 0xff;
-  uint8_t next[kStateCount][kInputCount];
-  constexpr Lookup() : next() {
-    for (auto& row : next) {
-      for (auto& cell : row) cell = kNone;
-    }
-    for (const ClientTransition& t : kTransitions) {
-      next[static_cast<int>(t.from)][static_cast<int>(t.input)] =
-          static_cast<uint8_t>(t.to);
-    }
-  }
-};
-constexpr Lookup kLookup;
+constexpr internal::TransitionLookup<ClientTransition, kStateCount, kInputCount>
+    kLookup(kTransitions);
 
 }  // namespace
 
@@ -131,39 +114,15 @@ absl::Span<const ClientTransition> ClientTransitions() { return kTransitions; }
 
 std::optional<ClientState> NextClientState(ClientState from,
                                            ClientInput input) {
-  const uint8_t next =
-      kLookup.next[static_cast<int>(from)][static_cast<int>(input)];
-  if (next == Lookup::kNone) return std::nullopt;
-  return static_cast<ClientState>(next);
+  return kLookup.Next(from, input);
 }
 
 std::string ClientTransitionsDot() {
-  std::map<std::pair<int, int>, std::vector<absl::string_view>> edges;
-  for (const ClientTransition& t : kTransitions) {
-    if (t.input == I::kClose) continue;
-    edges[{static_cast<int>(t.from), static_cast<int>(t.to)}].push_back(
-        ClientInputName(t.input));
-  }
-  std::string dot =
-      "// Generated from core/smtp/client_transitions.cc by\n"
-      "// `bazel run //tools:smtp_state_diagram -- client`. Do not edit.\n"
-      "digraph smtp_client {\n"
-      "  rankdir=LR;\n"
-      "  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
-      "  edge [fontname=\"Helvetica\", fontsize=10];\n"
-      "  note [shape=note, label=\"Every state except Closed also goes to "
-      "Closed on: close\\n(221, 421, fatal error, timeout, lost "
-      "connection)\"];\n";
-  for (int s = 0; s < kStateCount; ++s) {
-    absl::StrAppend(&dot, "  ", ClientStateName(static_cast<S>(s)), ";\n");
-  }
-  for (const auto& [key, labels] : edges) {
-    absl::StrAppend(&dot, "  ", ClientStateName(static_cast<S>(key.first)),
-                    " -> ", ClientStateName(static_cast<S>(key.second)),
-                    " [label=\"", absl::StrJoin(labels, ", "), "\"];\n");
-  }
-  dot += "}\n";
-  return dot;
+  return internal::TransitionsDot<ClientTransition>(
+      kTransitions, kStateCount, "smtp_client",
+      "bazel run //tools:smtp_state_diagram -- client", I::kClose,
+      "Every state except Closed also goes to Closed on: close\\n(221, 421, fatal error, timeout, lost connection)",
+      ClientStateName, ClientInputName);
 }
 
 }  // namespace starling::smtp

@@ -1,11 +1,6 @@
 #include "core/smtp/server_transitions.h"
 
-#include <map>
-#include <utility>
-#include <vector>
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "core/smtp/transition_table.h"
 
 namespace starling::smtp {
 namespace {
@@ -114,21 +109,8 @@ constexpr ServerTransition kTransitions[] = {
 constexpr int kStateCount = static_cast<int>(S::kClosed) + 1;
 constexpr int kInputCount = static_cast<int>(I::kClose) + 1;
 
-// Dense lookup built once from the table: kStateCount x kInputCount bytes.
-struct Lookup {
-  static constexpr uint8_t kNone = 0xff;
-  uint8_t next[kStateCount][kInputCount];
-  constexpr Lookup() : next() {
-    for (auto& row : next) {
-      for (auto& cell : row) cell = kNone;
-    }
-    for (const ServerTransition& t : kTransitions) {
-      next[static_cast<int>(t.from)][static_cast<int>(t.input)] =
-          static_cast<uint8_t>(t.to);
-    }
-  }
-};
-constexpr Lookup kLookup;
+constexpr internal::TransitionLookup<ServerTransition, kStateCount, kInputCount>
+    kLookup(kTransitions);
 
 }  // namespace
 
@@ -189,47 +171,15 @@ absl::Span<const ServerTransition> ServerTransitions() { return kTransitions; }
 
 std::optional<ServerState> NextServerState(ServerState from,
                                            ServerInput input) {
-  const uint8_t next =
-      kLookup.next[static_cast<int>(from)][static_cast<int>(input)];
-  if (next == Lookup::kNone) return std::nullopt;
-  return static_cast<ServerState>(next);
+  return kLookup.Next(from, input);
 }
 
 std::string ServerTransitionsDot() {
-  // One edge per (from, to) pair, labelled with all its inputs; the "close"
-  // edges that every open state has are drawn once, as a note.
-  std::map<std::pair<int, int>, std::vector<absl::string_view>> edges;
-  for (const ServerTransition& t : kTransitions) {
-    if (t.input == I::kClose) continue;
-    edges[{static_cast<int>(t.from), static_cast<int>(t.to)}].push_back(
-        ServerInputName(t.input));
-  }
-  std::string dot =
-      "// Generated from core/smtp/server_transitions.cc by\n"
-      "// `bazel run //tools:smtp_state_diagram -- server`. Do not edit.\n"
-      "digraph smtp_server {\n"
-      "  rankdir=LR;\n"
-      "  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
-      "  edge [fontname=\"Helvetica\", fontsize=10];\n"
-      "  note [shape=note, label=\"Every state except Closed also goes to "
-      "Closed on: close\\n(QUIT answered, timeout, shutdown, too many "
-      "errors, protocol violation, 421)\"];\n";
-  for (int s = 0; s < kStateCount; ++s) {
-    const auto state = static_cast<ServerState>(s);
-    absl::StrAppend(&dot, "  ", ServerStateName(state));
-    const absl::string_view name = ServerStateName(state);
-    if (name.size() > 7 && name.substr(name.size() - 7) == "Pending") {
-      absl::StrAppend(&dot, " [style=\"rounded,dashed\"]");
-    }
-    absl::StrAppend(&dot, ";\n");
-  }
-  for (const auto& [key, labels] : edges) {
-    absl::StrAppend(&dot, "  ", ServerStateName(static_cast<S>(key.first)),
-                    " -> ", ServerStateName(static_cast<S>(key.second)),
-                    " [label=\"", absl::StrJoin(labels, ", "), "\"];\n");
-  }
-  dot += "}\n";
-  return dot;
+  return internal::TransitionsDot<ServerTransition>(
+      kTransitions, kStateCount, "smtp_server",
+      "bazel run //tools:smtp_state_diagram -- server", I::kClose,
+      "Every state except Closed also goes to Closed on: close\\n(QUIT answered, timeout, shutdown, too many errors, protocol violation, 421)",
+      ServerStateName, ServerInputName);
 }
 
 }  // namespace starling::smtp
