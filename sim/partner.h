@@ -1,0 +1,177 @@
+#ifndef STARLING_SIM_PARTNER_H_
+#define STARLING_SIM_PARTNER_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/smtp/server_session.h"
+#include "core/tls/channel.h"
+#include "core/tls/testing/test_pki.h"
+#include "sim/scheduler.h"
+#include "sim/smtp_endpoint.h"
+
+namespace starling::sim {
+
+// How a simulated receiving server behaves. Profiles without a certificate
+// of their own present the PKI's good one. See docs/simulator.md.
+enum class PartnerProfile : uint8_t {
+  kNoStartTls,   // STARTTLS not offered
+  kStartTls454,  // offered, answered 454 4.7.0
+  kGood,         // good certificate
+  kExpired,
+  kNotYetValid,
+  kSelfSigned,
+  kWrongName,  // certificate for mail.wrong.example
+  kUntrustedCa,
+  kRsa1024,
+  kSha1,
+  kRevoked,
+  kMissingIntermediate,
+  kTls10Only,           // server policy allows TLS 1.0 only
+  kTls11Only,           // server policy allows TLS 1.1 only
+  kHandshakeFailure,    // no cipher in common with a standard client
+  kGreylist,            // 451 4.7.1 at RCPT for a new sender/recipient pair
+  kTarpit,              // every reply released tarpit_delay late
+  kDropMidData,         // drops the connection when body octets arrive
+  kDropAfterEndOfData,  // accepts the message, drops before the reply
+  kRequireTls,          // 530 5.7.0 to MAIL without TLS
+  kRequireClientCert,   // the handshake fails without a client certificate
+  kRolloverOldIssuer,   // certificate from the old root of the rollover pair
+  kRolloverNewIssuer,   // certificate from the new root
+};
+
+inline constexpr size_t kPartnerProfileCount = 23;
+std::array<PartnerProfile, kPartnerProfileCount> AllPartnerProfiles();
+
+// "no-starttls", "starttls-454", "good", ..., "rollover-new-issuer".
+absl::string_view PartnerProfileName(PartnerProfile profile);
+// The inverse of PartnerProfileName (case-insensitive); kInvalidArgument for
+// an unknown name.
+absl::StatusOr<PartnerProfile> ParsePartnerProfile(absl::string_view name);
+
+// The certificate a profile presents.
+tls::testing::CertKind PartnerCertKind(PartnerProfile profile);
+
+struct PartnerOptions {
+  PartnerProfile profile = PartnerProfile::kGood;
+  // Required: certificates and, for kRequireClientCert, the trust store
+  // client certificates are checked against. Its host name is the server's
+  // name.
+  std::shared_ptr<const tls::testing::TestPki> pki;
+  // kTarpit: how long each reply is held back.
+  absl::Duration tarpit_delay = absl::Seconds(30);
+};
+
+// A message the partner accepted (its 250 may never have left: see
+// kDropAfterEndOfData).
+struct ReceivedMessage {
+  std::string sender;  // empty for the null reverse-path
+  std::vector<std::string> recipients;
+  std::string body;
+  bool over_tls = false;
+};
+
+class PartnerConnection;
+
+// A simulated receiving MTA: the state that outlives a connection (the
+// greylist, what was accepted) and a factory for the server end of each
+// link that connects to it. The scheduler must outlive the partner and its
+// connections; connections must not outlive the partner.
+class Partner {
+ public:
+  Partner(Scheduler* scheduler, PartnerOptions options);
+  Partner(const Partner&) = delete;
+  Partner& operator=(const Partner&) = delete;
+
+  // The B end of a new link. `seed` keys its TLS randomness.
+  std::unique_ptr<PartnerConnection> NewConnection(uint64_t seed);
+
+  PartnerProfile profile() const { return options_.profile; }
+  const std::vector<ReceivedMessage>& messages() const { return messages_; }
+  size_t accepted_recipients() const { return accepted_recipients_; }
+  size_t connections() const { return connections_; }
+  size_t tls_sessions() const { return tls_sessions_; }
+  // RCPTs answered 451 by the greylist.
+  size_t greylisted() const { return greylisted_; }
+
+ private:
+  friend class PartnerConnection;
+
+  // kGreylist: false the first time the pair is seen.
+  bool GreylistPasses(const std::string& sender, const std::string& recipient);
+  void Accepted(ReceivedMessage message);
+
+  Scheduler* scheduler_;
+  PartnerOptions options_;
+  std::shared_ptr<const smtp::ServerOptions> server_options_;
+  std::set<std::pair<std::string, std::string>> greylist_seen_;
+  std::vector<ReceivedMessage> messages_;
+  size_t accepted_recipients_ = 0;
+  size_t connections_ = 0;
+  size_t tls_sessions_ = 0;
+  size_t greylisted_ = 0;
+};
+
+// The server end of one link: an smtp::ServerSession answered as the
+// partner's profile says, with a server tls::Channel on STARTTLS.
+class PartnerConnection : public SessionEndpoint {
+ public:
+  ~PartnerConnection() override;
+
+  void OnConnected() override;
+  void OnClosed(CloseReason reason) override;
+
+  const smtp::ServerSession& session() const { return session_; }
+
+ protected:
+  bool Turn() override;
+  bool SessionClosed() const override { return session_.closed(); }
+  bool SessionHasOutput() const override {
+    return !session_.PendingOutput().empty() || !held_.empty();
+  }
+  absl::Time SessionDeadline() const override {
+    return session_.NextDeadline();
+  }
+  void SessionTimeout(absl::Time now) override {
+    Note("timeout", session_.OnTimeout(now));
+  }
+
+ private:
+  friend class Partner;
+
+  PartnerConnection(Partner* partner, tls::ChannelOptions tls);
+
+  // Moves the session's output to the pipe, or (kTarpit) holds it back.
+  bool MoveOutput();
+  void ArmRelease();
+  void Release();
+  void StartTls();
+  void HandleEvent(smtp::ServerEvent event);
+
+  Partner* partner_;
+  tls::ChannelOptions tls_;
+  smtp::ServerSession session_;
+  // kTarpit: replies waiting for their release time, in order.
+  std::deque<std::pair<absl::Time, std::string>> held_;
+  EventHandle release_;
+  bool start_tls_after_held_ = false;
+  // The transaction being received.
+  std::string sender_;
+  std::vector<std::string> recipients_;
+  std::string pending_recipient_;
+  std::string body_;
+};
+
+}  // namespace starling::sim
+
+#endif  // STARLING_SIM_PARTNER_H_

@@ -1,0 +1,146 @@
+#ifndef STARLING_SIM_SMTP_ENDPOINT_H_
+#define STARLING_SIM_SMTP_ENDPOINT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/smtp/client_session.h"
+#include "core/smtp/tls_policy_hook.h"
+#include "core/tls/channel.h"
+#include "core/tlsfacts/tls_facts.h"
+#include "sim/link.h"
+#include "sim/scheduler.h"
+#include "sim/tls_pipe.h"
+
+namespace starling::sim {
+
+// One end of a Link that runs an SMTP session (client or server) over a
+// TlsPipe: it moves bytes between link, pipe and session, writes within the
+// link's window, drives the session's timers from the scheduler, closes the
+// link once the session has closed, and logs what went wrong and which bytes
+// left in the clear and under TLS. Subclasses own the session and answer its
+// events. The scheduler must outlive the endpoint.
+class SessionEndpoint : public LinkEndpoint {
+ public:
+  SessionEndpoint(Scheduler* scheduler, Side side);
+  ~SessionEndpoint() override;
+  SessionEndpoint(const SessionEndpoint&) = delete;
+  SessionEndpoint& operator=(const SessionEndpoint&) = delete;
+
+  void Attach(Link* link) { link_ = link; }
+
+  void OnData(absl::string_view bytes) override;
+  void OnWritable() override { Flush(); }
+
+  // Errors of calls into the session, pipe and link, in order.
+  const std::vector<std::string>& errors() const { return errors_; }
+  const std::string& sent_clear() const { return sent_clear_; }
+  const std::string& sent_tls() const { return sent_tls_; }
+
+ protected:
+  // One round of moving bytes and answering events; true when anything
+  // happened (Step() repeats it until nothing does).
+  virtual bool Turn() = 0;
+  virtual bool SessionClosed() const = 0;
+  // Output the session has not yet handed to the pipe.
+  virtual bool SessionHasOutput() const = 0;
+  virtual absl::Time SessionDeadline() const = 0;
+  virtual void SessionTimeout(absl::Time now) = 0;
+
+  // Runs Turn() until quiet, writes, closes when the session is done and
+  // re-arms the session timer.
+  void Step();
+  // Writes the pipe's network output within the window.
+  void Flush();
+  // Ends this end abruptly: what is already written still leaves, then the
+  // sending direction closes; later input is ignored and no timer runs.
+  void Drop();
+  // The link is gone for this end (reset, refused): nothing more happens.
+  void Detach();
+  void Note(absl::string_view what, const absl::Status& status);
+
+  bool dropped() const { return dropped_; }
+
+  Scheduler* scheduler_;
+  Side side_;
+  Link* link_ = nullptr;
+  TlsPipe pipe_;
+
+ private:
+  void ArmTimer();
+  void CancelTimer();
+
+  bool link_closed_ = false;
+  bool dropped_ = false;
+  EventHandle timer_;
+  absl::Time timer_time_ = absl::InfiniteFuture();
+  std::vector<std::string> errors_;
+  std::string sent_clear_;
+  std::string sent_tls_;
+};
+
+struct ClientEndpointOptions {
+  std::shared_ptr<const smtp::ClientOptions> smtp =
+      std::make_shared<smtp::ClientOptions>();
+  smtp::Destination destination;
+  // Used for STARTTLS; server_name is replaced by the session's SNI.
+  tls::ChannelOptions tls;
+};
+
+// The sending side of one connection: an smtp::ClientSession delivering
+// `messages` under `policy`, with the client TLS channel on STARTTLS.
+class ClientEndpoint : public SessionEndpoint {
+ public:
+  // Fails as smtp::ClientSession::Create does. `policy` must outlive the
+  // endpoint.
+  static absl::StatusOr<std::unique_ptr<ClientEndpoint>> Create(
+      Scheduler* scheduler, ClientEndpointOptions options,
+      smtp::TlsPolicyHook* policy, std::vector<smtp::OutboundMessage> messages);
+
+  void OnConnected() override { Step(); }
+  void OnClosed(CloseReason reason) override;
+
+  const smtp::ClientSession& session() const { return *session_; }
+  // The facts of a completed handshake, and when it completed.
+  const std::optional<TlsFacts>& handshake_facts() const {
+    return handshake_facts_;
+  }
+  absl::Time handshake_time() const { return handshake_time_; }
+  // Why the handshake failed, when it did.
+  const std::optional<tls::FailureReason>& handshake_failure() const {
+    return handshake_failure_;
+  }
+
+ protected:
+  bool Turn() override;
+  bool SessionClosed() const override { return session_->closed(); }
+  bool SessionHasOutput() const override {
+    return !session_->PendingOutput().empty();
+  }
+  absl::Time SessionDeadline() const override {
+    return session_->NextDeadline();
+  }
+  void SessionTimeout(absl::Time now) override {
+    Note("timeout", session_->OnTimeout(now));
+  }
+
+ private:
+  ClientEndpoint(Scheduler* scheduler, tls::ChannelOptions tls,
+                 std::unique_ptr<smtp::ClientSession> session);
+
+  tls::ChannelOptions tls_;
+  std::unique_ptr<smtp::ClientSession> session_;
+  std::optional<TlsFacts> handshake_facts_;
+  absl::Time handshake_time_ = absl::InfiniteFuture();
+  std::optional<tls::FailureReason> handshake_failure_;
+};
+
+}  // namespace starling::sim
+
+#endif  // STARLING_SIM_SMTP_ENDPOINT_H_
