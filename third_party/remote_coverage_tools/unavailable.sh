@@ -1,3 +1,3 @@
 #!/bin/sh
-echo "coverage tools are not available offline; use the clang coverage script (docs/testing.md)" >&2
+echo "coverage tools are not available offline: bazel coverage is unsupported in this workspace" >&2
 exit 1
