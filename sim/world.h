@@ -1,0 +1,73 @@
+#ifndef STARLING_SIM_WORLD_H_
+#define STARLING_SIM_WORLD_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "sim/scenario.h"
+#include "sim/sender.h"
+
+namespace starling::sim {
+
+// The final state of one queued recipient.
+struct WorldRecipient {
+  uint64_t message = 0;
+  std::string domain;
+  std::string address;
+  RecipientFate fate = RecipientFate::kQueued;
+  int attempts = 0;
+  // For delivered recipients: over TLS or not, and the policy label of the
+  // connection that delivered it.
+  bool over_tls = false;
+  std::string policy_label;
+};
+
+// Outcome counts for one [[domain]].
+struct DomainSummary {
+  std::string domain;
+  std::string profiles;  // the MX hosts' profiles, comma-separated
+  int64_t tls = 0;
+  std::map<std::string, int64_t> tls_by_label;
+  int64_t plaintext = 0;
+  int64_t deferred = 0;  // still queued at the end of the world
+  int64_t bounced = 0;
+  std::set<std::string> tlsrpt_result_types;  // RFC 8460 names seen
+};
+
+struct WorldResult {
+  uint64_t seed = 0;
+  absl::Time end;
+  std::vector<WorldRecipient> recipients;  // in queueing order
+  std::vector<AttemptRecord> attempts;
+  std::vector<BounceRecord> bounces;
+  std::vector<DomainSummary> domains;  // in file order
+  // "<host> <kind> at <at>" for each [[fault]].
+  std::vector<std::string> faults_applied;
+  std::vector<std::string> faults_not_applied;
+  // The formatted attempt log and its FNV-1a 64 hash.
+  std::string attempt_log;
+  uint64_t trace_hash = 0;
+};
+
+// FNV-1a, 64 bits.
+uint64_t Fnv1a64(absl::string_view data);
+
+// Builds the world a scenario describes (DNS, one partner per MX host,
+// routes, the sender with the scenario's policy table, the [[load]] messages
+// and [[fault]]s), runs it from world.start for world.duration and collects
+// the outcome. The same scenario and seed give the same result.
+// Faults: refuse/timeout make connections to the host refused / unanswered
+// from `at` on; stall holds every connection to the host for
+// [at, at + duration); reset resets the connections open at `at`.
+absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
+                                        uint64_t seed);
+
+}  // namespace starling::sim
+
+#endif  // STARLING_SIM_WORLD_H_
