@@ -1,8 +1,11 @@
 #include "core/policy/names.h"
 
+#include <algorithm>
+
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -113,23 +116,26 @@ bool MatchStsMxPattern(absl::string_view pattern, absl::string_view mx_host) {
 }
 
 bool SameDistinguishedName(absl::string_view a, absl::string_view b) {
+  // "type=value" parts, lower case, values unquoted, in sorted order: an
+  // administrator writes "CN=x, O=y" (RFC 4514 order) for what Botan prints
+  // as CN="x",C="z",O="y" (certificate order).
   auto canonical = [](absl::string_view dn) {
-    std::string out;
     std::vector<std::string> parts;
     for (absl::string_view rdn : absl::StrSplit(dn, ',')) {
-      std::vector<absl::string_view> kv = absl::StrSplit(rdn, absl::MaxSplits('=', 1));
+      std::vector<absl::string_view> kv =
+          absl::StrSplit(rdn, absl::MaxSplits('=', 1));
       std::string part(absl::StripAsciiWhitespace(kv[0]));
       if (kv.size() == 2) {
-        part += "=";
-        part += std::string(absl::StripAsciiWhitespace(kv[1]));
+        absl::string_view value = absl::StripAsciiWhitespace(kv[1]);
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+          value = value.substr(1, value.size() - 2);
+        }
+        absl::StrAppend(&part, "=", value);
       }
       parts.push_back(absl::AsciiStrToLower(part));
     }
-    for (size_t i = 0; i < parts.size(); ++i) {
-      if (i > 0) out += ",";
-      out += parts[i];
-    }
-    return out;
+    std::sort(parts.begin(), parts.end());
+    return parts;
   };
   return canonical(a) == canonical(b);
 }

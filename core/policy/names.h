@@ -48,7 +48,10 @@ bool CertificateMatches(const CertificateFacts& leaf,
 bool MatchStsMxPattern(absl::string_view pattern, absl::string_view mx_host);
 
 // Distinguished names compared as Exchange does for <I>issuer<S>subject:
-// case-insensitively, ignoring whitespace around ',' and '='.
+// case-insensitively, ignoring whitespace around ',' and '=', quotes around
+// values and the order of the attributes (RFC 4514 strings list them in
+// reverse; Botan prints them in certificate order). Values containing ','
+// are not supported.
 bool SameDistinguishedName(absl::string_view a, absl::string_view b);
 
 }  // namespace starling::policy

@@ -62,6 +62,12 @@ TEST(NamesTest, DistinguishedNames) {
   EXPECT_TRUE(SameDistinguishedName("CN=DigiCert Global G2, O=DigiCert Inc",
                                     "cn=digicert global g2,o=DigiCert Inc"));
   EXPECT_FALSE(SameDistinguishedName("CN=A", "CN=B"));
+  // Botan's rendering against what an administrator types.
+  EXPECT_TRUE(SameDistinguishedName(
+      "CN=\"Starling Test Old Root CA\",C=\"NL\",O=\"Starling Test PKI\"",
+      "O=Starling Test PKI, C=NL, CN=Starling Test Old Root CA"));
+  EXPECT_FALSE(SameDistinguishedName("CN=A,O=B", "CN=A"));
+  EXPECT_FALSE(SameDistinguishedName("CN=A,O=B", "CN=B,O=A"));
 }
 
 }  // namespace
