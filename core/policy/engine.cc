@@ -515,13 +515,17 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
   }
   DaneCache dane;
   bool enforced_failure = false;
+  bool pins_evaluated = false;
   bool pins_matched = false;
   absl::string_view testing_type;
   bool mandatory = false;
   for (const Rule& rule : rules) {
     mandatory |= rule.enforced && NeedsTls(rule.check);
     const Outcome o = Evaluate(rule, ctx, facts, problem, &dane);
-    if (rule.check == Check::kPins && o.pass) pins_matched = true;
+    if (rule.check == Check::kPins) {
+      pins_evaluated = true;
+      pins_matched |= o.pass;
+    }
     const absl::string_view status =
         o.pass ? "ok" : (rule.enforced ? "FAIL" : "testing, would fail");
     std::string step = absl::StrCat(status, ": ", CheckName(rule.check), " (",
@@ -535,6 +539,31 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
     } else if (!rule.enforced && testing_type.empty()) {
       testing_type = o.result_type;
     }
+  }
+  // Configured pins authenticate the hop (RFC 8689 §4.2.1, the label's
+  // "verified") at every level, not only where the level enforces them: a
+  // stricter level must never accept what a looser one refused
+  // (docs/policy.md, "REQUIRETLS"). Where the level does not check them they
+  // are evaluated for that alone and never refuse anything.
+  if (!pins_evaluated && facts != nullptr &&
+      (!e.cert_pins.empty() || !e.spki_pins.empty())) {
+    const Outcome o = Evaluate({Check::kPins, Source::kEntry, false}, ctx, facts,
+                               problem, &dane);
+    pins_matched = o.pass;
+    trace.push_back(absl::StrCat(
+        "pin (table, not checked at this level): ", o.why,
+        o.pass ? ": authenticates the hop" : ": the hop is not authenticated by pin"));
+  }
+  // A failed handshake where TLS was optional still defers this attempt
+  // (the connection is gone): that is a failure, and TLS-RPT calls it
+  // validation-failure (RFC 8460 §4.3.2, as OpportunisticTlsPolicy does).
+  if (!enforced_failure && facts == nullptr &&
+      problem == TlsProblem::kHandshakeFailed) {
+    trace.push_back(absl::StrCat(
+        "FAIL: handshake (connection): the TLS handshake failed",
+        problem_detail.empty() ? "" : ": ", problem_detail,
+        "; the connection is gone [validation-failure]"));
+    decision.tlsrpt_result_type = "validation-failure";
   }
   if (decision.tlsrpt_result_type.empty() && !testing_type.empty()) {
     decision.tlsrpt_result_type = std::string(testing_type);
@@ -595,6 +624,24 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
 
 bool Proceeds(DeliveryVerdict v) {
   return v == DeliveryVerdict::kProceedTls || v == DeliveryVerdict::kProceedPlaintext;
+}
+
+// Why a connection that was good enough for its policy is not good enough
+// for a REQUIRETLS message, as an RFC 8460 result type.
+absl::string_view RequireTlsResultType(const TlsFacts* tls,
+                                       const ConnectionEvaluation& connection) {
+  if (tls == nullptr) return "starttls-not-supported";
+  if (!connection.authenticated) {
+    if (tls->peer_chain.empty()) return "certificate-not-trusted";
+    if (tls->chain_verdict != ChainVerdict::kTrusted) {
+      return ResultTypeForChain(tls->chain_verdict);
+    }
+    // Trusted, but for no name that authenticates this hop.
+    return "certificate-host-mismatch";
+  }
+  // Authenticated TLS without REQUIRETLS in the EHLO reply: RFC 8460 has no
+  // name of its own for that; validation-failure is its general failure.
+  return "validation-failure";
 }
 
 ConnectionEvaluation DecideWithRelaxed(const PolicyInputs& in,
@@ -691,6 +738,10 @@ PolicyDecision DecideMessage(const smtp::MessageTlsFlags& flags,
     if (!Proceeds(decision.verdict)) return decision;
     if (tls == nullptr || !connection.authenticated || !caps.requiretls) {
       decision.verdict = DeliveryVerdict::kBounce;
+      // The refusal is this message's: its result type names what the hop
+      // lacked, whatever the connection's own decision reported.
+      decision.tlsrpt_result_type =
+          std::string(RequireTlsResultType(tls, connection));
       decision.trace.push_back(absl::StrCat(
           "REQUIRETLS: 5.7.10 ",
           tls == nullptr               ? "the connection is not TLS"
@@ -698,7 +749,8 @@ PolicyDecision DecideMessage(const smtp::MessageTlsFlags& flags,
                                         "MTA-STS, pin or next-hop name)"
                                       : "the hop does not advertise REQUIRETLS",
           flags.tls_required_no ? " (TLS-Required: No ignored, RFC 8689 §4.1)"
-                                : ""));
+                                : "",
+          " [", decision.tlsrpt_result_type, "]"));
       return decision;
     }
     decision.trace.push_back(absl::StrCat(

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/policy/hook.h"
 #include "core/policy/sha2.h"
@@ -282,6 +283,142 @@ TEST(EngineTest, RequireTls) {
   flags.requiretls = false;
   EXPECT_EQ(DecideMessage(flags, caps, nullptr, plain).verdict,
             DeliveryVerdict::kProceedPlaintext);
+}
+
+// F3 (docs/properties.md): a failed handshake defers at every level, and
+// where TLS was optional that deferral still carries validation-failure.
+TEST(EngineTest, FailedHandshakeWhereTlsWasOptionalHasAResultType) {
+  for (Level level : {Level::kNone, Level::kMay, Level::kDane}) {
+    SCOPED_TRACE(std::string(LevelName(level)));
+    Fixture f{EntryAt(level)};
+    auto eval = EvaluateWithoutTls(f.Inputs(), Dest(), TlsProblem::kHandshakeFailed,
+                                   "peer alert");
+    EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kDefer);
+    EXPECT_EQ(eval.decision.tlsrpt_result_type, "validation-failure");
+    EXPECT_NE(Trace(eval.decision).find("peer alert; the connection is gone "
+                                        "[validation-failure]"),
+              std::string::npos)
+        << Trace(eval.decision);
+  }
+  // A testing entry over its floor: the handshake failure, not what the
+  // testing level would have refused, is why this attempt ended.
+  Fixture testing{EntryAt(Level::kDaneOnly)};
+  testing.entry.testing = true;
+  testing.entry.floor = Level::kMay;
+  auto eval = EvaluateWithoutTls(testing.Inputs(), Dest(),
+                                 TlsProblem::kHandshakeFailed, "");
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kDefer);
+  EXPECT_EQ(eval.decision.tlsrpt_result_type, "validation-failure");
+  // Where TLS is mandatory the enforced check already says so.
+  Fixture encrypt{EntryAt(Level::kEncrypt)};
+  auto mandatory = EvaluateWithoutTls(encrypt.Inputs(), Dest(true),
+                                      TlsProblem::kHandshakeFailed, "");
+  EXPECT_EQ(mandatory.decision.verdict, DeliveryVerdict::kDefer);
+  EXPECT_EQ(mandatory.decision.tlsrpt_result_type, "validation-failure");
+  // Not offered, refused, not attempted at `may`: plaintext, no failure.
+  Fixture may{EntryAt(Level::kMay)};
+  for (TlsProblem problem : {TlsProblem::kNotOffered, TlsProblem::kRefused,
+                             TlsProblem::kNotAttempted}) {
+    auto plain = EvaluateWithoutTls(may.Inputs(), Dest(), problem, "");
+    EXPECT_EQ(plain.decision.verdict, DeliveryVerdict::kProceedPlaintext);
+    EXPECT_TRUE(plain.decision.tlsrpt_result_type.empty());
+  }
+}
+
+// F4 (docs/properties.md): a REQUIRETLS bounce names what the hop lacked.
+TEST(EngineTest, RequireTlsBounceCarriesTheResultTypeOfItsCause) {
+  smtp::MessageTlsFlags flags;
+  flags.requiretls = true;
+  smtp::EhloCapabilities caps;
+  caps.requiretls = true;
+  Fixture may{EntryAt(Level::kMay)};
+  auto expect_bounce = [&](const smtp::PolicyDecision& d, absl::string_view type) {
+    EXPECT_EQ(d.verdict, DeliveryVerdict::kBounce) << Trace(d);
+    EXPECT_EQ(d.tlsrpt_result_type, type) << Trace(d);
+    EXPECT_NE(d.trace.back().find(absl::StrCat("[", type, "]")), std::string::npos)
+        << d.trace.back();
+  };
+  // No TLS (STARTTLS not offered, or refused).
+  for (TlsProblem problem : {TlsProblem::kNotOffered, TlsProblem::kRefused}) {
+    auto plain = EvaluateWithoutTls(may.Inputs(), Dest(), problem, "");
+    ASSERT_EQ(plain.decision.verdict, DeliveryVerdict::kProceedPlaintext);
+    expect_bounce(DecideMessage(flags, caps, nullptr, plain), "starttls-not-supported");
+  }
+  // TLS, chain not trusted / expired / anonymous.
+  TlsFacts untrusted = GoodFacts();
+  untrusted.chain_verdict = ChainVerdict::kSelfSigned;
+  expect_bounce(DecideMessage(flags, caps, &untrusted,
+                              EvaluateHandshake(may.Inputs(), Dest(), untrusted)),
+                "certificate-not-trusted");
+  TlsFacts expired = GoodFacts();
+  expired.chain_verdict = ChainVerdict::kExpired;
+  expect_bounce(DecideMessage(flags, caps, &expired,
+                              EvaluateHandshake(may.Inputs(), Dest(), expired)),
+                "certificate-expired");
+  TlsFacts anonymous = GoodFacts();
+  anonymous.peer_chain.clear();
+  expect_bounce(DecideMessage(flags, caps, &anonymous,
+                              EvaluateHandshake(may.Inputs(), Dest(), anonymous)),
+                "certificate-not-trusted");
+  // Trusted, but for a name taken from the insecure MX lookup.
+  const Destination hosted{"example.com", "mx.hoster.example", 10, false};
+  const TlsFacts hosted_facts = GoodFacts({"mx.hoster.example"});
+  expect_bounce(DecideMessage(flags, caps, &hosted_facts,
+                              EvaluateHandshake(may.Inputs(), hosted, hosted_facts)),
+                "certificate-host-mismatch");
+  // Authenticated, but REQUIRETLS is not advertised.
+  const TlsFacts good = GoodFacts();
+  expect_bounce(DecideMessage(flags, smtp::EhloCapabilities{}, &good,
+                              EvaluateHandshake(may.Inputs(), Dest(), good)),
+                "validation-failure");
+  // Delivered: no result type added.
+  EXPECT_TRUE(DecideMessage(flags, caps, &good, EvaluateHandshake(may.Inputs(), Dest(), good))
+                  .tlsrpt_result_type.empty());
+}
+
+// F5 (docs/properties.md): a configured pin authenticates the hop for
+// REQUIRETLS at every level, so a looser level never refuses what a
+// stricter one accepts; where the level does not check pins, a mismatch
+// refuses nothing.
+TEST(EngineTest, PinsAuthenticateTheHopAtEveryLevel) {
+  TlsFacts facts = GoodFacts({"mx.hoster.example"});
+  facts.chain_verdict = ChainVerdict::kUntrustedRoot;
+  const Destination d{"example.com", "mx.hoster.example", 10, true};
+  smtp::MessageTlsFlags flags;
+  flags.requiretls = true;
+  smtp::EhloCapabilities caps;
+  caps.requiretls = true;
+  for (bool spki : {false, true}) {
+    for (Level level : {Level::kMay, Level::kDane, Level::kEncrypt, Level::kFingerprint}) {
+      SCOPED_TRACE(absl::StrCat(LevelName(level), spki ? " spki-pin" : " cert-pin"));
+      Fixture f{EntryAt(level)};
+      const std::string pin = absl::BytesToHexString(
+          spki ? facts.peer_chain[0].spki_sha256 : facts.peer_chain[0].sha256);
+      (spki ? f.entry.spki_pins : f.entry.cert_pins) = {pin};
+      auto conn = EvaluateHandshake(f.Inputs(), d, facts);
+      EXPECT_EQ(conn.decision.verdict, DeliveryVerdict::kProceedTls) << Trace(conn.decision);
+      EXPECT_EQ(conn.authenticated_by, "pin");
+      EXPECT_EQ(conn.decision.label, absl::StrCat(LevelName(level), ":verified"));
+      EXPECT_EQ(DecideMessage(flags, caps, &facts, conn).verdict,
+                DeliveryVerdict::kProceedTls);
+    }
+  }
+  // A pin that does not match: `may` still proceeds (and says why the hop
+  // is not authenticated), the REQUIRETLS message bounces; fingerprint refuses.
+  Fixture may{EntryAt(Level::kMay)};
+  may.entry.cert_pins = {std::string(64, 'a')};
+  auto conn = EvaluateHandshake(may.Inputs(), d, facts);
+  EXPECT_EQ(conn.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_TRUE(conn.decision.tlsrpt_result_type.empty());
+  EXPECT_FALSE(conn.authenticated);
+  EXPECT_NE(Trace(conn.decision).find("the hop is not authenticated by pin"),
+            std::string::npos)
+      << Trace(conn.decision);
+  EXPECT_EQ(DecideMessage(flags, caps, &facts, conn).verdict, DeliveryVerdict::kBounce);
+  Fixture fingerprint{EntryAt(Level::kFingerprint)};
+  fingerprint.entry.cert_pins = may.entry.cert_pins;
+  EXPECT_EQ(EvaluateHandshake(fingerprint.Inputs(), d, facts).decision.verdict,
+            DeliveryVerdict::kDefer);
 }
 
 TEST(EngineTest, TlsRequiredNoIgnoresRecipientPolicies) {

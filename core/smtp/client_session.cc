@@ -235,7 +235,7 @@ bool ClientSession::SendRaw(absl::string_view line, Expect expect) {
     return false;
   }
   output_.append(line.data(), line.size());
-  pending_.push_back({expect});
+  pending_.push_back({expect, 0, current_, output_consumed_ + output_.size()});
   last_send_ = now_;
   return true;
 }
@@ -248,7 +248,9 @@ bool ClientSession::SendCommand(const Command& command, Expect expect,
 }
 
 void ClientSession::ConsumeOutput(size_t n) {
-  output_.erase(0, std::min(n, output_.size()));
+  n = std::min(n, output_.size());
+  output_consumed_ += n;
+  output_.erase(0, n);
   if (output_.empty()) output_.shrink_to_fit();
   PumpBody();
 }
@@ -328,9 +330,46 @@ void ClientSession::FailRest(RecipientStatus status, ClientStage stage,
   }
 }
 
+bool ClientSession::FailPossiblyDelivered(absl::string_view reason,
+                                          const Reply& reply) {
+  bool window = false;
+  for (const Pending& pending : pending_) {
+    // Only an end of data that left: one still in output_ (or cut short by
+    // the loss) cannot have completed a transaction on the server.
+    if (pending.expect != Expect::kEndOfData ||
+        output_consumed_ < pending.end || pending.message >= results_.size()) {
+      continue;
+    }
+    const size_t m = pending.message;
+    bool open = false;
+    for (const RecipientResult& r : results_[m].recipients) {
+      open |= r.status == RecipientStatus::kPending;
+    }
+    if (!open) continue;  // e.g. DATA ended empty after every RCPT failed
+    window = true;
+    const std::string detail = absl::StrCat(
+        reason, "; after end of data, before the reply: possibly delivered");
+    Reply flagged = reply;
+    flagged.lines.assign(1, detail);
+    if (results_[m].tls == nullptr) results_[m].tls = tls_;
+    for (size_t r = 0; r < results_[m].recipients.size(); ++r) {
+      Resolve(m, r, RecipientStatus::kTempFailed, ClientStage::kEndOfData,
+              flagged, detail);
+    }
+    MaybeFinishMessage(m);
+  }
+  return window;
+}
+
 void ClientSession::Abort(absl::string_view reason, ClientStage stage,
                           const Reply& reply) {
   if (state_ == ClientState::kClosed) return;
+  // The server may have taken a message whose end of data it received
+  // before the connection died: retrying can deliver it twice (RFC 1047).
+  const bool window = FailPossiblyDelivered(reason, reply);
+  // The end of data of any message still open never left (it would be in the
+  // window otherwise): its recipients failed while the data was being sent.
+  if (stage == ClientStage::kEndOfData) stage = ClientStage::kData;
   FailRest(RecipientStatus::kTempFailed, stage, reply, reason);
   // Unsent bytes must not go: the connection ends here, and a partial DATA
   // body without its end marker is discarded by the server.
@@ -339,7 +378,9 @@ void ClientSession::Abort(absl::string_view reason, ClientStage stage,
   Transit(ClientInput::kClose);
   ClientEvent event;
   event.type = ClientEventType::kClosed;
-  event.reason = std::string(reason);
+  event.reason = absl::StrCat(
+      reason, window ? "; after end of data, before the reply: possibly delivered"
+                     : "");
   Emit(std::move(event));
 }
 
@@ -363,7 +404,7 @@ absl::Status ClientSession::Receive(absl::string_view bytes, absl::Time now) {
   if (bytes.empty()) return absl::OkStatus();
   received_any_ = true;
   if (state_ == ClientState::kTlsHandshake) {
-    Fatal("reply bytes after the 220 to STARTTLS (response injection)");
+    ResponseInjection();
     return fatal_;
   }
   while (!bytes.empty() && state_ != ClientState::kClosed) {
@@ -373,16 +414,27 @@ absl::Status ClientSession::Receive(absl::string_view bytes, absl::Time now) {
       return fatal_;
     }
     if (!reply->has_value()) break;
-    OnReply(**reply);
-    if (state_ == ClientState::kTlsHandshake &&
-        (!bytes.empty() || parser_.in_reply())) {
+    if (!pending_.empty() && pending_.front().expect == Expect::kStartTls &&
+        (*reply)->code == 220 && (!bytes.empty() || parser_.in_reply())) {
       // Anything after the 220 and before the handshake was not sent by the
-      // server we will talk to over TLS (CVE-2021-22947 class): never parse it.
-      Fatal("reply bytes after the 220 to STARTTLS (response injection)");
+      // server we will talk to over TLS (CVE-2021-22947 class): never parse
+      // it, and never start the handshake.
+      ResponseInjection();
       return fatal_;
     }
+    OnReply(**reply);
   }
   return fatal_;
+}
+
+void ClientSession::ResponseInjection() {
+  constexpr absl::string_view kReason =
+      "reply bytes after the 220 to STARTTLS (response injection)";
+  // TLS could not be established safely: the policy judges it as a failed
+  // handshake, so the results carry its verdict, label and RFC 8460 type.
+  connection_policy_ =
+      policy_->WithoutTls(destination_, TlsProblem::kHandshakeFailed, kReason);
+  Fatal(kReason);
 }
 
 void ClientSession::OnReply(const Reply& reply) {
@@ -795,6 +847,7 @@ void ClientSession::StartNextMessage() {
   data_without_recipients_ = false;
   end_reply_seen_ = false;
   body_end_read_ = false;
+  end_of_data_sent_ = false;
   encoder_.reset();
   chunk_.clear();
   if (!SendCommand(mail, Expect::kMail)) return;
@@ -906,20 +959,23 @@ void ClientSession::StartBdat() {
   PumpBody();
 }
 
-void ClientSession::SendBdatChunk(size_t size, bool last) {
+bool ClientSession::SendBdatChunk(size_t size, bool last) {
   const Expect expect = last ? Expect::kEndOfData : Expect::kBdat;
   if (!SendRaw(absl::StrCat("BDAT ", size, last ? " LAST" : "", "\r\n"),
                expect)) {
-    return;
+    return false;
   }
   output_.append(chunk_, 0, size);
   chunk_.erase(0, size);
+  // The command has left only when its chunk has.
+  pending_.back().end = output_consumed_ + output_.size();
+  return true;
 }
 
 void ClientSession::PumpBody() {
   const bool bdat = state_ == ClientState::kBdat;
   if ((state_ != ClientState::kBody && !bdat) || encoder_ == nullptr ||
-      body_end_read_ || waiting_for_body_ || transaction_failed_) {
+      end_of_data_sent_ || waiting_for_body_ || transaction_failed_) {
     return;
   }
   if (PlaintextForbidden(Expect::kData)) {
@@ -928,9 +984,24 @@ void ClientSession::PumpBody() {
     return;
   }
   BodySource& source = *messages_[current_].body;
-  while (output_.size() < options_->output_high_water) {
-    // Without PIPELINING each BDAT waits for the previous one's reply.
-    if (bdat && !Pipelining() && !pending_.empty()) return;
+  const size_t chunk = std::max<size_t>(1, options_->bdat_chunk_size);
+  for (;;) {
+    if (bdat) {
+      // Every full chunk goes when it is ready, the rest with LAST once the
+      // body has ended. Without PIPELINING a BDAT is a command like any
+      // other (RFC 2920 §3.1, RFC 3030 §4): it waits until the reply to the
+      // previous one has been read; OnBdat resumes here.
+      while (body_end_read_ || chunk_.size() >= chunk) {
+        if (!Pipelining() && !pending_.empty()) return;
+        const bool last = body_end_read_ && chunk_.size() <= chunk;
+        if (!SendBdatChunk(last ? chunk_.size() : chunk, last)) return;
+        if (last) {
+          end_of_data_sent_ = true;
+          return;
+        }
+      }
+    }
+    if (output_.size() >= options_->output_high_water) return;
     bool end = false;
     absl::StatusOr<absl::string_view> piece = source.Read(kBodyReadSize, &end);
     if (!piece.ok()) {
@@ -958,23 +1029,16 @@ void ClientSession::PumpBody() {
       return;
     }
     last_send_ = now_;
-    if (bdat) {
-      const size_t chunk = std::max<size_t>(1, options_->bdat_chunk_size);
-      while (chunk_.size() > chunk || (!end && chunk_.size() == chunk)) {
-        SendBdatChunk(chunk, false);
-        if (state_ == ClientState::kClosed) return;
-      }
-      if (end) SendBdatChunk(chunk_.size(), true);
-      if (state_ == ClientState::kClosed) return;
-    }
-    if (end) {
-      body_end_read_ = true;
-      if (!bdat) {
-        pending_.push_back({Expect::kEndOfData});
-        Transit(ClientInput::kBodySent);
-      }
+    if (!end) continue;
+    body_end_read_ = true;
+    if (!bdat) {
+      end_of_data_sent_ = true;
+      pending_.push_back({Expect::kEndOfData, 0, current_,
+                          output_consumed_ + output_.size()});
+      Transit(ClientInput::kBodySent);
       return;
     }
+    // BDAT: the loop above sends the remaining chunks and LAST.
   }
 }
 
@@ -1063,14 +1127,9 @@ absl::Status ClientSession::OnTimeout(absl::Time now) {
 
 void ClientSession::ConnectionLost(absl::string_view reason) {
   if (state_ == ClientState::kClosed) return;
-  ClientStage stage = pending_.empty() ? ClientStage::kMail
-                                       : StageOf(pending_.front().expect);
-  std::string detail = absl::StrCat("connection lost: ", reason);
-  if (!pending_.empty() && pending_.front().expect == Expect::kEndOfData) {
-    // The server may have taken the message before the connection died:
-    // retrying can deliver it twice (RFC 1047's window).
-    detail += "; after end of data, before the reply: possibly delivered";
-  }
+  const ClientStage stage = pending_.empty() ? ClientStage::kMail
+                                             : StageOf(pending_.front().expect);
+  const std::string detail = absl::StrCat("connection lost: ", reason);
   if (state_ == ClientState::kQuit) {
     // Everything was settled; a server that hangs up on QUIT is common.
     Transit(ClientInput::kClose);
@@ -1080,6 +1139,9 @@ void ClientSession::ConnectionLost(absl::string_view reason) {
     Emit(std::move(event));
     return;
   }
+  // Abort flags every message whose end of data left and whose reply did
+  // not come back (not only when that reply is the next one expected: BDAT
+  // chunk replies may still be unread).
   Abort(detail, stage, Reply::Make(451, "4.4.2", detail));
 }
 

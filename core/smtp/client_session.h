@@ -196,6 +196,10 @@ class ClientSession {
   struct Pending {
     Expect expect;
     size_t recipient = 0;  // kRcpt
+    size_t message = 0;    // the message being sent when it was written
+    // Where its octets end in the output stream (output_consumed_ counts
+    // from the same origin): it left only when the embedder consumed them.
+    uint64_t end = 0;
   };
 
   ClientSession(std::shared_ptr<const ClientOptions> options,
@@ -208,6 +212,8 @@ class ClientSession {
   bool PlaintextForbidden(Expect expect) const;
   void Emit(ClientEvent event);
 
+  // Bytes after the 220 to STARTTLS: fatal, judged as a failed handshake.
+  void ResponseInjection();
   void OnReply(const Reply& reply);
   void OnGreeting(const Reply& reply);
   void OnEhlo(const Reply& reply);
@@ -233,7 +239,7 @@ class ClientSession {
   void StartBdat();
   void FinishTransaction();
   void PumpBody();
-  void SendBdatChunk(size_t size, bool last);
+  bool SendBdatChunk(size_t size, bool last);
   void Quit();
 
   // Results.
@@ -244,6 +250,11 @@ class ClientSession {
   void FailRest(RecipientStatus status, ClientStage stage, const Reply& reply,
                 absl::string_view detail);
   void MaybeFinishMessage(size_t message);
+  // The RFC 1047 window: the end of data of a message (DATA's final "." or
+  // BDAT LAST) was sent and its reply not read. Temp-fails that message's
+  // open recipients at kEndOfData, "possibly delivered". Returns whether any
+  // message was in the window.
+  bool FailPossiblyDelivered(absl::string_view reason, const Reply& reply);
   ClientStage StageOf(Expect expect) const;
   void Abort(absl::string_view reason, ClientStage stage, const Reply& reply);
   void Fatal(absl::string_view reason);
@@ -263,6 +274,7 @@ class ClientSession {
   ReplyParser parser_;
   std::deque<Pending> pending_;
   std::string output_;
+  uint64_t output_consumed_ = 0;  // octets the embedder has taken from output_
   std::vector<ClientEvent> events_;
   size_t next_event_ = 0;
 
@@ -282,7 +294,8 @@ class ClientSession {
   std::vector<bool> accepted_;     // per recipient of the current message
   size_t rcpt_replies_ = 0;
   std::unique_ptr<BodyEncoder> encoder_;
-  bool body_end_read_ = false;
+  bool body_end_read_ = false;     // the source ended; the encoder finished
+  bool end_of_data_sent_ = false;  // "." or BDAT LAST is in the output
   bool waiting_for_body_ = false;
   bool data_without_recipients_ = false;
   bool end_reply_seen_ = false;

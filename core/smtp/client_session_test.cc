@@ -163,6 +163,24 @@ TEST(ClientSessionTest, BdatWhenPreferredAndOffered) {
   EXPECT_THAT(outcome.server_transcript, Contains(HasSubstr("via BDAT")));
 }
 
+TEST(ClientSessionTest, BdatInChunksWithoutPipelining) {
+  auto server = ServerOpts();
+  server->offer_pipelining = false;
+  auto client = ClientOpts();
+  client->prefer_bdat = true;
+  client->bdat_chunk_size = 4;
+  OpportunisticTlsPolicy policy;
+  LoopbackOutcome outcome =
+      Loop(Config(server, client), &policy,
+           {Message({"bob"}, "Subject: chunks\r\n\r\nline\r\n"), Message({"carol"})});
+  EXPECT_THAT(Statuses(outcome.results[0]),
+              ::testing::ElementsAre("bob:delivered@end of data"));
+  EXPECT_THAT(Statuses(outcome.results[1]),
+              ::testing::ElementsAre("carol:delivered@end of data"));
+  EXPECT_EQ(outcome.server_messages_accepted, 2u);
+  EXPECT_TRUE(outcome.server_status.ok()) << outcome.server_status;
+}
+
 TEST(ClientSessionTest, SeveralMessagesWithRsetAfterAFailedTransaction) {
   auto server = ServerOpts();
   server->offer_pipelining = false;
@@ -370,6 +388,13 @@ TEST(ClientScriptTest, ResponseInjectionAfterStartTlsIsFatal) {
   EXPECT_TRUE(s.client->session().closed());
   EXPECT_EQ(s.sent(), "EHLO relay.a.example\r\nSTARTTLS\r\n");
   EXPECT_EQ(s.result().status, RecipientStatus::kTempFailed);
+  EXPECT_EQ(s.result().stage, ClientStage::kStartTls);
+  // Judged by the policy as a failed handshake: reported for TLS-RPT.
+  EXPECT_FALSE(s.client->session().connection_policy().tlsrpt_result_type.empty());
+  // The handshake is never started on a connection that was tampered with.
+  for (const std::string& line : s.client->transcript()) {
+    EXPECT_THAT(line, Not(HasSubstr("E: starttls"))) << line;
+  }
 }
 
 TEST(ClientScriptTest, GarbageAndMalformedRepliesAreFatal) {
@@ -502,6 +527,131 @@ TEST(ClientScriptTest, LostAfterEndOfDataIsFlaggedPossiblyDelivered) {
   EXPECT_EQ(s.result().status, RecipientStatus::kTempFailed);
   EXPECT_EQ(s.result().stage, ClientStage::kEndOfData);
   EXPECT_THAT(s.result().detail, HasSubstr("possibly delivered"));
+}
+
+constexpr absl::string_view kEhloChunking =
+    "250-mx.b.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n";
+constexpr absl::string_view kEhloChunkingOnly =
+    "250-mx.b.example\r\n250 CHUNKING\r\n";
+
+std::shared_ptr<ClientOptions> BdatOpts(size_t chunk) {
+  auto options = ClientOpts();
+  options->prefer_bdat = true;
+  options->bdat_chunk_size = chunk;
+  return options;
+}
+
+// F1 (docs/properties.md): BDAT in three chunks, all pipelined; the server
+// may have answered BDAT 1 LAST when the connection dies, although the
+// replies to the first two chunks were never read.
+TEST(ClientScriptTest, LostWithBdatChunkRepliesUnreadIsFlaggedPossiblyDelivered) {
+  Scripted s({Message({"bob", "carol"}, "hello\r\n")}, BdatOpts(3));
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloChunking, "250 ok\r\n250 ok\r\n250 ok\r\n")).ok());
+  EXPECT_THAT(s.sent(), HasSubstr("BDAT 3\r\nhelBDAT 3\r\nlo\rBDAT 1 LAST\r\n\n"));
+  s.client->Hangup();
+  for (size_t r = 0; r < 2; ++r) {
+    EXPECT_EQ(s.result(0, r).status, RecipientStatus::kTempFailed);
+    EXPECT_EQ(s.result(0, r).stage, ClientStage::kEndOfData);
+    EXPECT_THAT(s.result(0, r).detail, HasSubstr("possibly delivered"));
+  }
+}
+
+// The same window when the client gives up waiting instead.
+TEST(ClientScriptTest, TimeoutWithBdatLastOutstandingIsFlaggedPossiblyDelivered) {
+  Scripted s({Message({"bob"}, "hello\r\n")}, BdatOpts(3));
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloChunking, "250 ok\r\n250 ok\r\n250 first chunk\r\n")).ok());
+  ClientSession& c = s.client->session();
+  ASSERT_TRUE(c.OnTimeout(absl::FromUnixSeconds(0) + absl::Minutes(30)).ok());
+  EXPECT_TRUE(c.closed());
+  EXPECT_EQ(s.result().status, RecipientStatus::kTempFailed);
+  EXPECT_EQ(s.result().stage, ClientStage::kEndOfData);
+  EXPECT_THAT(s.result().detail, HasSubstr("possibly delivered"));
+}
+
+// Only a message whose end of data has left is in the window: an earlier
+// message is settled, a later one was never sent.
+TEST(ClientScriptTest, OnlyTheMessageWhoseEndOfDataLeftIsPossiblyDelivered) {
+  Scripted s({Message({"bob"}), Message({"carol"}), Message({"dave"})});
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloPlain, "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n",
+      "250 ok\r\n250 ok\r\n354 go\r\n")).ok());
+  s.client->Hangup();
+  EXPECT_EQ(s.result(0, 0).status, RecipientStatus::kDelivered);
+  EXPECT_EQ(s.result(1, 0).status, RecipientStatus::kTempFailed);
+  EXPECT_EQ(s.result(1, 0).stage, ClientStage::kEndOfData);
+  EXPECT_THAT(s.result(1, 0).detail, HasSubstr("possibly delivered"));
+  EXPECT_EQ(s.result(2, 0).status, RecipientStatus::kTempFailed);
+  EXPECT_NE(s.result(2, 0).stage, ClientStage::kEndOfData);
+  EXPECT_THAT(s.result(2, 0).detail, Not(HasSubstr("possibly delivered")));
+}
+
+// An end-of-data marker still in PendingOutput() never reached the server:
+// no window, and not the end-of-data stage the exactly-once ledgers key on.
+TEST(ClientScriptTest, EndOfDataNotYetSentIsNotPossiblyDelivered) {
+  OpportunisticTlsPolicy policy;
+  std::vector<OutboundMessage> messages;
+  messages.push_back(Message({"bob"}));
+  auto session =
+      ClientSession::Create(ClientOpts(), Dest(), &policy, std::move(messages), kStart);
+  ASSERT_TRUE(session.ok()) << session.status();
+  ClientSession& c = **session;
+  for (absl::string_view reply :
+       {kGreeting, kEhloPlain, absl::string_view("250 ok\r\n"),
+        absl::string_view("250 ok\r\n"), absl::string_view("354 go\r\n")}) {
+    c.ConsumeOutput(c.PendingOutput().size());
+    ASSERT_TRUE(c.Receive(reply, kStart).ok());
+  }
+  // The body and its "." are in the output; the embedder sends only part.
+  ASSERT_TRUE(absl::EndsWith(c.PendingOutput(), "\r\n.\r\n"));
+  c.ConsumeOutput(c.PendingOutput().size() - 2);
+  c.ConnectionLost("reset");
+  EXPECT_EQ(c.results()[0].recipients[0].status, RecipientStatus::kTempFailed);
+  EXPECT_EQ(c.results()[0].recipients[0].stage, ClientStage::kData);
+  EXPECT_THAT(c.results()[0].recipients[0].detail, Not(HasSubstr("possibly delivered")));
+}
+
+// F2 (docs/properties.md): without PIPELINING each BDAT waits for the reply
+// to the one before (RFC 2920 §3.1, RFC 3030).
+TEST(ClientScriptTest, WithoutPipeliningEachBdatWaitsForItsReply) {
+  Scripted s({Message({"bob"}, "hello\r\n")}, BdatOpts(3));
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloChunkingOnly, "250 ok\r\n250 ok\r\n")).ok());
+  EXPECT_TRUE(absl::EndsWith(s.sent(), "RCPT TO:<bob@b.example>\r\nBDAT 3\r\nhel"))
+      << s.sent();
+  ASSERT_TRUE(s.client->Feed("250 2.0.0 3 octets\r\n").ok());
+  EXPECT_TRUE(absl::EndsWith(s.sent(), "BDAT 3\r\nhelBDAT 3\r\nlo\r")) << s.sent();
+  ASSERT_TRUE(s.client->Feed("250 2.0.0 6 octets\r\n").ok());
+  EXPECT_TRUE(absl::EndsWith(s.sent(), "BDAT 3\r\nlo\rBDAT 1 LAST\r\n\n")) << s.sent();
+  EXPECT_EQ(s.result().status, RecipientStatus::kPending);
+  ASSERT_TRUE(s.client->FeedPolitely("250 2.0.0 queued\r\n221 bye\r\n").ok());
+  EXPECT_EQ(s.result().status, RecipientStatus::kDelivered);
+  EXPECT_EQ(s.result().stage, ClientStage::kEndOfData);
+}
+
+// ... and a refused chunk stops the body there: nothing more is sent.
+TEST(ClientScriptTest, WithoutPipeliningARefusedBdatStopsTheBody) {
+  Scripted s({Message({"bob"}, "hello\r\n")}, BdatOpts(3));
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloChunkingOnly, "250 ok\r\n250 ok\r\n",
+      "452 4.3.1 no room\r\n250 reset\r\n221 bye\r\n")).ok());
+  EXPECT_THAT(s.sent(), Not(HasSubstr("lo\r")));
+  EXPECT_THAT(s.sent(), Not(HasSubstr("LAST")));
+  EXPECT_THAT(s.sent(), HasSubstr("BDAT 3\r\nhelRSET\r\n"));
+  EXPECT_EQ(s.result().status, RecipientStatus::kTempFailed);
+  EXPECT_EQ(s.result().stage, ClientStage::kData);
+}
+
+// With PIPELINING the chunks still go back to back.
+TEST(ClientScriptTest, WithPipeliningBdatChunksArePipelined) {
+  Scripted s({Message({"bob"}, "hello\r\n")}, BdatOpts(3));
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloChunking, "250 ok\r\n250 ok\r\n")).ok());
+  EXPECT_TRUE(absl::EndsWith(s.sent(), "BDAT 3\r\nhelBDAT 3\r\nlo\rBDAT 1 LAST\r\n\n"))
+      << s.sent();
+  ASSERT_TRUE(s.client->FeedPolitely("250 a\r\n250 b\r\n250 c\r\n221 bye\r\n").ok());
+  EXPECT_EQ(s.result().status, RecipientStatus::kDelivered);
 }
 
 TEST(ClientScriptTest, CapabilityChecksBeforeSending) {
