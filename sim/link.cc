@@ -9,6 +9,10 @@ namespace starling::sim {
 
 absl::string_view SideName(Side side) { return side == Side::kA ? "A" : "B"; }
 
+LinkTamper::~LinkTamper() = default;
+
+std::string LinkTamper::Flush(Side /*from*/) { return std::string(); }
+
 absl::string_view CloseReasonName(CloseReason reason) {
   switch (reason) {
     case CloseReason::kRefused:
@@ -49,10 +53,11 @@ Link::Link(Scheduler* scheduler, Random random, LinkOptions options,
             [](const StallFault& x, const StallFault& y) {
               return x.start < y.start;
             });
+  if (options_.faults.tamper) tamper_ = options_.faults.tamper();
 }
 
 Link::~Link() {
-  for (const auto& [id, handle] : pending_) scheduler_->Cancel(handle);
+  for (const EventHandle& handle : scheduled_) scheduler_->Cancel(handle);
 }
 
 absl::Duration Link::DrawLatency() {
@@ -79,12 +84,7 @@ absl::Time Link::DeliveryTime(Side from) {
 }
 
 void Link::Schedule(absl::Time time, std::function<void()> callback) {
-  const uint64_t id = next_event_id_++;
-  pending_[id] =
-      scheduler_->At(time, [this, id, callback = std::move(callback)] {
-        pending_.erase(id);
-        callback();
-      });
+  scheduled_.push_back(scheduler_->At(time, std::move(callback)));
 }
 
 void Link::Record(Side to, LinkEventType type, absl::string_view bytes) {
@@ -156,23 +156,33 @@ absl::Status Link::Write(Side from, absl::string_view bytes) {
         absl::StrCat("link: ", bytes.size(), " octets exceed the ",
                      Writable(from), " free in the window"));
   }
+  if (tamper_ != nullptr) {
+    const std::string wire = tamper_->Rewrite(from, bytes);
+    Transmit(from, wire);
+  } else {
+    Transmit(from, bytes);
+  }
+  return absl::OkStatus();
+}
+
+void Link::Transmit(Side from, absl::string_view bytes) {
+  End& sender = end(from);
   sender.in_flight += bytes.size();
   // A full window means the writer has more to say: tell it when space frees.
   if (Writable(from) == 0) sender.wants_writable = true;
   while (!bytes.empty()) {
     const size_t size = static_cast<size_t>(random_.Between(
         1, std::min<uint64_t>(bytes.size(), options_.max_segment)));
-    Schedule(DeliveryTime(from),
-             [this, from, piece = std::string(bytes.substr(0, size))] {
-               DeliverData(from, piece);
-             });
+    sender.pieces.emplace_back(bytes.substr(0, size));
+    Schedule(DeliveryTime(from), [this, from] { DeliverData(from); });
     bytes.remove_prefix(size);
   }
-  return absl::OkStatus();
 }
 
-void Link::DeliverData(Side from, const std::string& piece) {
+void Link::DeliverData(Side from) {
   End& sender = end(from);
+  const std::string piece = std::move(sender.pieces.front());
+  sender.pieces.pop_front();
   sender.in_flight -= piece.size();
   const Side to = Peer(from);
   Record(to, LinkEventType::kData, piece);
@@ -202,6 +212,10 @@ absl::Status Link::Close(Side from) {
 }
 
 void Link::SendFin(Side from) {
+  if (tamper_ != nullptr) {
+    const std::string held = tamper_->Flush(from);
+    Transmit(from, held);
+  }
   end(from).send_closed = true;
   Schedule(DeliveryTime(from), [this, from] { DeliverFin(from); });
 }
@@ -240,8 +254,9 @@ void Link::Reset() {
 
 void Link::Finish() {
   finished_ = true;
-  for (const auto& [id, handle] : pending_) scheduler_->Cancel(handle);
-  pending_.clear();
+  for (const EventHandle& handle : scheduled_) scheduler_->Cancel(handle);
+  scheduled_.clear();
+  for (End& e : ends_) e.pieces.clear();
 }
 
 size_t Link::Writable(Side from) const {

@@ -4,8 +4,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +75,24 @@ struct HalfCloseFault {
   absl::Time at;
 };
 
+// An on-path attacker (or any middlebox) that sees every byte written on a
+// link, in both directions, and decides what goes on the wire instead. A link
+// applies it to each Write() before cutting the bytes into pieces, so the
+// peer receives the rewritten bytes (and the observer records them). One
+// instance per link, so it may keep state across calls (e.g. buffer a line
+// split across writes). It must be deterministic: no clock, no randomness.
+class LinkTamper {
+ public:
+  virtual ~LinkTamper();
+  // What `from` wrote; returns the bytes that travel to the peer instead:
+  // the same, changed, longer (injected), shorter, or empty while the tamper
+  // holds bytes back (it must release them with a later call or in Flush()).
+  virtual std::string Rewrite(Side from, absl::string_view bytes) = 0;
+  // `from` ends its sending direction (Close() or a half-close fault): the
+  // bytes still held back, delivered just before the FIN.
+  virtual std::string Flush(Side from);
+};
+
 struct LinkFaults {
   ConnectFault connect = ConnectFault::kNone;
   std::vector<StallFault> stalls;
@@ -80,6 +100,9 @@ struct LinkFaults {
   // (unless the connection ended cleanly before).
   std::optional<absl::Time> reset_at;
   std::optional<HalfCloseFault> half_close;
+  // Makes the on-path attacker of each new link (a fresh one per link, since
+  // LinkFaults are copied into every link of a route); empty: none.
+  std::function<std::unique_ptr<LinkTamper>()> tamper;
 };
 
 struct LinkOptions {
@@ -91,7 +114,9 @@ struct LinkOptions {
   // Each write is cut into pieces of 1..max_segment octets at random.
   size_t max_segment = 1460;
   // Octets one direction may hold in flight; a write that does not fit is
-  // refused whole.
+  // refused whole. With a tamper, a write is checked against the window as
+  // written, and what is in flight is what the tamper put on the wire (it may
+  // exceed the window for a while when the tamper lengthened a write).
   size_t window = 64 * 1024;
   LinkFaults faults;
 };
@@ -153,6 +178,8 @@ class Link {
   bool finished() const { return finished_; }
   // Octets written after a half-close fault and lost.
   uint64_t lost_bytes() const { return lost_bytes_; }
+  // The tamper of this link (from LinkFaults::tamper), or null.
+  LinkTamper* tamper() const { return tamper_.get(); }
 
  private:
   struct End {
@@ -166,6 +193,9 @@ class Link {
     size_t in_flight = 0;
     bool wants_writable = false;
     absl::Time last_delivery = absl::InfinitePast();
+    // Pieces on the wire, in order: each has one delivery event, and the
+    // events of a direction run in the order they were scheduled.
+    std::deque<std::string> pieces;
   };
 
   static size_t Index(Side side) { return side == Side::kA ? 0 : 1; }
@@ -177,9 +207,12 @@ class Link {
   absl::Time DeliveryTime(Side from);
   void Schedule(absl::Time time, std::function<void()> callback);
   void Record(Side to, LinkEventType type, absl::string_view bytes = {});
+  // Puts `bytes` on the wire from `from`: cut into pieces, each scheduled.
+  void Transmit(Side from, absl::string_view bytes);
 
   void DeliverConnected(Side to);
-  void DeliverData(Side from, const std::string& piece);
+  // Delivers the oldest piece `from` sent.
+  void DeliverData(Side from);
   void SendFin(Side from);
   void DeliverFin(Side from);
   void Reset();
@@ -189,14 +222,15 @@ class Link {
   Scheduler* scheduler_;
   Random random_;
   LinkOptions options_;
+  std::unique_ptr<LinkTamper> tamper_;
   std::array<End, 2> ends_;
   Observer observer_;
   bool connect_called_ = false;
   bool finished_ = false;
   uint64_t lost_bytes_ = 0;
-  // Events this link scheduled that have not run, by a local id.
-  std::map<uint64_t, EventHandle> pending_;
-  uint64_t next_event_id_ = 0;
+  // Every event this link scheduled (cancelled when it finishes or goes
+  // away; cancelling one that already ran does nothing).
+  std::vector<EventHandle> scheduled_;
 };
 
 }  // namespace starling::sim

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -405,6 +406,121 @@ TEST(LinkTest, DestroyingALinkCancelsItsEvents) {
   EXPECT_EQ(scheduler.pending(), 0u);
   ASSERT_TRUE(scheduler.RunUntilIdle().ok());
   EXPECT_TRUE(a.events.empty());
+}
+
+// Rewrites A's bytes to upper case and doubles them; holds B's bytes back
+// until a '\n' (like a line-buffering attacker); counts its calls.
+class TestTamper : public LinkTamper {
+ public:
+  explicit TestTamper(int* instances) { ++*instances; }
+
+  std::string Rewrite(Side from, absl::string_view bytes) override {
+    ++calls;
+    if (from == Side::kA) {
+      std::string upper(bytes);
+      for (char& c : upper) c = static_cast<char>(absl::ascii_toupper(c));
+      return upper + upper;
+    }
+    held_.append(bytes.data(), bytes.size());
+    const size_t newline = held_.rfind('\n');
+    if (newline == std::string::npos) return std::string();
+    std::string out = held_.substr(0, newline + 1);
+    held_.erase(0, newline + 1);
+    return out;
+  }
+  std::string Flush(Side from) override {
+    std::string out = from == Side::kB ? held_ : std::string();
+    if (from == Side::kB) held_.clear();
+    return out;
+  }
+
+  int calls = 0;
+
+ private:
+  std::string held_;
+};
+
+TEST(LinkTamperTest, PeerReceivesTheRewrittenBytesAndTheWindowStaysSane) {
+  int instances = 0;
+  LinkOptions options;
+  options.window = 16;
+  options.max_segment = 3;
+  options.faults.tamper = [&instances] {
+    return std::make_unique<TestTamper>(&instances);
+  };
+  World world(options);
+  EXPECT_EQ(instances, 1);
+  ASSERT_NE(world.link.tamper(), nullptr);
+  ASSERT_TRUE(world.link.Connect().ok());
+  ASSERT_TRUE(world.scheduler.RunUntilIdle().ok());
+  // The writer's 10 octets fit the window; the 20 on the wire exceed it.
+  ASSERT_TRUE(world.link.Write(Side::kA, "ehlo a.b\r\n").ok());
+  EXPECT_EQ(world.link.Writable(Side::kA), 0u);
+  EXPECT_EQ(world.link.Write(Side::kA, "x").code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(world.scheduler.RunUntilIdle().ok());
+  EXPECT_EQ(world.b.received, "EHLO A.B\r\nEHLO A.B\r\n");
+  EXPECT_EQ(world.link.Writable(Side::kA), 16u);
+  EXPECT_NE(world.a.Find("writable"), nullptr);
+  // Held bytes take no window and arrive with the rest of their line.
+  ASSERT_TRUE(world.link.Write(Side::kB, "250 o").ok());
+  EXPECT_EQ(world.link.Writable(Side::kB), 16u);
+  ASSERT_TRUE(world.scheduler.RunUntilIdle().ok());
+  EXPECT_EQ(world.a.received, "");
+  ASSERT_TRUE(world.link.Write(Side::kB, "k\r\n221 b").ok());
+  ASSERT_TRUE(world.scheduler.RunUntilIdle().ok());
+  EXPECT_EQ(world.a.received, "250 ok\r\n");
+  // What is still held leaves before the FIN.
+  ASSERT_TRUE(world.link.Close(Side::kB).ok());
+  ASSERT_TRUE(world.scheduler.RunUntilIdle().ok());
+  EXPECT_EQ(world.a.received, "250 ok\r\n221 b");
+  EXPECT_EQ(world.a.events.back().what, "fin");
+  EXPECT_EQ(world.link.Writable(Side::kB), 16u);
+  EXPECT_EQ(static_cast<TestTamper*>(world.link.tamper())->calls, 3);
+}
+
+TEST(LinkTamperTest, EachLinkGetsItsOwnTamper) {
+  int instances = 0;
+  LinkFaults faults;
+  faults.tamper = [&instances] {
+    return std::make_unique<TestTamper>(&instances);
+  };
+  LinkOptions options;
+  options.faults = faults;  // copied, as a route copies them into each link
+  World first(options, 1);
+  World second(options, 2);
+  EXPECT_EQ(instances, 2);
+  EXPECT_NE(first.link.tamper(), second.link.tamper());
+  World plain(LinkOptions{}, 3);
+  EXPECT_EQ(plain.link.tamper(), nullptr);
+}
+
+TEST(LinkTamperTest, SameSeedSameTamperedTrace) {
+  auto run = [](uint64_t seed) {
+    int instances = 0;
+    LinkOptions options;
+    options.max_segment = 4;
+    options.faults.tamper = [&instances] {
+      return std::make_unique<TestTamper>(&instances);
+    };
+    World world(options, seed);
+    std::vector<LinkRecord> records;
+    std::vector<std::string> bytes;
+    world.link.set_observer([&](const LinkRecord& r) {
+      records.push_back(r);
+      bytes.emplace_back(r.bytes);
+    });
+    EXPECT_TRUE(world.link.Connect().ok());
+    world.scheduler.At(kEpoch + absl::Seconds(1), [&] {
+      EXPECT_TRUE(world.link.Write(Side::kA, "mail from:<a@b>\r\n").ok());
+      EXPECT_TRUE(world.link.Write(Side::kB, "250 2.1.0 o").ok());
+      EXPECT_TRUE(world.link.Write(Side::kB, "k\r\n").ok());
+    });
+    EXPECT_TRUE(world.scheduler.RunUntilIdle().ok());
+    return TraceHash(records, bytes);
+  };
+  EXPECT_EQ(run(9), run(9));
+  EXPECT_NE(run(9), run(10));
 }
 
 // Whatever the seed, segmentation and latencies: both directions deliver

@@ -111,7 +111,9 @@ CertKind PartnerCertKind(PartnerProfile profile) {
 }
 
 Partner::Partner(Scheduler* scheduler, PartnerOptions options)
-    : scheduler_(scheduler), options_(std::move(options)) {
+    : scheduler_(scheduler),
+      options_(std::move(options)),
+      cert_kind_(PartnerCertKind(options_.profile)) {
   auto server = std::make_shared<smtp::ServerOptions>();
   server->hostname = options_.pki->host_name();
   server->offer_starttls = options_.profile != PartnerProfile::kNoStartTls;
@@ -123,7 +125,7 @@ std::unique_ptr<PartnerConnection> Partner::NewConnection(uint64_t seed) {
   ++connections_;
   tls::ChannelOptions tls;
   tls.role = tls::Role::kServer;
-  tls.identities = {options_.pki->identity(PartnerCertKind(options_.profile))};
+  tls.identities = {options_.pki->identity(cert_kind_)};
   tls.rng = tls::SeededRng(seed, "server");
   switch (options_.profile) {
     case PartnerProfile::kTls10Only:
@@ -146,6 +148,11 @@ std::unique_ptr<PartnerConnection> Partner::NewConnection(uint64_t seed) {
   }
   return std::unique_ptr<PartnerConnection>(
       new PartnerConnection(this, std::move(tls)));
+}
+
+void Partner::SwitchCertificate(CertKind kind) {
+  cert_kind_ = kind;
+  ++certificate_switches_;
 }
 
 bool Partner::GreylistPasses(const std::string& sender,

@@ -96,6 +96,15 @@ class Partner {
   // The B end of a new link. `seed` keys its TLS randomness.
   std::unique_ptr<PartnerConnection> NewConnection(uint64_t seed);
 
+  // From now on new connections present the PKI's `kind` certificate (e.g.
+  // kRolloverNew when the partner's CA rolls over); connections already made
+  // keep the one they had. The profile's other behaviour is unchanged.
+  void SwitchCertificate(tls::testing::CertKind kind);
+  // The certificate new connections present (PartnerCertKind(profile) until
+  // switched).
+  tls::testing::CertKind cert_kind() const { return cert_kind_; }
+  size_t certificate_switches() const { return certificate_switches_; }
+
   PartnerProfile profile() const { return options_.profile; }
   const std::vector<ReceivedMessage>& messages() const { return messages_; }
   size_t accepted_recipients() const { return accepted_recipients_; }
@@ -114,6 +123,8 @@ class Partner {
   Scheduler* scheduler_;
   PartnerOptions options_;
   std::shared_ptr<const smtp::ServerOptions> server_options_;
+  tls::testing::CertKind cert_kind_;
+  size_t certificate_switches_ = 0;
   std::set<std::pair<std::string, std::string>> greylist_seen_;
   std::vector<ReceivedMessage> messages_;
   size_t accepted_recipients_ = 0;

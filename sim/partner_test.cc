@@ -70,6 +70,7 @@ class World {
         partner_(&scheduler_, PartnerOptions{profile, Pki(), tarpit_delay}) {}
 
   Partner& partner() { return partner_; }
+  Scheduler& scheduler() { return scheduler_; }
 
   Outcome Deliver(const ClientSetup& setup = {}) {
     ClientEndpointOptions options;
@@ -243,6 +244,47 @@ TEST(PartnerTest, CertificatesNameWhatTheProfileSays) {
   ASSERT_TRUE(new_outcome.client_facts.has_value());
   EXPECT_TRUE(absl::StrContains(new_outcome.client_facts->trust_anchor_dn,
                                 "Starling Test New Root CA"));
+}
+
+TEST(PartnerTest, SwitchCertificateServesNewConnectionsOnly) {
+  World world(PartnerProfile::kRolloverOldIssuer);
+  EXPECT_EQ(world.partner().cert_kind(), CertKind::kRolloverOld);
+  ClientSetup setup;
+  const Outcome before = world.Deliver(setup);
+  ExpectDelivered(before);
+  ASSERT_TRUE(before.client_facts.has_value());
+  EXPECT_TRUE(absl::StrContains(before.client_facts->trust_anchor_dn,
+                                "Starling Test Old Root CA"));
+
+  // The switch comes 1 ms into the next connection, long before its
+  // handshake: that connection keeps the certificate it was made with.
+  world.scheduler().After(absl::Milliseconds(1), [&world] {
+    world.partner().SwitchCertificate(CertKind::kRolloverNew);
+  });
+  setup.seed = 2;
+  const Outcome during = world.Deliver(setup);
+  ExpectDelivered(during);
+  EXPECT_EQ(world.partner().cert_kind(), CertKind::kRolloverNew);
+  EXPECT_EQ(world.partner().certificate_switches(), 1u);
+  ASSERT_TRUE(during.client_facts.has_value());
+  EXPECT_TRUE(absl::StrContains(during.client_facts->trust_anchor_dn,
+                                "Starling Test Old Root CA"));
+
+  setup.seed = 3;
+  const Outcome after = world.Deliver(setup);
+  ExpectDelivered(after);
+  ASSERT_TRUE(after.client_facts.has_value());
+  EXPECT_TRUE(absl::StrContains(after.client_facts->trust_anchor_dn,
+                                "Starling Test New Root CA"));
+  ASSERT_FALSE(after.client_facts->peer_chain.empty());
+  ASSERT_FALSE(before.client_facts->peer_chain.empty());
+  EXPECT_NE(after.client_facts->peer_chain[0].der,
+            before.client_facts->peer_chain[0].der);
+  // The same host name on both sides of the rollover.
+  EXPECT_EQ(after.client_facts->peer_chain[0].dns_names,
+            before.client_facts->peer_chain[0].dns_names);
+  EXPECT_EQ(world.partner().messages().size(), 3u);
+  EXPECT_EQ(world.partner().profile(), PartnerProfile::kRolloverOldIssuer);
 }
 
 TEST(PartnerTest, NoStartTlsDeliversInPlaintext) {

@@ -149,8 +149,13 @@ class Parser {
 
   absl::string_view text_;
   std::string file_;
-  // MX host -> (profile, line), across domains: a host is one partner.
-  std::map<std::string, std::pair<PartnerProfile, int>> mx_hosts_;
+  // What a host is, across domains: a host is one partner.
+  struct MxHost {
+    PartnerProfile profile;
+    std::optional<AttackKind> attacker;
+    int line;
+  };
+  std::map<std::string, MxHost> mx_hosts_;
 };
 
 absl::Status Parser::CheckKeys(
@@ -348,7 +353,8 @@ absl::Status Parser::ParseSender(const toml::table& root,
   if (!sender.ok()) return sender.status();
   const toml::table& t = **sender;
   if (absl::Status s =
-          CheckKeys(t, "[sender]", {"hostname", "policy", "postfix_policy"});
+          CheckKeys(t, "[sender]", {"hostname", "policy", "postfix_policy",
+                                   "client_certificate"});
       !s.ok()) {
     return s;
   }
@@ -358,6 +364,14 @@ absl::Status Parser::ParseSender(const toml::table& root,
   absl::StatusOr<std::string> name = DnsName(**hostname, "sender.hostname");
   if (!name.ok()) return name.status();
   out.sender.hostname = *std::move(name);
+  if (const toml::node* cert = t.get("client_certificate")) {
+    const std::optional<bool> value = cert->value<bool>();
+    if (!value.has_value()) {
+      return Error(LineOf(*cert),
+                   "sender.client_certificate: expected true or false");
+    }
+    out.sender.client_certificate = *value;
+  }
 
   const toml::node* table_text = t.get("policy");
   const toml::node* postfix_text = t.get("postfix_policy");
@@ -432,7 +446,8 @@ absl::Status Parser::ParseDomain(const toml::table& t, ScenarioDomain& out) {
       if (!entry.ok()) return entry.status();
       const toml::table& e = **entry;
       if (absl::Status s =
-              CheckKeys(e, "domain.mx", {"host", "preference", "profile"});
+              CheckKeys(e, "domain.mx",
+                        {"host", "preference", "profile", "attacker"});
           !s.ok()) {
         return s;
       }
@@ -463,6 +478,23 @@ absl::Status Parser::ParseDomain(const toml::table& t, ScenarioDomain& out) {
                      "'");
       }
       record.profile = *parsed;
+      const toml::node* attacker = e.get("attacker");
+      if (attacker != nullptr) {
+        absl::StatusOr<std::string> aname =
+            String(*attacker, "domain.mx.attacker");
+        if (!aname.ok()) return aname.status();
+        absl::StatusOr<AttackKind> kind = ParseAttackKind(*aname);
+        if (!kind.ok()) {
+          std::vector<std::string> names;
+          for (AttackKind k : AllAttackKinds()) {
+            names.emplace_back(AttackKindName(k));
+          }
+          return Error(LineOf(*attacker), "unknown attacker '", *aname,
+                       "' (expected one of: ", absl::StrJoin(names, ", "),
+                       ")");
+        }
+        record.attacker = *kind;
+      }
       for (const ScenarioMx& other : out.mx) {
         if (other.host == record.host) {
           return Error(record.line, "duplicate mx host '", record.host,
@@ -470,14 +502,25 @@ absl::Status Parser::ParseDomain(const toml::table& t, ScenarioDomain& out) {
                        other.line, ")");
         }
       }
-      auto [it, inserted] =
-          mx_hosts_.try_emplace(record.host, record.profile, record.line);
-      if (!inserted && it->second.first != record.profile) {
+      auto [it, inserted] = mx_hosts_.try_emplace(
+          record.host, MxHost{record.profile, record.attacker, record.line});
+      if (!inserted && it->second.profile != record.profile) {
         return Error(LineOf(**profile), "mx host '", record.host,
                      "' has profile '", PartnerProfileName(record.profile),
-                     "' here but '", PartnerProfileName(it->second.first),
-                     "' on line ", it->second.second,
+                     "' here but '", PartnerProfileName(it->second.profile),
+                     "' on line ", it->second.line,
                      " (one host is one partner)");
+      }
+      if (!inserted && it->second.attacker != record.attacker) {
+        auto name = [](const std::optional<AttackKind>& kind) {
+          return kind.has_value() ? AttackKindName(*kind)
+                                  : absl::string_view("none");
+        };
+        return Error(attacker != nullptr ? LineOf(*attacker) : record.line,
+                     "mx host '", record.host, "' has attacker '",
+                     name(record.attacker), "' here but '",
+                     name(it->second.attacker), "' on line ",
+                     it->second.line, " (one host is one route)");
       }
       out.mx.push_back(std::move(record));
     }
@@ -523,7 +566,21 @@ absl::Status Parser::ParseDomain(const toml::table& t, ScenarioDomain& out) {
       record.selector = static_cast<uint8_t>(numbers[1]);
       record.matching_type = static_cast<uint8_t>(numbers[2]);
       const std::string hex = absl::StrJoin(fields.begin() + 3, fields.end(), "");
-      if (!DecodeHex(hex, &record.data)) {
+      if (fields.size() == 4 && fields[3] == "auto") {
+        // The record matching what each MX presents (left empty here: the
+        // runner fills it in).
+        if (record.usage != 2 && record.usage != 3) {
+          return Error(LineOf(element), "domain.tlsa: 'auto' data needs usage "
+                       "2 or 3 in '", *text, "'");
+        }
+        if (record.selector > 1 || record.matching_type > 2) {
+          return Error(LineOf(element), "domain.tlsa: 'auto' data needs "
+                       "selector 0..1 and matching type 0..2 in '", *text, "'");
+        }
+        out.tlsa.push_back(std::move(record));
+        continue;
+      }
+      if (hex.empty() || !DecodeHex(hex, &record.data)) {
         return Error(LineOf(element), "domain.tlsa: bad hex data in '", *text,
                      "'");
       }
@@ -543,7 +600,8 @@ absl::Status Parser::ParseMtaSts(const toml::node& node,
   if (!table.ok()) return table.status();
   const toml::table& t = **table;
   if (absl::Status s =
-          CheckKeys(t, "domain.mta_sts", {"mode", "mx", "max_age", "id"});
+          CheckKeys(t, "domain.mta_sts",
+                    {"mode", "mx", "max_age", "id", "fetch"});
       !s.ok()) {
     return s;
   }
@@ -604,6 +662,24 @@ absl::Status Parser::ParseMtaSts(const toml::node& node,
   }
   out.mta_sts = std::move(policy);
   out.mta_sts_id = *std::move(i);
+  if (const toml::node* fetch = t.get("fetch")) {
+    absl::StatusOr<std::string> f = String(*fetch, "domain.mta_sts.fetch");
+    if (!f.ok()) return f.status();
+    std::optional<StsFetchOutcome> outcome;
+    for (StsFetchOutcome o :
+         {StsFetchOutcome::kOk, StsFetchOutcome::kNetworkError,
+          StsFetchOutcome::kBadCertificate, StsFetchOutcome::kHttp404,
+          StsFetchOutcome::kBadContentType}) {
+      if (StsFetchOutcomeName(o) == *f) outcome = o;
+    }
+    if (!outcome.has_value()) {
+      return Error(LineOf(*fetch), "domain.mta_sts.fetch: unknown outcome '",
+                   *f,
+                   "' (expected ok, network-error, bad-certificate, http-404 "
+                   "or bad-content-type)");
+    }
+    out.mta_sts_fetch = *outcome;
+  }
   return absl::OkStatus();
 }
 
@@ -612,7 +688,7 @@ absl::Status Parser::ParseLoad(const toml::table& t, const Scenario& scenario,
   out.line = LineOf(t);
   if (absl::Status s = CheckKeys(t, "[[load]]",
                                  {"to", "messages", "recipients", "size",
-                                  "requiretls_percent"});
+                                  "requiretls_percent", "at", "spread"});
       !s.ok()) {
     return s;
   }
@@ -648,6 +724,25 @@ absl::Status Parser::ParseLoad(const toml::table& t, const Scenario& scenario,
     if (!v.ok()) return v.status();
     out.requiretls_percent = static_cast<int>(*v);
   }
+  if (const toml::node* n = t.get("at")) {
+    absl::StatusOr<absl::Duration> at = Duration(*n, "load.at");
+    if (!at.ok()) return at.status();
+    if (*at >= scenario.world.duration) {
+      return Error(LineOf(*n), "load.at: ", absl::FormatDuration(*at),
+                   " is not before the end of the world (world.duration ",
+                   absl::FormatDuration(scenario.world.duration), ")");
+    }
+    out.at = *at;
+  }
+  if (const toml::node* n = t.get("spread")) {
+    absl::StatusOr<absl::Duration> spread = Duration(*n, "load.spread");
+    if (!spread.ok()) return spread.status();
+    if (out.at + *spread > scenario.world.duration) {
+      return Error(LineOf(*n), "load.spread: the messages would be queued "
+                   "after the end of the world (at + spread > world.duration)");
+    }
+    out.spread = *spread;
+  }
   return absl::OkStatus();
 }
 
@@ -680,9 +775,11 @@ absl::Status Parser::ParseFault(const toml::table& t, const Scenario& scenario,
     out.kind = ScenarioFaultKind::kStall;
   } else if (*k == "reset") {
     out.kind = ScenarioFaultKind::kReset;
+  } else if (*k == "rollover") {
+    out.kind = ScenarioFaultKind::kRollover;
   } else {
     return Error(LineOf(**kind), "fault.kind: unknown kind '", *k,
-                 "' (expected refuse, timeout, stall or reset)");
+                 "' (expected refuse, timeout, stall, reset or rollover)");
   }
   absl::StatusOr<const toml::node*> at = Find(t, "at", "[[fault]]", true);
   if (!at.ok()) return at.status();
@@ -798,6 +895,22 @@ absl::StatusOr<Scenario> Parser::Parse() {
 
 }  // namespace
 
+absl::string_view StsFetchOutcomeName(StsFetchOutcome outcome) {
+  switch (outcome) {
+    case StsFetchOutcome::kOk:
+      return "ok";
+    case StsFetchOutcome::kNetworkError:
+      return "network-error";
+    case StsFetchOutcome::kBadCertificate:
+      return "bad-certificate";
+    case StsFetchOutcome::kHttp404:
+      return "http-404";
+    case StsFetchOutcome::kBadContentType:
+      return "bad-content-type";
+  }
+  return "unknown";
+}
+
 absl::string_view ScenarioFaultKindName(ScenarioFaultKind kind) {
   switch (kind) {
     case ScenarioFaultKind::kRefuse:
@@ -808,6 +921,8 @@ absl::string_view ScenarioFaultKindName(ScenarioFaultKind kind) {
       return "stall";
     case ScenarioFaultKind::kReset:
       return "reset";
+    case ScenarioFaultKind::kRollover:
+      return "rollover";
   }
   return "unknown";
 }

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "core/policy/mta_sts.h"
 #include "core/policy/table.h"
+#include "sim/attacker.h"
 #include "sim/dns.h"
 #include "sim/partner.h"
 
@@ -38,6 +39,8 @@ struct ScenarioSender {
   PolicySource policy_source = PolicySource::kNone;
   std::string policy_text;  // as written in the file
   policy::PolicyTable policy;
+  // Present a client certificate when a server asks (default true).
+  bool client_certificate = true;
   // Importer warnings for postfix_policy, as "<file>:<line>: warning: ...".
   std::vector<std::string> policy_warnings;
 };
@@ -46,16 +49,33 @@ struct ScenarioMx {
   std::string host;
   uint16_t preference = 0;
   PartnerProfile profile = PartnerProfile::kGood;
+  // An on-path attacker on every connection to this host (`attacker = ...`).
+  std::optional<AttackKind> attacker;
   int line = 0;
 };
+
+// What fetching the domain's MTA-STS policy file gives.
+enum class StsFetchOutcome : uint8_t {
+  kOk,              // 200, text/plain, the policy
+  kNetworkError,    // no answer from mta-sts.<domain>
+  kBadCertificate,  // the policy host's certificate fails
+  kHttp404,         // the file is not there
+  kBadContentType,  // served as text/html
+};
+
+// "ok", "network-error", "bad-certificate", "http-404", "bad-content-type".
+absl::string_view StsFetchOutcomeName(StsFetchOutcome outcome);
 
 struct ScenarioDomain {
   std::string name;
   std::vector<ScenarioMx> mx;  // in file order
   DnssecStatus dnssec = DnssecStatus::kInsecure;
-  std::vector<TlsaRecord> tlsa;  // data decoded from hex
+  // Data decoded from hex; empty for "auto": the record that matches what
+  // each MX presents (the runner computes it).
+  std::vector<TlsaRecord> tlsa;
   std::optional<policy::StsPolicy> mta_sts;
   std::string mta_sts_id;  // the policy id (TXT "id="), when mta_sts is set
+  StsFetchOutcome mta_sts_fetch = StsFetchOutcome::kOk;
   int line = 0;
 };
 
@@ -65,10 +85,19 @@ struct ScenarioLoad {
   int64_t recipients = 1;
   int64_t size = 1024;  // body octets
   int requiretls_percent = 0;
+  // Queued at world.start + at, or spread evenly over [at, at + spread).
+  absl::Duration at;
+  absl::Duration spread;
   int line = 0;
 };
 
-enum class ScenarioFaultKind : uint8_t { kRefuse, kTimeout, kStall, kReset };
+enum class ScenarioFaultKind : uint8_t {
+  kRefuse,
+  kTimeout,
+  kStall,
+  kReset,
+  kRollover,  // the partner switches to the new issuer's certificate
+};
 
 absl::string_view ScenarioFaultKindName(ScenarioFaultKind kind);
 

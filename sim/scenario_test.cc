@@ -10,6 +10,7 @@
 #include "core/policy/table.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sim/attacker.h"
 #include "sim/dns.h"
 #include "sim/partner.h"
 
@@ -418,6 +419,146 @@ TEST(ScenarioErrorTest, Duplicates) {
                   "mx = [{ host = \"mx1.partner.example\", preference = 5, "
                   "profile = \"tarpit\" }]\n")),
               11, "has profile 'tarpit' here but 'good' on line 8");
+}
+
+TEST(ScenarioTest, AttackersAndRollover) {
+  absl::StatusOr<Scenario> parsed =
+      ParseScenario(absl::StrCat(kMinimalHead, R"([[domain]]
+name = "a.example"
+mx = [
+  { host = "mx1.a.example", preference = 10, profile = "good", attacker = "strip-starttls" },
+  { host = "mx2.a.example", preference = 20, profile = "rollover-old-issuer" },
+  { host = "mx3.a.example", preference = 30, profile = "good", attacker = "TLS-Downgrade" },
+]
+
+[[domain]]
+name = "b.example"
+mx = [{ host = "mx1.a.example", preference = 5, profile = "good", attacker = "strip-starttls" },
+      { host = "mx.b.example", preference = 6, profile = "good", attacker = "inject-server-reply" },
+      { host = "mx2.b.example", preference = 7, profile = "good", attacker = "inject-client-command" }]
+
+[[fault]]
+host = "mx2.a.example"
+kind = "rollover"
+at = "30m"
+)"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const Scenario& s = *parsed;
+  ASSERT_EQ(s.domains.size(), 2u);
+  ASSERT_EQ(s.domains[0].mx.size(), 3u);
+  EXPECT_EQ(s.domains[0].mx[0].attacker, AttackKind::kStripStartTls);
+  EXPECT_FALSE(s.domains[0].mx[1].attacker.has_value());
+  EXPECT_EQ(s.domains[0].mx[2].attacker, AttackKind::kTlsDowngrade);
+  ASSERT_EQ(s.domains[1].mx.size(), 3u);
+  EXPECT_EQ(s.domains[1].mx[0].attacker, AttackKind::kStripStartTls);
+  EXPECT_EQ(s.domains[1].mx[1].attacker, AttackKind::kInjectServerReply);
+  EXPECT_EQ(s.domains[1].mx[2].attacker, AttackKind::kInjectClientCommand);
+  ASSERT_EQ(s.faults.size(), 1u);
+  EXPECT_EQ(s.faults[0].kind, ScenarioFaultKind::kRollover);
+  EXPECT_EQ(ScenarioFaultKindName(s.faults[0].kind), "rollover");
+  EXPECT_EQ(s.faults[0].host, "mx2.a.example");
+  EXPECT_EQ(s.faults[0].at, absl::Minutes(30));
+  EXPECT_EQ(s.faults[0].duration, absl::ZeroDuration());
+  EXPECT_EQ(s.faults[0].line, 20);
+}
+
+TEST(ScenarioErrorTest, Attackers) {
+  ExpectError(ParseWithTail("[[domain]]\nname = \"a.example\"\nmx = [\n"
+                            "  { host = \"mx.a.example\", preference = 1, "
+                            "profile = \"good\" },\n"
+                            "  { host = \"mx2.a.example\", preference = 2, "
+                            "profile = \"good\", attacker = \"strip-tls\" },\n"
+                            "]\n"),
+              10,
+              "unknown attacker 'strip-tls' (expected one of: strip-starttls, "
+              "inject-server-reply, inject-client-command, tls-downgrade)");
+  ExpectError(ParseWithTail("[[domain]]\nname = \"a.example\"\n"
+                            "mx = [{ host = \"mx.a.example\", preference = 1, "
+                            "profile = \"good\", attacker = 1 }]\n"),
+              8, "domain.mx.attacker: expected a string, got an integer");
+  // One host is one route: the attacker sits on every path to it.
+  ExpectError(ParseWithTail(absl::StrCat(
+                  kDomain,
+                  "[[domain]]\nname = \"other.example\"\n"
+                  "mx = [{ host = \"mx1.partner.example\", preference = 5, "
+                  "profile = \"good\", attacker = \"tls-downgrade\" }]\n")),
+              11, "has attacker 'tls-downgrade' here but 'none' on line 8");
+}
+
+TEST(ScenarioErrorTest, Rollover) {
+  ExpectError(ParseWithTail(absl::StrCat(kDomain,
+                                         "[[fault]]\nhost = "
+                                         "\"mx1.partner.example\"\n"
+                                         "kind = \"rollover\"\nat = \"1m\"\n"
+                                         "duration = \"1s\"\n")),
+              13, "only kind 'stall' has a duration, not 'rollover'");
+  ExpectError(ParseWithTail(absl::StrCat(kDomain,
+                                         "[[fault]]\nhost = "
+                                         "\"mx1.partner.example\"\n"
+                                         "kind = \"rollover\"\nat = \"2h\"\n")),
+              12, "fault.at: 2h is not before the end of the world");
+  ExpectError(ParseWithTail(absl::StrCat(kDomain,
+                                         "[[fault]]\nhost = "
+                                         "\"mx1.partner.example\"\n"
+                                         "kind = \"roll-over\"\n"
+                                         "at = \"1m\"\n")),
+              11, "(expected refuse, timeout, stall, reset or rollover)");
+}
+
+TEST(ScenarioTest, AutoTlsaStsFetchLoadTimesAndClientCertificate) {
+  absl::StatusOr<Scenario> parsed = ParseScenario(absl::StrCat(
+      kMinimalHead, "client_certificate = false\n", R"([[domain]]
+name = "a.example"
+mx = [{ host = "mx.a.example", preference = 10, profile = "good" }]
+dnssec = "secure"
+tlsa = ["3 1 1 auto", "2 0 2 auto"]
+mta_sts = { mode = "enforce", mx = ["mx.a.example"], max_age = 60, id = "1", fetch = "http-404" }
+[[load]]
+to = "a.example"
+messages = 4
+at = "10m"
+spread = "20m"
+)"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_FALSE(parsed->sender.client_certificate);
+  const ScenarioDomain& d = parsed->domains.at(0);
+  ASSERT_EQ(d.tlsa.size(), 2u);
+  EXPECT_EQ(d.tlsa[0], (TlsaRecord{3, 1, 1, ""}));  // filled in by the runner
+  EXPECT_EQ(d.tlsa[1], (TlsaRecord{2, 0, 2, ""}));
+  EXPECT_EQ(d.mta_sts_fetch, StsFetchOutcome::kHttp404);
+  EXPECT_EQ(parsed->loads.at(0).at, absl::Minutes(10));
+  EXPECT_EQ(parsed->loads.at(0).spread, absl::Minutes(20));
+}
+
+TEST(ScenarioErrorTest, AutoTlsaStsFetchLoadTimes) {
+  const std::string domain = R"([[domain]]
+name = "a.example"
+mx = [{ host = "mx.a.example", preference = 10, profile = "good" }]
+)";  // lines 6..8
+  ExpectError(ParseWithTail(domain + "tlsa = [\"1 1 1 auto\"]\n"), 9,
+              "'auto' data needs usage 2 or 3");
+  ExpectError(ParseWithTail(domain + "tlsa = [\"3 1 7 auto\"]\n"), 9,
+              "selector 0..1 and matching type 0..2");
+  ExpectError(ParseWithTail(domain + "tlsa = [\"3 1 1 zz\"]\n"), 9,
+              "bad hex data");
+  ExpectError(
+      ParseWithTail(domain +
+                    "mta_sts = { mode = \"enforce\", mx = [\"mx.a.example\"], "
+                    "max_age = 60, id = \"1\", fetch = \"timeout\" }\n"),
+      9, "unknown outcome 'timeout'");
+  ExpectError(ParseWithTail(domain +
+                            "[[load]]\nto = \"a.example\"\nmessages = 1\n"
+                            "at = \"1h\"\n"),
+              12, "load.at: 1h is not before the end of the world");
+  ExpectError(ParseWithTail(domain +
+                            "[[load]]\nto = \"a.example\"\nmessages = 1\n"
+                            "at = \"30m\"\nspread = \"31m\"\n"),
+              13, "after the end of the world");
+  ExpectError(ParseScenario(absl::StrCat(kMinimalHead,
+                                         "client_certificate = \"yes\"\n"),
+                            "s.toml")
+                  .status(),
+              6, "expected true or false");
 }
 
 TEST(ScenarioTest, LoadScenarioFile) {

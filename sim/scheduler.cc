@@ -10,8 +10,24 @@ Scheduler::Scheduler(absl::Time epoch, SchedulerOptions options)
     : options_(options), clock_(epoch) {}
 
 EventHandle Scheduler::At(absl::Time time, Callback callback) {
-  const EventHandle handle{std::max(time, Now()), next_sequence_++};
-  queue_.emplace(Key(handle.time, handle.sequence), std::move(callback));
+  if (heap_.size() > 2 * pending() + 64) {
+    // Mostly cancelled entries (re-armed timers): rebuild without them.
+    std::erase_if(heap_, [this](const Entry& e) { return !Live(e); });
+    std::make_heap(heap_.begin(), heap_.end(), Later());
+  }
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  const EventHandle handle{std::max(time, Now()), next_sequence_++, slot};
+  slots_[slot].sequence = handle.sequence;
+  slots_[slot].callback = std::move(callback);
+  heap_.push_back(Entry{handle.time, handle.sequence, slot});
+  std::push_heap(heap_.begin(), heap_.end(), Later());
   return handle;
 }
 
@@ -20,28 +36,53 @@ EventHandle Scheduler::After(absl::Duration delay, Callback callback) {
 }
 
 bool Scheduler::Cancel(const EventHandle& handle) {
-  return queue_.erase(Key(handle.time, handle.sequence)) > 0;
+  if (handle.sequence == 0 || handle.slot >= slots_.size() ||
+      slots_[handle.slot].sequence != handle.sequence) {
+    return false;
+  }
+  slots_[handle.slot] = Slot();
+  free_slots_.push_back(handle.slot);
+  return true;
+}
+
+void Scheduler::SkipCancelled() const {
+  while (!heap_.empty() && !Live(heap_.front())) {
+    std::pop_heap(heap_.begin(), heap_.end(), Later());
+    heap_.pop_back();
+  }
 }
 
 absl::Time Scheduler::NextEventTime() const {
-  return queue_.empty() ? absl::InfiniteFuture() : queue_.begin()->first.first;
+  SkipCancelled();
+  return heap_.empty() ? absl::InfiniteFuture() : heap_.front().time;
 }
 
 absl::Status Scheduler::Run(absl::Time limit) {
   uint64_t steps = 0;
-  while (!queue_.empty() && queue_.begin()->first.first <= limit) {
+  while (stop_.ok()) {
+    SkipCancelled();
+    if (heap_.empty() || heap_.front().time > limit) break;
     if (steps == options_.max_steps_per_run) {
       return absl::ResourceExhaustedError(
           absl::StrCat("scheduler: step limit of ", options_.max_steps_per_run,
                        " events reached at ", absl::FormatTime(Now())));
     }
-    auto node = queue_.extract(queue_.begin());
-    clock_.AdvanceTo(node.key().first);
+    std::pop_heap(heap_.begin(), heap_.end(), Later());
+    const Entry entry = heap_.back();
+    heap_.pop_back();
+    Callback callback = std::move(slots_[entry.slot].callback);
+    slots_[entry.slot] = Slot();
+    free_slots_.push_back(entry.slot);
+    clock_.AdvanceTo(entry.time);
     ++steps;
     ++steps_;
-    node.mapped()();
+    callback();
   }
-  return absl::OkStatus();
+  return stop_;
+}
+
+void Scheduler::Stop(std::string why) {
+  if (stop_.ok()) stop_ = absl::AbortedError(std::move(why));
 }
 
 absl::Status Scheduler::RunUntil(absl::Time time) {

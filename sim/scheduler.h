@@ -3,8 +3,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -17,6 +18,7 @@ namespace starling::sim {
 struct EventHandle {
   absl::Time time = absl::InfinitePast();
   uint64_t sequence = 0;  // 0: no event
+  uint32_t slot = 0;      // where the scheduler keeps its callback
   friend bool operator==(const EventHandle&, const EventHandle&) = default;
 };
 
@@ -59,23 +61,56 @@ class Scheduler {
   // Runs until no event is left; kResourceExhausted as above.
   absl::Status RunUntilIdle();
 
-  size_t pending() const { return queue_.size(); }
+  // Makes the running RunUntil()/RunUntilIdle() return (kAborted, with
+  // `why`) after the current event; the clock stays where it is. Later runs
+  // return the same status at once (a stop is for good).
+  void Stop(std::string why);
+  bool stopped() const { return !stop_.ok(); }
+
+  size_t pending() const { return slots_.size() - free_slots_.size(); }
   // When the next event is due (InfiniteFuture() when none).
   absl::Time NextEventTime() const;
   // Events executed since construction.
   uint64_t steps() const { return steps_; }
 
  private:
-  using Key = std::pair<absl::Time, uint64_t>;
+  // Heap entries stay small and trivially movable: the callbacks live in
+  // slots_, and an entry whose slot no longer holds its sequence was
+  // cancelled.
+  struct Entry {
+    absl::Time time;
+    uint64_t sequence;
+    uint32_t slot;
+  };
+  struct Slot {
+    uint64_t sequence = 0;  // 0: free
+    Callback callback;
+  };
+  // Orders the heap so that the earliest (time, sequence) is on top.
+  struct Later {
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.time != b.time ? a.time > b.time : a.sequence > b.sequence;
+    }
+  };
 
   // Runs events due at or before `limit`.
   absl::Status Run(absl::Time limit);
+  // Drops cancelled entries from the top of the heap.
+  void SkipCancelled() const;
 
   SchedulerOptions options_;
   Clock clock_;
-  std::map<Key, Callback> queue_;
+  bool Live(const Entry& e) const {
+    return slots_[e.slot].sequence == e.sequence;
+  }
+
+  // A binary heap; cancelled entries stay in it until they reach the top.
+  mutable std::vector<Entry> heap_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
   uint64_t next_sequence_ = 1;
   uint64_t steps_ = 0;
+  absl::Status stop_;
 };
 
 }  // namespace starling::sim

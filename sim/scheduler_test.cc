@@ -109,6 +109,25 @@ TEST(SchedulerTest, Cancellation) {
   EXPECT_EQ(scheduler.pending(), 0u);
 }
 
+TEST(SchedulerTest, StopEndsTheRunForGood) {
+  Scheduler scheduler(kEpoch);
+  std::vector<int> order;
+  scheduler.After(absl::Seconds(1), [&] {
+    order.push_back(1);
+    scheduler.Stop("invariant violated");
+    scheduler.Stop("a second reason is ignored");
+  });
+  scheduler.After(absl::Seconds(1), [&] { order.push_back(2); });
+  const absl::Status status = scheduler.RunUntil(kEpoch + absl::Seconds(5));
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(status.message(), "invariant violated");
+  EXPECT_TRUE(scheduler.stopped());
+  EXPECT_EQ(order, std::vector<int>{1});
+  EXPECT_EQ(scheduler.Now(), kEpoch + absl::Seconds(1));  // not advanced
+  EXPECT_EQ(scheduler.RunUntilIdle().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(order, std::vector<int>{1});
+}
+
 TEST(SchedulerTest, StepLimitStopsARunawayWorld) {
   Scheduler scheduler(kEpoch, SchedulerOptions{.max_steps_per_run = 100});
   std::function<void()> again = [&] {

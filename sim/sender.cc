@@ -176,6 +176,9 @@ struct Sender::Connection {
   EventHandle finish_event;
   bool timed_out = false;
   bool finishing = false;
+  bool mandatory = false;
+  const Partner* partner = nullptr;
+  std::unique_ptr<CapturedConnection> capture;
   AttemptRecord record;
   // The recipients in the order of the session's results.
   std::vector<std::vector<RecipientRef>> sent;
@@ -188,6 +191,9 @@ struct Sender::Run {
   std::vector<MxRecord> mx;
   DnssecStatus mx_dnssec = DnssecStatus::kInsecure;
   size_t next_mx = 0;
+  // The next connection to run.mx[next_mx] skips STARTTLS: its handshake
+  // just failed where TLS was optional (once per MX and run).
+  bool clear_retry = false;
   policy::DestinationState state;
   std::unique_ptr<Connection> connection;
 };
@@ -253,6 +259,43 @@ size_t Sender::queued() const {
   size_t n = 0;
   for (const auto& [domain, queue] : domains_) n += queue.pending.size();
   return n;
+}
+
+std::string Sender::Audit() const {
+  for (const auto& [domain, queue] : domains_) {
+    for (const RecipientRef& ref : queue.pending) {
+      const RecipientState& r =
+          messages_.at(ref.message).recipients.at(ref.index);
+      if (r.fate != RecipientFate::kQueued) {
+        return absl::StrCat("message ", ref.message, " recipient ",
+                            r.mailbox.ToString(), " is ",
+                            RecipientFateName(r.fate),
+                            " but still in the queue of ", domain);
+      }
+    }
+    if (!queue.pending.empty() && queue.run == nullptr &&
+        queue.event.sequence == 0) {
+      return absl::StrCat(queue.pending.size(), " recipients queued for ",
+                          domain, " but no delivery run is due");
+    }
+  }
+  for (const auto& [id, message] : messages_) {
+    for (size_t i = 0; i < message.recipients.size(); ++i) {
+      const RecipientState& r = message.recipients[i];
+      if (r.fate != RecipientFate::kQueued) continue;
+      auto queue = domains_.find(DnsModel::Canonical(r.mailbox.domain));
+      const RecipientRef ref{id, i};
+      if (queue == domains_.end() ||
+          std::count(queue->second.pending.begin(),
+                     queue->second.pending.end(), ref) != 1) {
+        return absl::StrCat("message ", id, " recipient ",
+                            r.mailbox.ToString(),
+                            " is queued but not exactly once in its "
+                            "domain's queue (lost)");
+      }
+    }
+  }
+  return "";
 }
 
 RecipientState& Sender::Recipient(const RecipientRef& ref) {
@@ -390,6 +433,7 @@ void Sender::TryNextMx(const std::string& domain) {
         return;
       }
       ++run.next_mx;
+    run.clear_retry = false;
       continue;
     }
     AttemptRecord record;
@@ -416,6 +460,7 @@ void Sender::TryNextMx(const std::string& domain) {
     Apply(run, record.recipients);
     attempts_.push_back(std::move(record));
     ++run.next_mx;
+    run.clear_retry = false;
   }
   EndRun(domain);
 }
@@ -432,6 +477,7 @@ bool Sender::Connect(const std::string& domain, Run& run,
   record.mx_preference = destination.mx_preference;
   record.verdict = check.verdict;
   record.policy_label = check.label;
+  connection->mandatory = check.verdict == smtp::DeliveryVerdict::kProceedTls;
 
   auto route = routes_.find(destination.mx_host);
   if (route == routes_.end() || route->second.partner == nullptr) {
@@ -470,10 +516,20 @@ bool Sender::Connect(const std::string& domain, Run& run,
   ClientEndpointOptions client_options;
   auto smtp_options = std::make_shared<smtp::ClientOptions>();
   smtp_options->helo_name = options_.helo_name;
+  smtp_options->attempt_starttls = !run.clear_retry;
   client_options.smtp = std::move(smtp_options);
   client_options.destination = destination;
   client_options.tls = options_.tls;
   client_options.tls.role = tls::Role::kClient;
+  // The destination's entry may lower the protocol floor (a legacy partner's
+  // connector) or allow static RSA key exchange.
+  const policy::PolicyEntry& entry = table_->Lookup(domain);
+  tls::ChannelPolicy& handshake = client_options.tls.policy;
+  handshake.min_version = std::min(handshake.min_version, entry.min_version);
+  if (!entry.forward_secrecy) {
+    handshake.forward_secrecy_only = false;
+    handshake.key_exchanges.push_back("RSA");
+  }
   client_options.tls.rng = tls::SeededRng(seed, "client");
   absl::StatusOr<std::unique_ptr<ClientEndpoint>> client =
       ClientEndpoint::Create(scheduler_, std::move(client_options),
@@ -491,8 +547,13 @@ bool Sender::Connect(const std::string& domain, Run& run,
     return false;
   }
   connection->client = *std::move(client);
+  connection->partner = route->second.partner;
   connection->server = route->second.partner->NewConnection(seed);
-  auto check_connection = [this, domain] { CheckConnection(domain); };
+  // std::map nodes stay put: the queue outlives the connection.
+  DomainQueue* queue = &domains_.at(domain);
+  auto check_connection = [this, domain, queue] {
+    CheckConnection(domain, *queue);
+  };
   connection->client_tap =
       std::make_unique<Tap>(connection->client.get(), check_connection);
   connection->server_tap =
@@ -504,6 +565,19 @@ bool Sender::Connect(const std::string& domain, Run& run,
       connection->client_tap.get(), connection->server_tap.get());
   connection->client->Attach(connection->link.get());
   connection->server->Attach(connection->link.get());
+  if (options_.capture) {
+    connection->capture = std::make_unique<CapturedConnection>();
+    CapturedConnection* capture = connection->capture.get();
+    capture->index = ++connections_started_;
+    capture->domain = domain;
+    capture->mx_host = destination.mx_host;
+    capture->start = record.start;
+    connection->link->set_observer([capture](const LinkRecord& r) {
+      capture->events.push_back(
+          CapturedEvent{r.time, r.to, r.type, std::string(r.bytes)});
+    });
+    connection->client->set_transcript(&capture->transcript);
+  }
   connection->connect_timer =
       scheduler_->After(options_.connect_timeout, [this, domain] {
         Connection& c = *domains_[domain].run->connection;
@@ -521,8 +595,8 @@ bool Sender::Connect(const std::string& domain, Run& run,
   return true;
 }
 
-void Sender::CheckConnection(const std::string& domain) {
-  Connection& connection = *domains_[domain].run->connection;
+void Sender::CheckConnection(const std::string& domain, DomainQueue& queue) {
+  Connection& connection = *queue.run->connection;
   if (connection.finishing || !connection.link->finished()) return;
   connection.finishing = true;
   // Not from inside the link's callback: finishing destroys the link.
@@ -575,9 +649,39 @@ void Sender::FinishConnection(const std::string& domain) {
       record.detail = "connection refused";
     }
   }
+  if (options_.on_connection_end) {
+    ConnectionReport report;
+    report.record = &record;
+    report.client = connection->client.get();
+    report.server = connection->server.get();
+    report.partner = connection->partner;
+    report.mandatory = connection->mandatory;
+    report.capture = connection->capture.get();
+    options_.on_connection_end(report);
+  }
+  // Opportunistic TLS that failed in the handshake: try the same host again
+  // at once without STARTTLS (the policy still decides whether plaintext is
+  // acceptable: only where TLS was optional, never for REQUIRETLS).
+  bool retry_clear = !run.clear_retry && !connection->mandatory &&
+                     record.connected && !record.tls &&
+                     connection->client->handshake_failure().has_value() &&
+                     !record.recipients.empty();
+  for (const AttemptRecipient& r : record.recipients) {
+    retry_clear &= r.result.stage == smtp::ClientStage::kTlsHandshake &&
+                   r.result.status == smtp::RecipientStatus::kTempFailed;
+  }
   Apply(run, record.recipients);
   attempts_.push_back(std::move(record));
+  if (connection->capture != nullptr) {
+    captures_.push_back(std::move(*connection->capture));
+  }
   connection.reset();
+  if (retry_clear && !run.batch.empty()) {
+    run.clear_retry = true;
+    TryNextMx(domain);
+    return;
+  }
+  run.clear_retry = false;
   ++run.next_mx;
   TryNextMx(domain);
 }
@@ -639,6 +743,13 @@ void Sender::Bounce(const RecipientRef& ref, std::string status,
 
 void Sender::Finish(const RecipientRef& ref, RecipientFate fate) {
   RecipientState& recipient = Recipient(ref);
+  if (recipient.fate != RecipientFate::kQueued &&
+      options_.on_bookkeeping_error) {
+    options_.on_bookkeeping_error(absl::StrCat(
+        "message ", ref.message, " recipient ", recipient.mailbox.ToString(),
+        " ", RecipientFateName(fate), " after it was already ",
+        RecipientFateName(recipient.fate)));
+  }
   recipient.fate = fate;
   recipient.finished = scheduler_->Now();
   std::vector<RecipientRef>& pending =

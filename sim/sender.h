@@ -2,6 +2,7 @@
 #define STARLING_SIM_SENDER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "core/smtp/tls_policy_hook.h"
 #include "core/tls/channel.h"
 #include "core/tlsfacts/tls_facts.h"
+#include "sim/capture.h"
 #include "sim/dns.h"
 #include "sim/link.h"
 #include "sim/partner.h"
@@ -109,6 +111,19 @@ struct Route {
   LinkFaults faults;
 };
 
+// What the sender shows its observer when a connection has ended, before
+// the results are applied (pointers valid during the call only).
+struct ConnectionReport {
+  const AttemptRecord* record = nullptr;
+  const ClientEndpoint* client = nullptr;
+  const PartnerConnection* server = nullptr;
+  const Partner* partner = nullptr;
+  // The policy's check before connecting made TLS mandatory.
+  bool mandatory = false;
+  // Null unless SenderOptions::capture.
+  const CapturedConnection* capture = nullptr;
+};
+
 struct SenderOptions {
   uint64_t seed = 1;
   std::string helo_name = "relay.example.org";
@@ -124,6 +139,13 @@ struct SenderOptions {
   absl::Duration first_retry = absl::Minutes(5);
   absl::Duration max_retry = absl::Hours(4);
   absl::Duration max_queue_lifetime = absl::Hours(24 * 5);
+  // Record every connection's wire events and dialogue (captures()).
+  bool capture = false;
+  // Called at the end of every connection (see ConnectionReport).
+  std::function<void(const ConnectionReport&)> on_connection_end;
+  // Called when the sender's own bookkeeping breaks (a recipient finished
+  // twice, a queued recipient nobody will retry).
+  std::function<void(absl::string_view)> on_bookkeeping_error;
 };
 
 // The simulator's sending MTA: a queue of messages per destination domain,
@@ -158,6 +180,12 @@ class Sender {
   const std::vector<BounceRecord>& bounces() const { return bounces_; }
   // Recipients not yet delivered or bounced.
   size_t queued() const;
+  // Every queued recipient is waiting in its domain's queue or in the run
+  // in progress, and nothing else is: the first discrepancy, else empty.
+  std::string Audit() const;
+  // The connections recorded under SenderOptions::capture, in the order
+  // they ended.
+  const std::vector<CapturedConnection>& captures() const { return captures_; }
 
  private:
   struct RecipientRef {
@@ -187,7 +215,7 @@ class Sender {
   // Starts a connection to run.mx[run.next_mx]; false when none was made.
   bool Connect(const std::string& domain, Run& run,
                smtp::Destination destination, smtp::PolicyDecision check);
-  void CheckConnection(const std::string& domain);
+  void CheckConnection(const std::string& domain, DomainQueue& queue);
   void FinishConnection(const std::string& domain);
   // Applies `results` to the run's batch: delivered and bounced recipients
   // leave it, temp failures stay.
@@ -215,7 +243,9 @@ class Sender {
   std::map<std::string, DomainQueue> domains_;
   std::vector<AttemptRecord> attempts_;
   std::vector<BounceRecord> bounces_;
+  std::vector<CapturedConnection> captures_;
   uint64_t next_id_ = 1;
+  uint64_t connections_started_ = 0;
 };
 
 }  // namespace starling::sim

@@ -14,6 +14,12 @@ SessionEndpoint::~SessionEndpoint() { CancelTimer(); }
 
 void SessionEndpoint::OnData(absl::string_view bytes) {
   if (dropped_) return;
+  if (pipe_.channel() == nullptr) {
+    received_clear_tail_.append(bytes.data(), bytes.size());
+    if (received_clear_tail_.size() > kClearTail) {
+      received_clear_tail_.erase(0, received_clear_tail_.size() - kClearTail);
+    }
+  }
   Note("receive", pipe_.ReceiveFromNetwork(bytes, scheduler_->Now()));
   Step();
 }
@@ -23,6 +29,7 @@ void SessionEndpoint::Step() {
   for (int guard = 0; guard < 1000 && !dropped_ && Turn(); ++guard) {
   }
   if (dropped_) return;
+  tls_established_ |= pipe_.mode() == TlsPipe::Mode::kEstablished;
   Flush();
   if (!link_closed_ && SessionClosed() && !SessionHasOutput()) {
     if (pipe_.mode() == TlsPipe::Mode::kEstablished) {
@@ -38,6 +45,7 @@ void SessionEndpoint::Step() {
 void SessionEndpoint::Flush() {
   while (!pipe_.NetworkOutput().empty() && !link_->finished()) {
     const absl::string_view out = pipe_.NetworkOutput();
+    max_unsent_ = std::max(max_unsent_, out.size());
     const size_t n = std::min(out.size(), link_->Writable(side_));
     if (n == 0) return;  // OnWritable() resumes
     (pipe_.channel() == nullptr ? sent_clear_ : sent_tls_)
@@ -72,14 +80,21 @@ void SessionEndpoint::Note(absl::string_view what, const absl::Status& status) {
 void SessionEndpoint::ArmTimer() {
   const absl::Time deadline =
       link_closed_ ? absl::InfiniteFuture() : SessionDeadline();
-  if (deadline == timer_time_) return;
+  if (deadline == absl::InfiniteFuture()) {
+    CancelTimer();
+    return;
+  }
+  // A timer due no later than the deadline stays: when it fires it looks at
+  // the deadline again. Deadlines mostly move later with every reply, so
+  // this saves re-arming the timer for each one.
+  if (timer_time_ <= deadline) return;
   CancelTimer();
-  if (deadline == absl::InfiniteFuture()) return;
   timer_time_ = deadline;
   timer_ = scheduler_->At(deadline, [this] {
     timer_ = EventHandle();
     timer_time_ = absl::InfiniteFuture();
-    SessionTimeout(scheduler_->Now());
+    const absl::Time now = scheduler_->Now();
+    if (!link_closed_ && SessionDeadline() <= now) SessionTimeout(now);
     Step();
   });
 }
@@ -123,7 +138,18 @@ void ClientEndpoint::OnClosed(CloseReason reason) {
 bool ClientEndpoint::Turn() {
   bool progress = !pipe_.Plaintext().empty();
   const size_t output = session_->PendingOutput().size();
-  Note("pump", PumpSession(*session_, pipe_, scheduler_->Now()));
+  if (transcript_ != nullptr) {
+    const absl::Time now = scheduler_->Now();
+    Note("pump", PumpSession(*session_, pipe_, now,
+                             [this, now](bool sent, absl::string_view bytes) {
+                               transcript_->push_back(
+                                   {now, sent,
+                                    pipe_.mode() == TlsPipe::Mode::kEstablished,
+                                    std::string(bytes)});
+                             }));
+  } else {
+    Note("pump", PumpSession(*session_, pipe_, scheduler_->Now()));
+  }
   progress |= session_->PendingOutput().size() != output;
   while (std::optional<tls::ChannelEvent> event = pipe_.NextEvent()) {
     progress = true;

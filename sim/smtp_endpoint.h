@@ -14,6 +14,7 @@
 #include "core/smtp/tls_policy_hook.h"
 #include "core/tls/channel.h"
 #include "core/tlsfacts/tls_facts.h"
+#include "sim/capture.h"
 #include "sim/link.h"
 #include "sim/scheduler.h"
 #include "sim/tls_pipe.h"
@@ -42,6 +43,16 @@ class SessionEndpoint : public LinkEndpoint {
   const std::vector<std::string>& errors() const { return errors_; }
   const std::string& sent_clear() const { return sent_clear_; }
   const std::string& sent_tls() const { return sent_tls_; }
+  // The last kClearTail octets received in the clear (all of them when
+  // fewer): after a STARTTLS, what came just before the handshake.
+  static constexpr size_t kClearTail = 512;
+  const std::string& received_clear_tail() const {
+    return received_clear_tail_;
+  }
+  // A TLS handshake completed on this end.
+  bool tls_established() const { return tls_established_; }
+  // The most octets ever waiting for the link's window at once.
+  size_t max_unsent() const { return max_unsent_; }
 
  protected:
   // One round of moving bytes and answering events; true when anything
@@ -83,6 +94,9 @@ class SessionEndpoint : public LinkEndpoint {
   std::vector<std::string> errors_;
   std::string sent_clear_;
   std::string sent_tls_;
+  std::string received_clear_tail_;
+  bool tls_established_ = false;
+  size_t max_unsent_ = 0;
 };
 
 struct ClientEndpointOptions {
@@ -112,6 +126,11 @@ class ClientEndpoint : public SessionEndpoint {
     return handshake_facts_;
   }
   absl::Time handshake_time() const { return handshake_time_; }
+  // Records the SMTP dialogue into `transcript` from now on (null: stop).
+  // It must outlive the endpoint's use of it.
+  void set_transcript(std::vector<TranscriptEntry>* transcript) {
+    transcript_ = transcript;
+  }
   // Why the handshake failed, when it did.
   const std::optional<tls::FailureReason>& handshake_failure() const {
     return handshake_failure_;
@@ -139,6 +158,7 @@ class ClientEndpoint : public SessionEndpoint {
   std::optional<TlsFacts> handshake_facts_;
   absl::Time handshake_time_ = absl::InfiniteFuture();
   std::optional<tls::FailureReason> handshake_failure_;
+  std::vector<TranscriptEntry>* transcript_ = nullptr;
 };
 
 }  // namespace starling::sim

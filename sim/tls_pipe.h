@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -86,13 +87,17 @@ absl::string_view TlsPipeModeName(TlsPipe::Mode mode);
 // the pipe's plaintext into the session, and the session's output into the
 // pipe while the pipe can carry it (in the clear or established; never
 // during the handshake). Events stay for the embedder. Returns the first
-// error of the session or the pipe.
+// error of the session or the pipe. `observe`, when set, sees the bytes the
+// session read (sent = false) and wrote (sent = true).
+using PumpObserver = std::function<void(bool sent, absl::string_view bytes)>;
 template <typename Session>
-absl::Status PumpSession(Session& session, TlsPipe& pipe, absl::Time now) {
+absl::Status PumpSession(Session& session, TlsPipe& pipe, absl::Time now,
+                         const PumpObserver& observe = nullptr) {
   absl::Status status;
   if (!pipe.Plaintext().empty()) {
     const std::string input(pipe.Plaintext());
     pipe.ConsumePlaintext(input.size());
+    if (observe) observe(false, input);
     status.Update(session.Receive(input, now));
   }
   const TlsPipe::Mode mode = pipe.mode();
@@ -101,7 +106,10 @@ absl::Status PumpSession(Session& session, TlsPipe& pipe, absl::Time now) {
       (mode == TlsPipe::Mode::kClear || mode == TlsPipe::Mode::kEstablished)) {
     const size_t size = out.size();
     const absl::Status sent = pipe.Send(out);
-    if (sent.ok()) session.ConsumeOutput(size);
+    if (sent.ok()) {
+      if (observe) observe(true, out);
+      session.ConsumeOutput(size);
+    }
     status.Update(sent);
   }
   return status;

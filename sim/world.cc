@@ -13,8 +13,12 @@
 #include "core/policy/mta_sts.h"
 #include "core/smtp/client_session.h"
 #include "core/smtp/command.h"
+#include "core/policy/sha2.h"
+#include "core/tls/facts.h"
 #include "core/tls/testing/test_pki.h"
+#include "sim/attacker.h"
 #include "sim/dns.h"
+#include "sim/invariants.h"
 #include "sim/link.h"
 #include "sim/partner.h"
 #include "sim/random.h"
@@ -29,17 +33,28 @@ constexpr uint64_t kPkiSeed = 7;
 // Random(seed).Fork(kLoadStream) draws the REQUIRETLS choices.
 constexpr uint64_t kLoadStream = 100;
 
+std::string MessageKey(int64_t index) { return absl::StrCat("m", index); }
+
 // A deterministic RFC 5322 text of exactly `size` octets (CRLF lines, no
 // bare CR or LF) when size >= 2.
+// It starts with the Message-ID header that names the message (see
+// MessageKeyOf) unless `size` is too small for it.
 std::string MakeBody(int64_t size, absl::string_view domain, int64_t index) {
   const size_t target = static_cast<size_t>(size);
-  std::string body =
-      absl::StrCat("Subject: mtasim load ", index, " to ", domain, "\r\n\r\n");
+  std::string body = absl::StrCat(MessageIdHeader(MessageKey(index)), "\r\n",
+                                  "Subject: mtasim load ", index, " to ",
+                                  domain, "\r\n\r\n");
   static constexpr absl::string_view kAlphabet =
       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  // 76 letters and CRLF per line, each line starting one letter further on.
+  std::string line;
+  for (size_t i = 0; i < 76 + kAlphabet.size(); ++i) {
+    line.push_back(kAlphabet[i % kAlphabet.size()]);
+  }
+  body.reserve(target + 78);
   size_t n = static_cast<size_t>(index);
   while (body.size() < target) {
-    for (int i = 0; i < 76; ++i) body.push_back(kAlphabet[n++ % kAlphabet.size()]);
+    body.append(line, n++ % kAlphabet.size(), 76);
     body += "\r\n";
   }
   body.resize(target);
@@ -68,6 +83,44 @@ std::string FaultText(const ScenarioFault& fault) {
   return text;
 }
 
+// A TLSA record with empty data stands for the record that matches what
+// `profile` presents on `pki`'s host: the leaf (usage 3) or its issuer
+// (usage 2), whole or its SubjectPublicKeyInfo, as is or hashed.
+absl::StatusOr<TlsaRecord> ResolveTlsa(
+    const TlsaRecord& tlsa,
+    const std::shared_ptr<const tls::testing::TestPki>& pki,
+    PartnerProfile profile) {
+  if (!tlsa.data.empty()) return tlsa;
+  if (pki == nullptr) return absl::InternalError("test PKI unavailable");
+  const std::vector<std::string> chain =
+      pki->identity(PartnerCertKind(profile))->ChainDer();
+  const size_t index = tlsa.usage == 2 ? 1 : 0;
+  if (index >= chain.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TLSA usage 2 for profile ", PartnerProfileName(profile),
+        ": its certificate is sent without an issuer"));
+  }
+  std::string data = chain[index];
+  if (tlsa.selector == 1) {
+    absl::StatusOr<CertificateFacts> facts = tls::DescribeCertificateDer(data);
+    if (!facts.ok()) return facts.status();
+    data = facts->spki_der;
+  }
+  TlsaRecord out = tlsa;
+  switch (tlsa.matching_type) {
+    case 1:
+      out.data = policy::Sha256(data);
+      break;
+    case 2:
+      out.data = policy::Sha512(data);
+      break;
+    default:
+      out.data = std::move(data);
+      break;
+  }
+  return out;
+}
+
 }  // namespace
 
 uint64_t Fnv1a64(absl::string_view data) {
@@ -80,11 +133,21 @@ uint64_t Fnv1a64(absl::string_view data) {
 }
 
 absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
-                                        uint64_t seed) {
+                                        uint64_t seed,
+                                        const WorldOptions& world_options) {
   const absl::Time start = scenario.world.start;
   const std::shared_ptr<const tls::testing::TestPki> pki =
       tls::testing::TestPki::Get(kPkiSeed, start);
   if (pki == nullptr) return absl::InternalError("test PKI unavailable");
+  // Each MX host presents certificates for its own name. The roots depend on
+  // the seed and time only, so one trust store serves every host.
+  auto pki_for = [&](const std::string& host)
+      -> std::shared_ptr<const tls::testing::TestPki> {
+    std::shared_ptr<const tls::testing::TestPki> own =
+        tls::testing::TestPki::Get(kPkiSeed, start, host);
+    if (own == nullptr || own->root_der() != pki->root_der()) return nullptr;
+    return own;
+  };
 
   Scheduler scheduler(start);
   DnsModel dns;
@@ -95,14 +158,30 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
     dns.SetDnssec(domain.name, domain.dnssec);
     for (const ScenarioMx& mx : domain.mx) {
       dns.AddMx(domain.name, mx.preference, mx.host);
-      for (const TlsaRecord& tlsa : domain.tlsa) dns.AddTlsa(mx.host, tlsa);
+      for (const TlsaRecord& tlsa : domain.tlsa) {
+        absl::StatusOr<TlsaRecord> record =
+            ResolveTlsa(tlsa, pki_for(mx.host), mx.profile);
+        if (!record.ok()) return record.status();
+        dns.AddTlsa(mx.host, *std::move(record));
+      }
       if (!domain.tlsa.empty()) {
         dns.SetDnssec(DnsModel::TlsaName(mx.host), domain.dnssec);
       }
       Host& host = hosts[mx.host];
       if (host.partner == nullptr) {
+        std::shared_ptr<const tls::testing::TestPki> own = pki_for(mx.host);
+        if (own == nullptr) {
+          return absl::InternalError(
+              absl::StrCat("test PKI for ", mx.host, " unavailable"));
+        }
         host.partner = std::make_unique<Partner>(
-            &scheduler, PartnerOptions{mx.profile, pki, absl::Seconds(30)});
+            &scheduler, PartnerOptions{mx.profile, own, absl::Seconds(30)});
+        // An on-path attacker: a fresh one on each link to the host.
+        if (mx.attacker.has_value()) {
+          host.faults.tamper = [kind = *mx.attacker] {
+            return MakeAttacker(kind);
+          };
+        }
       }
     }
     if (domain.mta_sts.has_value()) {
@@ -114,10 +193,93 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
   const std::string helo = scenario.sender.hostname.empty()
                                ? std::string("relay.example.org")
                                : scenario.sender.hostname;
+  WorldResult result;
+  result.seed = seed;
+  result.start = start;
+
+  // Invariants: the first violation stops the world.
+  DeliveryLedger ledger;
+  std::map<uint64_t, std::string> keys;  // message id -> key
+  std::map<const Partner*, size_t> partner_seen;
+  auto violate = [&result, &scheduler](InvariantKind kind, std::string detail) {
+    if (result.violation.has_value()) return;
+    result.violation =
+        InvariantViolation{kind, scheduler.Now(), std::move(detail)};
+    scheduler.Stop(FormatViolation(*result.violation));
+  };
+  auto check_connection = [&](const ConnectionReport& report) {
+    const ClientEndpoint& client = *report.client;
+    const PartnerConnection& server = *report.server;
+    const std::string where = absl::StrCat(report.record->domain, " via ",
+                                           report.record->mx_host, ": ");
+    std::optional<std::string> broken;
+    if (client.tls_established()) {
+      broken = CheckClientBoundary(client.sent_clear(),
+                                   client.received_clear_tail());
+    }
+    if (!broken.has_value() && server.tls_established()) {
+      broken = CheckServerBoundary(server.sent_clear(),
+                                   server.received_clear_tail());
+    }
+    if (broken.has_value()) {
+      violate(InvariantKind::kStartTlsBoundary, where + *broken);
+    }
+    if (std::optional<std::string> clear =
+            CheckClearText(client.sent_clear(), report.mandatory)) {
+      violate(InvariantKind::kPlaintextUnderMandatory, where + *clear);
+    }
+    for (const SessionEndpoint* end :
+         {static_cast<const SessionEndpoint*>(&client),
+          static_cast<const SessionEndpoint*>(&server)}) {
+      if (end->max_unsent() > world_options.max_unsent) {
+        violate(InvariantKind::kBufferBound,
+                absl::StrCat(where, end == &client ? "client" : "server",
+                             " held ", end->max_unsent(),
+                             " octets for the link (bound ",
+                             world_options.max_unsent, ")"));
+      }
+    }
+    for (const AttemptRecipient& r : report.record->recipients) {
+      if (r.result.status == smtp::RecipientStatus::kTempFailed &&
+          r.result.stage == smtp::ClientStage::kEndOfData) {
+        ledger.OpenedWindow(keys[r.message], r.result.mailbox.ToString());
+      }
+    }
+    const std::vector<ReceivedMessage>& received = report.partner->messages();
+    for (size_t& i = partner_seen[report.partner]; i < received.size(); ++i) {
+      result.partner_accepted +=
+          static_cast<int64_t>(received[i].recipients.size());
+      if (std::optional<InvariantViolation> v =
+              ledger.Accepted(scheduler.Now(), report.record->mx_host,
+                              received[i].body, received[i].recipients)) {
+        violate(v->kind, where + v->detail);
+      }
+    }
+    for (const AttemptRecipient& r : report.record->recipients) {
+      if (r.result.status == smtp::RecipientStatus::kDelivered &&
+          !ledger.WasAccepted(keys[r.message], r.result.mailbox.ToString())) {
+        violate(InvariantKind::kExactlyOnce,
+                absl::StrCat(where, r.result.mailbox.ToString(), " of message ",
+                             keys[r.message],
+                             " counted delivered but no partner accepted it"));
+      }
+    }
+  };
+
   SenderOptions options;
   options.seed = seed;
   options.helo_name = helo;
   options.tls.trust = pki->trust_store();
+  // Like Exchange Online and most relays with a certificate configured, the
+  // sender presents one when a server asks (require-client-cert partners).
+  if (scenario.sender.client_certificate) {
+    options.tls.identities = {pki->identity(tls::testing::CertKind::kClient)};
+  }
+  options.capture = world_options.capture;
+  options.on_connection_end = check_connection;
+  options.on_bookkeeping_error = [&violate](absl::string_view what) {
+    violate(InvariantKind::kExactlyOnce, std::string(what));
+  };
   Sender sender(&scheduler, &dns, &scenario.sender.policy, std::move(options));
 
   for (const ScenarioDomain& domain : scenario.domains) {
@@ -125,11 +287,29 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
     policy::StsFetch fetch;
     fetch.content_type = "text/plain";
     fetch.body = policy::PrintStsPolicy(*domain.mta_sts);
+    switch (domain.mta_sts_fetch) {
+      case StsFetchOutcome::kOk:
+        break;
+      case StsFetchOutcome::kNetworkError:
+        fetch.outcome = policy::StsFetch::Outcome::kNetworkError;
+        fetch.detail = absl::StrCat("mta-sts.", domain.name, ": no answer");
+        break;
+      case StsFetchOutcome::kBadCertificate:
+        fetch.outcome = policy::StsFetch::Outcome::kBadCertificate;
+        fetch.detail = absl::StrCat("mta-sts.", domain.name,
+                                    ": certificate not trusted");
+        break;
+      case StsFetchOutcome::kHttp404:
+        fetch.http_status = 404;
+        fetch.content_type = "text/html";
+        fetch.body = "<h1>Not Found</h1>";
+        break;
+      case StsFetchOutcome::kBadContentType:
+        fetch.content_type = "text/html";
+        break;
+    }
     sender.SetStsFetch(domain.name, std::move(fetch));
   }
-
-  WorldResult result;
-  result.seed = seed;
 
   // Faults. Routes copy their faults into each new link, so a fault that
   // starts later is installed by an event at that time.
@@ -168,6 +348,13 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
       case ScenarioFaultKind::kReset:
         host->resets.push_back(at);
         break;
+      case ScenarioFaultKind::kRollover:
+        // Connections made from `at` on get the new issuer's certificate.
+        scheduler.At(at, [host] {
+          host->partner->SwitchCertificate(
+              tls::testing::CertKind::kRolloverNew);
+        });
+        break;
     }
     result.faults_applied.push_back(FaultText(fault));
   }
@@ -198,8 +385,18 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
   std::vector<uint64_t> ids;
   std::map<std::string, int64_t> next_rcpt;
   int64_t message_index = 0;
+  // Messages queued later than the start wait here for their event.
+  struct Later {
+    OutgoingMessage message;
+    std::string key;
+    std::vector<std::string> addresses;
+  };
+  std::vector<std::unique_ptr<Later>> later;
   for (const ScenarioLoad& load : scenario.loads) {
     for (int64_t m = 0; m < load.messages; ++m) {
+      const absl::Duration offset =
+          load.at + (load.messages > 0 ? load.spread * m / load.messages
+                                       : absl::ZeroDuration());
       OutgoingMessage message;
       message.sender = smtp::Mailbox{"mtasim", helo};
       for (int64_t r = 0; r < load.recipients; ++r) {
@@ -207,18 +404,60 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
             absl::StrCat("rcpt", ++next_rcpt[load.to]), load.to});
       }
       message.body = MakeBody(load.size, load.to, ++message_index);
+      std::vector<std::string> addresses;
+      for (const smtp::Mailbox& m : message.recipients) {
+        addresses.push_back(m.ToString());
+      }
       message.tls_flags.requiretls = load_random.Chance(
           static_cast<uint64_t>(load.requiretls_percent), 100);
       if (message.recipients.empty()) continue;
+      if (offset > absl::ZeroDuration()) {
+        later.push_back(std::make_unique<Later>(
+            Later{std::move(message), MessageKey(message_index),
+                  std::move(addresses)}));
+        Later* pending = later.back().get();
+        scheduler.At(start + offset, [&, pending] {
+          ledger.Sent(pending->key, pending->addresses);
+          absl::StatusOr<uint64_t> id =
+              sender.Enqueue(std::move(pending->message));
+          if (!id.ok()) return;  // cannot happen: it has recipients
+          ids.push_back(*id);
+          keys[*id] = pending->key;
+        });
+        continue;
+      }
       absl::StatusOr<uint64_t> id = sender.Enqueue(std::move(message));
       if (!id.ok()) return id.status();
       ids.push_back(*id);
+      keys[*id] = MessageKey(message_index);
+      ledger.Sent(keys[*id], addresses);
     }
   }
 
-  const absl::Status run = scheduler.RunUntil(start + scenario.world.duration);
-  if (!run.ok()) return run;
+  const absl::Time end =
+      start + world_options.until.value_or(scenario.world.duration);
+  const absl::Duration slice = world_options.progress_every > absl::ZeroDuration()
+                                   ? world_options.progress_every
+                                   : scenario.world.duration;
+  while (scheduler.Now() < end) {
+    const absl::Status run =
+        scheduler.RunUntil(std::min(end, scheduler.Now() + slice));
+    if (!run.ok() && !result.violation.has_value()) return run;
+    if (result.violation.has_value()) break;
+    if (world_options.progress) {
+      world_options.progress(WorldProgress{scheduler.Now(), end,
+                                           sender.attempts().size(),
+                                           sender.queued()});
+    }
+  }
+  if (!result.violation.has_value()) {
+    const std::string audit = sender.Audit();
+    if (!audit.empty()) violate(InvariantKind::kExactlyOnce, audit);
+  }
   result.end = scheduler.Now();
+  result.steps = scheduler.steps();
+  result.duplicates_in_window = ledger.duplicates_in_window();
+  result.captures = sender.captures();
 
   // Results.
   result.attempts = sender.attempts();
@@ -240,7 +479,11 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
     summary.domain = domain.name;
     std::vector<std::string> profiles;
     for (const ScenarioMx& mx : domain.mx) {
-      profiles.push_back(std::string(PartnerProfileName(mx.profile)));
+      std::string profile(PartnerProfileName(mx.profile));
+      if (mx.attacker.has_value()) {
+        absl::StrAppend(&profile, "+", AttackKindName(*mx.attacker));
+      }
+      profiles.push_back(std::move(profile));
     }
     summary.profiles = profiles.empty() ? "-" : absl::StrJoin(profiles, ",");
     domain_index[domain.name] = result.domains.size();

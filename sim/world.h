@@ -2,7 +2,9 @@
 #define STARLING_SIM_WORLD_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -10,6 +12,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "sim/capture.h"
+#include "sim/invariants.h"
 #include "sim/scenario.h"
 #include "sim/sender.h"
 
@@ -40,9 +44,43 @@ struct DomainSummary {
   std::set<std::string> tlsrpt_result_types;  // RFC 8460 names seen
 };
 
+// How far a running world has got (see WorldOptions::progress).
+struct WorldProgress {
+  absl::Time now;
+  absl::Time end;
+  size_t attempts = 0;
+  size_t queued = 0;  // recipients not yet delivered or bounced
+};
+
+struct WorldOptions {
+  // Record every connection's wire events and dialogue (WorldResult::
+  // captures), for pcap files and transcripts.
+  bool capture = false;
+  // Run for this long instead of the scenario's world.duration.
+  std::optional<absl::Duration> until;
+  // Called after every `progress_every` of virtual time.
+  absl::Duration progress_every = absl::Hours(1);
+  std::function<void(const WorldProgress&)> progress;
+  // The most octets an endpoint may hold for the link's window at once
+  // (the bounded-buffers invariant).
+  size_t max_unsent = 1 << 20;
+};
+
 struct WorldResult {
   uint64_t seed = 0;
+  absl::Time start;
   absl::Time end;
+  // The first invariant violation; the run stopped there.
+  std::optional<InvariantViolation> violation;
+  // Recipients a partner accepted twice, each inside the documented window
+  // (the connection ended after the end of data, before its reply).
+  int64_t duplicates_in_window = 0;
+  // Recipients the partners accepted in all.
+  int64_t partner_accepted = 0;
+  // Events the scheduler ran.
+  uint64_t steps = 0;
+  // Under WorldOptions::capture: every connection, in the order they ended.
+  std::vector<CapturedConnection> captures;
   std::vector<WorldRecipient> recipients;  // in queueing order
   std::vector<AttemptRecord> attempts;
   std::vector<BounceRecord> bounces;
@@ -65,8 +103,12 @@ uint64_t Fnv1a64(absl::string_view data);
 // Faults: refuse/timeout make connections to the host refused / unanswered
 // from `at` on; stall holds every connection to the host for
 // [at, at + duration); reset resets the connections open at `at`.
+// Invariants (sim/invariants.h) are checked at the end of every connection
+// and of the run; the first violation stops the world and is returned in the
+// result (the status stays OK: the run itself worked).
 absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
-                                        uint64_t seed);
+                                        uint64_t seed,
+                                        const WorldOptions& options = {});
 
 }  // namespace starling::sim
 

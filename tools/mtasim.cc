@@ -1,10 +1,15 @@
 // mtasim: runs a simulator scenario (docs/simulator.md, "Scenario files")
 // and prints the seed, a one-line configuration summary, the outcome per
-// destination domain and the trace hash.
+// destination domain and the trace hash; or, with --swarm, draws a random
+// world per seed and checks the invariants.
 // Exit status: 0; 1 when the world fails to run; 2 for bad usage or a bad
-// scenario file; 3 when --check-determinism finds two runs differing.
+// scenario file; 3 when --check-determinism finds two runs differing;
+// 10..14 when an invariant is violated (docs/simulator.md, "Invariants");
+// with --swarm, the status of the first failing seed.
 //
-//   mtasim [--seed=N] [--check-determinism] SCENARIO.toml
+//   mtasim SCENARIO.toml [--seed=N] [--until=DURATION] [--report=DIR]
+//          [--pcap=DIR] [--transcript=DOMAIN] [--json] [--check-determinism]
+//   mtasim --swarm --seeds=A..B [--check-determinism]
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -21,20 +26,43 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "sim/pcap.h"
+#include "sim/report.h"
 #include "sim/scenario.h"
+#include "sim/swarm.h"
+#include "sim/transcript.h"
 #include "sim/world.h"
 
 ABSL_FLAG(std::string, seed, "",
           "the world's seed (default: the scenario's world.seed, else 1)");
 ABSL_FLAG(bool, check_determinism, false,
           "run the world twice and exit 3 if the trace hashes differ");
+ABSL_FLAG(std::string, until, "",
+          "run for this virtual duration instead of world.duration (\"90m\")");
+ABSL_FLAG(std::string, report, "",
+          "write TLS-RPT JSON per policy domain, attempts.csv, attempts.json "
+          "and result.json into this directory");
+ABSL_FLAG(std::string, pcap, "",
+          "write one pcap file per connection into this directory");
+ABSL_FLAG(std::string, transcript, "",
+          "print the SMTP dialogue of every connection to this domain "
+          "(\"all\": every connection)");
+ABSL_FLAG(bool, json, false, "print the result as one JSON document");
+ABSL_FLAG(bool, swarm, false,
+          "swarm testing: draw a random world per seed of --seeds and check "
+          "the invariants");
+ABSL_FLAG(std::string, seeds, "1..100", "--swarm: the seeds, \"A..B\"");
 
 namespace {
 
 using ::starling::sim::DomainSummary;
 using ::starling::sim::Scenario;
+using ::starling::sim::SwarmOutcome;
+using ::starling::sim::WorldOptions;
 using ::starling::sim::WorldResult;
 
 int Fail(int code, const std::string& message) {
@@ -75,34 +103,88 @@ std::string Summary(const Scenario& scenario, absl::string_view path) {
       " faults");
 }
 
-std::string Row(absl::string_view domain, absl::string_view profile,
-                absl::string_view tls, absl::string_view plaintext,
-                absl::string_view deferred, absl::string_view bounced,
-                absl::string_view types) {
-  return absl::StrFormat("%-20s %-12s %-24s %9s %8s %7s  %s\n", domain,
-                         profile, tls, plaintext, deferred, bounced, types);
+// Prints rows of cells as columns padded to their widest cell (numbers
+// right-aligned).
+void PrintColumns(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      const bool number = i >= 3 && i <= 5;
+      const std::string pad(widths[i] - row[i].size(), ' ');
+      absl::StrAppend(&line, i == 0 ? "" : "  ", number ? pad : "", row[i],
+                      number || i + 1 == row.size() ? "" : pad);
+    }
+    std::cout << line << "\n";
+  }
 }
 
-void PrintTable(const WorldResult& result) {
-  std::cout << Row("domain", "profile", "tls (label)", "plaintext",
-                   "deferred", "bounced", "tlsrpt result types");
-  for (const DomainSummary& d : result.domains) {
-    std::string tls = absl::StrCat(d.tls);
-    if (!d.tls_by_label.empty()) {
-      std::vector<std::string> labels;
-      for (const auto& [label, count] : d.tls_by_label) {
-        labels.push_back(absl::StrCat(label, " ", count));
-      }
-      absl::StrAppend(&tls, " (", absl::StrJoin(labels, ", "), ")");
+// One row of the results table for `d`, under `name`.
+std::vector<std::string> Cells(const std::string& name,
+                               const std::string& profile,
+                               const DomainSummary& d) {
+  std::string tls = absl::StrCat(d.tls);
+  if (!d.tls_by_label.empty()) {
+    std::vector<std::string> labels;
+    for (const auto& [label, count] : d.tls_by_label) {
+      labels.push_back(absl::StrCat(label, " ", count));
     }
-    const std::string types =
-        d.tlsrpt_result_types.empty()
-            ? "-"
-            : absl::StrJoin(d.tlsrpt_result_types, ",");
-    std::cout << Row(d.domain, d.profiles, tls, absl::StrCat(d.plaintext),
-                     absl::StrCat(d.deferred), absl::StrCat(d.bounced),
-                     types);
+    absl::StrAppend(&tls, " (", absl::StrJoin(labels, ", "), ")");
   }
+  return {name,
+          profile,
+          tls,
+          absl::StrCat(d.plaintext),
+          absl::StrCat(d.deferred),
+          absl::StrCat(d.bounced),
+          d.tlsrpt_result_types.empty()
+              ? "-"
+              : absl::StrJoin(d.tlsrpt_result_types, ",")};
+}
+
+const std::vector<std::string> kHeader = {
+    "", "profile", "delivered over TLS (label)", "plaintext", "deferred",
+    "bounced", "RFC 8460 result types"};
+
+void PrintTable(const WorldResult& result) {
+  std::vector<std::vector<std::string>> rows = {kHeader};
+  rows[0][0] = "domain";
+  // Per profile (the MX hosts' profiles of a domain, as one key).
+  std::map<std::string, DomainSummary> by_profile;
+  for (const DomainSummary& d : result.domains) {
+    rows.push_back(Cells(d.domain, d.profiles, d));
+    DomainSummary& p = by_profile[d.profiles];
+    p.tls += d.tls;
+    for (const auto& [label, count] : d.tls_by_label) {
+      p.tls_by_label[label] += count;
+    }
+    p.plaintext += d.plaintext;
+    p.deferred += d.deferred;
+    p.bounced += d.bounced;
+    p.tlsrpt_result_types.insert(d.tlsrpt_result_types.begin(),
+                                 d.tlsrpt_result_types.end());
+  }
+  std::cout << "\nper domain (recipients):\n";
+  PrintColumns(rows);
+  rows = {kHeader};
+  rows[0][0] = "profile";
+  rows[0][1] = "domains";
+  for (const auto& [profile, d] : by_profile) {
+    int domains = 0;
+    for (const DomainSummary& each : result.domains) {
+      domains += each.profiles == profile ? 1 : 0;
+    }
+    rows.push_back(Cells(profile, absl::StrCat(domains), d));
+  }
+  std::cout << "\nper profile (recipients):\n";
+  PrintColumns(rows);
+  std::cout << "\n";
   for (const std::string& fault : result.faults_applied) {
     std::cout << "fault applied: " << fault << "\n";
   }
@@ -111,12 +193,89 @@ void PrintTable(const WorldResult& result) {
   }
 }
 
+// Progress on stderr for runs that take a while: at most once a second,
+// after the first two seconds of wall time.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  void Report(const std::string& line) {
+    if (!enabled_) return;
+    const absl::Time now = absl::Now();
+    if (now - started_ < absl::Seconds(2) || now - last_ < absl::Seconds(1)) {
+      return;
+    }
+    last_ = now;
+    std::cerr << "mtasim: " << line << "\n";
+  }
+
+ private:
+  bool enabled_;
+  absl::Time started_ = absl::Now();
+  absl::Time last_ = absl::InfinitePast();
+};
+
+// "A..B" with A <= B.
+bool ParseSeeds(absl::string_view text, uint64_t* first, uint64_t* last) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(text, "..");
+  return parts.size() == 2 && absl::SimpleAtoi(parts[0], first) &&
+         absl::SimpleAtoi(parts[1], last) && *first <= *last;
+}
+
+int RunSwarm() {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  if (!ParseSeeds(absl::GetFlag(FLAGS_seeds), &first, &last)) {
+    return Fail(2, absl::StrCat("--seeds: expected A..B with A <= B, got '",
+                                absl::GetFlag(FLAGS_seeds), "'"));
+  }
+  const bool determinism = absl::GetFlag(FLAGS_check_determinism);
+  std::cout << "swarm: seeds " << first << ".." << last
+            << (determinism ? ", each run twice" : "") << "\n";
+  Progress progress(true);
+  int status = 0;
+  uint64_t failed = 0;
+  int64_t delivered = 0;
+  int64_t duplicates = 0;
+  for (uint64_t seed = first;; ++seed) {
+    const SwarmOutcome outcome = starling::sim::RunSwarmSeed(seed, determinism);
+    delivered += outcome.delivered;
+    duplicates += outcome.duplicates_in_window;
+    if (!outcome.ok()) {
+      ++failed;
+      std::cout << starling::sim::SwarmFailureLine(outcome) << "\n";
+      if (status == 0) {
+        status = !outcome.error.ok() ? 1
+                 : outcome.violation.has_value()
+                     ? starling::sim::InvariantExitCode(outcome.violation->kind)
+                     : 3;
+      }
+    } else if (first == last) {
+      std::cout << absl::StrFormat(
+          "seed %d: ok, %d attempts, %d delivered, %d bounced, %d queued, "
+          "trace hash %016x\n",
+          seed, outcome.attempts, outcome.delivered, outcome.bounced,
+          outcome.queued, outcome.trace_hash);
+    }
+    progress.Report(absl::StrCat("swarm: seed ", seed, " of ", first, "..",
+                                 last, ", ", failed, " failed so far"));
+    if (seed == last) break;
+  }
+  std::cout << absl::StrFormat(
+      "swarm: %d seeds, %d failed; %d recipients delivered, %d duplicates "
+      "inside the after-end-of-data window\n",
+      last - first + 1, failed, delivered, duplicates);
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Runs a simulator scenario and prints its outcome.\n"
-      "usage: mtasim [--seed=N] [--check-determinism] SCENARIO.toml");
+      "usage: mtasim SCENARIO.toml [--seed=N] [--until=DURATION] "
+      "[--report=DIR] [--pcap=DIR] [--transcript=DOMAIN] [--json] "
+      "[--check-determinism]\n"
+      "       mtasim --swarm --seeds=A..B [--check-determinism]");
   // Abseil flag names use underscores; accept --check-determinism too.
   std::vector<std::string> storage(argv, argv + argc);
   std::vector<char*> argv_fixed;
@@ -132,16 +291,22 @@ int main(int argc, char** argv) {
   for (std::string& arg : storage) argv_fixed.push_back(arg.data());
   std::vector<char*> args = absl::ParseCommandLine(
       static_cast<int>(argv_fixed.size()), argv_fixed.data());
+  if (absl::GetFlag(FLAGS_swarm)) {
+    if (args.size() != 1) return Fail(2, "--swarm takes no scenario file");
+    return RunSwarm();
+  }
   if (args.size() != 2) return Fail(2, "expected one scenario file");
 
   // Under `bazel run`, relative paths are meant from the user's directory.
-  std::string path = args[1];
   const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (cwd != nullptr && !path.empty() && path[0] != '/') {
-    path = absl::StrCat(cwd, "/", path);
-  }
+  auto from_user = [cwd](std::string path) {
+    if (cwd != nullptr && !path.empty() && path[0] != '/') {
+      path = absl::StrCat(cwd, "/", path);
+    }
+    return path;
+  };
   absl::StatusOr<Scenario> scenario =
-      starling::sim::LoadScenarioFile(path);
+      starling::sim::LoadScenarioFile(from_user(args[1]));
   if (!scenario.ok()) return Fail(2, std::string(scenario.status().message()));
 
   uint64_t seed = scenario->world.seed.value_or(1);
@@ -150,20 +315,91 @@ int main(int argc, char** argv) {
     return Fail(2, absl::StrCat("--seed: not an unsigned integer: '",
                                 seed_flag, "'"));
   }
+  WorldOptions options;
+  const std::string until = absl::GetFlag(FLAGS_until);
+  if (!until.empty()) {
+    absl::Duration d;
+    if (!absl::ParseDuration(until, &d) || d <= absl::ZeroDuration() ||
+        d == absl::InfiniteDuration()) {
+      return Fail(2, absl::StrCat("--until: not a positive duration: '",
+                                  until, "'"));
+    }
+    options.until = d;
+  }
+  const std::string transcript = absl::GetFlag(FLAGS_transcript);
+  const std::string pcap_dir = absl::GetFlag(FLAGS_pcap);
+  options.capture = !transcript.empty() || !pcap_dir.empty();
+  const bool json = absl::GetFlag(FLAGS_json);
+  Progress progress(true);
+  options.progress_every = absl::Minutes(10);
+  options.progress = [&progress](const starling::sim::WorldProgress& p) {
+    progress.Report(absl::StrCat(
+        "virtual ", absl::FormatDuration(p.now - absl::UnixEpoch()), " of ",
+        absl::FormatDuration(p.end - absl::UnixEpoch()), ", ", p.attempts,
+        " attempts, ", p.queued, " recipients queued"));
+  };
 
-  std::cout << "seed: " << seed << "\n" << Summary(*scenario, args[1]) << "\n";
+  if (!json) {
+    std::cout << "seed: " << seed << "\n"
+              << Summary(*scenario, args[1]) << "\n";
+  }
   absl::StatusOr<WorldResult> result =
-      starling::sim::RunScenario(*scenario, seed);
+      starling::sim::RunScenario(*scenario, seed, options);
   if (!result.ok()) {
     return Fail(1, absl::StrCat("run failed: ", result.status().ToString()));
   }
-  PrintTable(*result);
-  std::cout << absl::StrFormat("trace hash: %016x (%d attempts)\n",
-                               result->trace_hash, result->attempts.size());
+  if (json) {
+    std::cout << starling::sim::ResultJson(*scenario, *result) << "\n";
+  } else {
+    PrintTable(*result);
+    if (result->duplicates_in_window > 0) {
+      std::cout << "duplicates inside the after-end-of-data window: "
+                << result->duplicates_in_window << "\n";
+    }
+    std::cout << absl::StrFormat("trace hash: %016x (%d attempts)\n",
+                                 result->trace_hash, result->attempts.size());
+  }
+  if (!transcript.empty()) {
+    std::vector<starling::sim::CapturedConnection> chosen;
+    for (const auto& c : result->captures) {
+      if (transcript == "all" || absl::EqualsIgnoreCase(c.domain, transcript)) {
+        chosen.push_back(c);
+      }
+    }
+    if (chosen.empty()) {
+      std::cerr << "mtasim: --transcript: no connection to " << transcript
+                << "\n";
+    }
+    (json ? std::cerr : std::cout)
+        << starling::sim::FormatTranscripts(chosen);
+  }
+  if (!pcap_dir.empty()) {
+    const absl::Status written =
+        starling::sim::WritePcapFiles(from_user(pcap_dir), result->captures);
+    if (!written.ok()) return Fail(1, std::string(written.message()));
+    (json ? std::cerr : std::cout)
+        << "pcap: " << result->captures.size() << " files in " << pcap_dir
+        << "\n";
+  }
+  const std::string report_dir = absl::GetFlag(FLAGS_report);
+  if (!report_dir.empty()) {
+    const absl::Status written =
+        starling::sim::WriteReports(from_user(report_dir), *scenario, *result);
+    if (!written.ok()) return Fail(1, std::string(written.message()));
+    (json ? std::cerr : std::cout) << "reports: written to " << report_dir
+                                   << "\n";
+  }
+  if (result->violation.has_value()) {
+    std::cout << "INVARIANT VIOLATED: "
+              << starling::sim::FormatViolation(*result->violation) << "\n"
+              << "reproduce: bazel run //tools:mtasim -- " << args[1]
+              << " --seed=" << seed << "\n";
+    return starling::sim::InvariantExitCode(result->violation->kind);
+  }
 
   if (absl::GetFlag(FLAGS_check_determinism)) {
     absl::StatusOr<WorldResult> again =
-        starling::sim::RunScenario(*scenario, seed);
+        starling::sim::RunScenario(*scenario, seed, options);
     if (!again.ok()) {
       return Fail(1, absl::StrCat("second run failed: ",
                                   again.status().ToString()));
@@ -174,7 +410,8 @@ int main(int argc, char** argv) {
           again->trace_hash);
       return 3;
     }
-    std::cout << "determinism: ok (two runs, same trace hash)\n";
+    (json ? std::cerr : std::cout)
+        << "determinism: ok (two runs, same trace hash)\n";
   }
   return 0;
 }

@@ -1,0 +1,236 @@
+#include "sim/invariants.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace starling::sim {
+namespace {
+
+constexpr absl::string_view kMessageIdPrefix = "Message-ID: <";
+constexpr absl::string_view kMessageIdSuffix = "@mtasim.invalid>";
+
+// At most 60 octets of `bytes`, with CR and LF made visible.
+std::string Excerpt(absl::string_view bytes) {
+  std::string out;
+  for (const char c : bytes.substr(0, 60)) {
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  if (bytes.size() > 60) out += "...";
+  return out;
+}
+
+// The last complete line of `text` (without its CRLF) and whatever follows
+// it.
+std::pair<absl::string_view, absl::string_view> LastLine(
+    absl::string_view text) {
+  const size_t end = text.rfind('\n');
+  if (end == absl::string_view::npos) return {{}, text};
+  absl::string_view before = text.substr(0, end);
+  if (absl::EndsWith(before, "\r")) before.remove_suffix(1);
+  const size_t start = before.rfind('\n');
+  return {start == absl::string_view::npos ? before : before.substr(start + 1),
+          text.substr(end + 1)};
+}
+
+bool EndsWithStartTls(absl::string_view text) {
+  return text.size() >= 10 &&
+         absl::EqualsIgnoreCase(text.substr(text.size() - 10), "STARTTLS\r\n");
+}
+
+// The command verb of a line (up to the first space, CR or LF).
+absl::string_view Verb(absl::string_view line) {
+  size_t end = 0;
+  while (end < line.size() && line[end] != ' ' && line[end] != '\r' &&
+         line[end] != '\n') {
+    ++end;
+  }
+  return line.substr(0, end);
+}
+
+bool SetupVerb(absl::string_view verb) {
+  for (absl::string_view allowed :
+       {"EHLO", "HELO", "STARTTLS", "RSET", "NOOP", "QUIT"}) {
+    if (absl::EqualsIgnoreCase(verb, allowed)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::string_view InvariantKindName(InvariantKind kind) {
+  switch (kind) {
+    case InvariantKind::kStartTlsBoundary:
+      return "starttls-boundary";
+    case InvariantKind::kPlaintextUnderMandatory:
+      return "plaintext-under-mandatory-tls";
+    case InvariantKind::kExactlyOnce:
+      return "exactly-once";
+    case InvariantKind::kPartnerOverAccept:
+      return "partner-over-accept";
+    case InvariantKind::kBufferBound:
+      return "buffer-bound";
+  }
+  return "unknown";
+}
+
+int InvariantExitCode(InvariantKind kind) {
+  return 10 + static_cast<int>(kind);
+}
+
+std::string FormatViolation(const InvariantViolation& violation) {
+  return absl::StrCat(
+      InvariantKindName(violation.kind), " at ",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", violation.time,
+                       absl::UTCTimeZone()),
+      ": ", violation.detail);
+}
+
+std::optional<std::string> CheckClientBoundary(
+    absl::string_view sent_clear, absl::string_view received_clear_tail) {
+  if (!EndsWithStartTls(sent_clear)) {
+    return absl::StrCat(
+        "client: TLS came up but its cleartext does not end with STARTTLS: '",
+        Excerpt(sent_clear.substr(sent_clear.size() - std::min<size_t>(
+                                                          sent_clear.size(), 40))),
+        "'");
+  }
+  const auto [line, rest] = LastLine(received_clear_tail);
+  if (!rest.empty()) {
+    return absl::StrCat("client: cleartext after the last reply line before "
+                        "TLS: '",
+                        Excerpt(rest), "'");
+  }
+  if (!absl::StartsWith(line, "220 ")) {
+    return absl::StrCat(
+        "client: TLS came up but the last cleartext line was not a final "
+        "220: '",
+        Excerpt(line), "'");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckServerBoundary(
+    absl::string_view sent_clear, absl::string_view received_clear_tail) {
+  if (!EndsWithStartTls(received_clear_tail)) {
+    const auto [line, rest] = LastLine(received_clear_tail);
+    return absl::StrCat(
+        "server: went into TLS although the cleartext it received does not "
+        "end with STARTTLS (last line '",
+        Excerpt(line), "', then '", Excerpt(rest), "')");
+  }
+  const auto [line, rest] = LastLine(sent_clear);
+  if (!rest.empty() || !absl::StartsWith(line, "220 ")) {
+    return absl::StrCat(
+        "server: its last cleartext was not the 220 to STARTTLS: '",
+        Excerpt(line), Excerpt(rest), "'");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckClearText(absl::string_view sent_clear,
+                                          bool mandatory) {
+  absl::string_view rest = sent_clear;
+  while (!rest.empty()) {
+    const size_t lf = rest.find('\n');
+    const absl::string_view line =
+        lf == absl::string_view::npos ? rest : rest.substr(0, lf + 1);
+    rest.remove_prefix(line.size());
+    if (!mandatory) {
+      // Only a MAIL command can carry REQUIRETLS: look no further in other
+      // lines (most of them are message text).
+      if (absl::StartsWithIgnoreCase(line, "MAIL ") &&
+          absl::StrContains(absl::AsciiStrToUpper(line), " REQUIRETLS")) {
+        return absl::StrCat("a REQUIRETLS message in the clear: '",
+                            Excerpt(line), "'");
+      }
+      continue;
+    }
+    bool allowed = SetupVerb(Verb(line));
+    if (!allowed && lf == absl::string_view::npos) {
+      // A line cut short: it must be the start of an allowed one.
+      for (absl::string_view ok :
+           {"EHLO", "HELO", "STARTTLS", "RSET", "NOOP", "QUIT"}) {
+        allowed |= absl::StartsWithIgnoreCase(ok, line);
+      }
+    }
+    if (!allowed) {
+      return absl::StrCat("in the clear under mandatory TLS: '", Excerpt(line),
+                          "'");
+    }
+  }
+  return std::nullopt;
+}
+
+void DeliveryLedger::Sent(const std::string& key,
+                          const std::vector<std::string>& recipients) {
+  std::set<std::string>& to = sent_[key];
+  for (const std::string& r : recipients) to.insert(absl::AsciiStrToLower(r));
+}
+
+void DeliveryLedger::OpenedWindow(const std::string& key,
+                                  const std::string& recipient) {
+  ++windows_[{key, absl::AsciiStrToLower(recipient)}];
+}
+
+std::optional<InvariantViolation> DeliveryLedger::Accepted(
+    absl::Time time, absl::string_view partner, absl::string_view body,
+    const std::vector<std::string>& recipients) {
+  const std::string key = MessageKeyOf(body);
+  auto sent = sent_.find(key);
+  if (sent == sent_.end()) {
+    return InvariantViolation{
+        InvariantKind::kPartnerOverAccept, time,
+        absl::StrCat(partner, " accepted a message that was never sent (",
+                     key.empty() ? "no Message-ID" : key, ")")};
+  }
+  for (const std::string& recipient : recipients) {
+    const std::string r = absl::AsciiStrToLower(recipient);
+    if (sent->second.count(r) == 0) {
+      return InvariantViolation{
+          InvariantKind::kPartnerOverAccept, time,
+          absl::StrCat(partner, " accepted ", recipient, " for message ", key,
+                       " which was not sent to it")};
+    }
+    const int64_t count = ++accepted_[{key, r}];
+    if (count == 1) continue;
+    auto window = windows_.find({key, r});
+    if (window == windows_.end() || window->second < count - 1) {
+      return InvariantViolation{
+          InvariantKind::kExactlyOnce, time,
+          absl::StrCat(partner, " accepted ", recipient, " of message ", key,
+                       " ", count,
+                       " times outside the after-end-of-data window")};
+    }
+    ++duplicates_in_window_;
+  }
+  return std::nullopt;
+}
+
+bool DeliveryLedger::WasAccepted(const std::string& key,
+                                 const std::string& recipient) const {
+  return accepted_.count({key, absl::AsciiStrToLower(recipient)}) > 0;
+}
+
+std::string MessageIdHeader(absl::string_view key) {
+  return absl::StrCat(kMessageIdPrefix, key, kMessageIdSuffix);
+}
+
+std::string MessageKeyOf(absl::string_view body) {
+  // The header is written first, so look only at the header block's start.
+  const size_t start = body.find(kMessageIdPrefix);
+  if (start == absl::string_view::npos) return "";
+  const absl::string_view rest = body.substr(start + kMessageIdPrefix.size());
+  const size_t end = rest.find(kMessageIdSuffix);
+  if (end == absl::string_view::npos) return "";
+  return std::string(rest.substr(0, end));
+}
+
+}  // namespace starling::sim
