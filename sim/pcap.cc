@@ -4,7 +4,6 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "sim/link.h"
+#include "sim/output_files.h"
 
 namespace starling::sim {
 namespace {
@@ -281,20 +281,12 @@ std::string PcapFileName(const CapturedConnection& connection) {
 
 absl::Status WritePcapFiles(const std::string& dir,
                             const std::vector<CapturedConnection>& connections) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat(dir, ": cannot create directory: ", error.message()));
-  }
+  if (absl::Status made = MakeDirectory(dir); !made.ok()) return made;
   for (const CapturedConnection& connection : connections) {
-    const std::string path =
-        (std::filesystem::path(dir) / PcapFileName(connection)).string();
-    const std::string bytes = PcapBytes(connection);
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    file.close();
-    if (!file) return absl::UnavailableError(absl::StrCat(path, ": cannot write"));
+    const absl::Status written = WriteFile(
+        (std::filesystem::path(dir) / PcapFileName(connection)).string(),
+        PcapBytes(connection));
+    if (!written.ok()) return written;
   }
   return absl::OkStatus();
 }

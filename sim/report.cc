@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,6 +30,7 @@
 #include "sim/dns.h"
 #include "sim/invariants.h"
 #include "sim/pcap.h"
+#include "sim/output_files.h"
 
 namespace starling::sim {
 namespace {
@@ -135,14 +135,6 @@ Json AttemptJson(size_t index, const AttemptRecord& a) {
   }
   json["recipients"] = std::move(recipients);
   return json;
-}
-
-absl::Status WriteFile(const std::string& path, absl::string_view bytes) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  file.close();
-  if (!file) return absl::UnavailableError(absl::StrCat(path, ": cannot write"));
-  return absl::OkStatus();
 }
 
 std::string FileSafe(absl::string_view name) {
@@ -429,12 +421,7 @@ std::string ResultJson(const Scenario& scenario, const WorldResult& result) {
 absl::Status WriteReports(const std::string& dir, const Scenario& scenario,
                           const WorldResult& result,
                           const TlsRptOptions& options) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat(dir, ": cannot create directory: ", error.message()));
-  }
+  if (absl::Status made = MakeDirectory(dir); !made.ok()) return made;
   const std::filesystem::path base(dir);
   for (const TlsRptDomainReport& report :
        TlsRptReports(scenario, result, options)) {

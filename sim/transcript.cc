@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "sim/link.h"
+#include "sim/output_files.h"
 
 namespace starling::sim {
 namespace {
@@ -319,22 +319,12 @@ std::string FormatTranscripts(const std::vector<CapturedConnection>& connections
 absl::Status WriteTranscriptFiles(
     const std::string& dir, const std::vector<CapturedConnection>& connections,
     const TranscriptOptions& options) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat(dir, ": cannot create directory: ", error.message()));
-  }
+  if (absl::Status made = MakeDirectory(dir); !made.ok()) return made;
   for (const CapturedConnection& connection : connections) {
-    const std::string path =
-        (std::filesystem::path(dir) / FileName(connection)).string();
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    const std::string text = FormatTranscript(connection, options);
-    file.write(text.data(), static_cast<std::streamsize>(text.size()));
-    file.close();
-    if (!file) {
-      return absl::UnavailableError(absl::StrCat(path, ": cannot write"));
-    }
+    const absl::Status written = WriteFile(
+        (std::filesystem::path(dir) / FileName(connection)).string(),
+        FormatTranscript(connection, options));
+    if (!written.ok()) return written;
   }
   return absl::OkStatus();
 }
