@@ -354,7 +354,7 @@ absl::Status Parser::ParseSender(const toml::table& root,
   const toml::table& t = **sender;
   if (absl::Status s =
           CheckKeys(t, "[sender]", {"hostname", "policy", "postfix_policy",
-                                   "client_certificate"});
+                                   "client_certificate", "trust", "crl"});
       !s.ok()) {
     return s;
   }
@@ -371,6 +371,37 @@ absl::Status Parser::ParseSender(const toml::table& root,
                    "sender.client_certificate: expected true or false");
     }
     out.sender.client_certificate = *value;
+  }
+  if (const toml::node* crl = t.get("crl")) {
+    const std::optional<bool> value = crl->value<bool>();
+    if (!value.has_value()) {
+      return Error(LineOf(*crl), "sender.crl: expected true or false");
+    }
+    out.sender.crl = *value;
+  }
+  if (const toml::node* trust = t.get("trust")) {
+    absl::StatusOr<const toml::array*> array = Array(*trust, "sender.trust");
+    if (!array.ok()) return array.status();
+    out.sender.trust.clear();
+    for (const toml::node& element : **array) {
+      absl::StatusOr<std::string> name = String(element, "sender.trust");
+      if (!name.ok()) return name.status();
+      std::optional<TrustAnchor> anchor;
+      for (TrustAnchor a : {TrustAnchor::kRoot, TrustAnchor::kOldRoot,
+                            TrustAnchor::kNewRoot, TrustAnchor::kUntrustedRoot}) {
+        if (TrustAnchorName(a) == *name) anchor = a;
+      }
+      if (!anchor.has_value()) {
+        return Error(LineOf(element), "sender.trust: unknown root '", *name,
+                     "' (expected root, old-root, new-root or untrusted-root)");
+      }
+      if (std::find(out.sender.trust.begin(), out.sender.trust.end(),
+                    *anchor) != out.sender.trust.end()) {
+        return Error(LineOf(element), "sender.trust: '", *name,
+                     "' listed twice");
+      }
+      out.sender.trust.push_back(*anchor);
+    }
   }
 
   const toml::node* table_text = t.get("policy");
@@ -894,6 +925,20 @@ absl::StatusOr<Scenario> Parser::Parse() {
 }
 
 }  // namespace
+
+absl::string_view TrustAnchorName(TrustAnchor anchor) {
+  switch (anchor) {
+    case TrustAnchor::kRoot:
+      return "root";
+    case TrustAnchor::kOldRoot:
+      return "old-root";
+    case TrustAnchor::kNewRoot:
+      return "new-root";
+    case TrustAnchor::kUntrustedRoot:
+      return "untrusted-root";
+  }
+  return "unknown";
+}
 
 absl::string_view StsFetchOutcomeName(StsFetchOutcome outcome) {
   switch (outcome) {

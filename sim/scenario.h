@@ -34,6 +34,13 @@ enum class PolicySource : uint8_t {
   kPostfix,  // sender.postfix_policy, smtp_tls_policy_maps lines
 };
 
+// The test PKI's roots a sender can trust (sim/world.cc builds its trust
+// store from them).
+enum class TrustAnchor : uint8_t { kRoot, kOldRoot, kNewRoot, kUntrustedRoot };
+
+// "root", "old-root", "new-root", "untrusted-root".
+absl::string_view TrustAnchorName(TrustAnchor anchor);
+
 struct ScenarioSender {
   std::string hostname;
   PolicySource policy_source = PolicySource::kNone;
@@ -41,6 +48,11 @@ struct ScenarioSender {
   policy::PolicyTable policy;
   // Present a client certificate when a server asks (default true).
   bool client_certificate = true;
+  // The roots the sender trusts (default: root, old-root and new-root) and
+  // whether it has the CRL of the intermediate CA (default true).
+  std::vector<TrustAnchor> trust = {TrustAnchor::kRoot, TrustAnchor::kOldRoot,
+                                    TrustAnchor::kNewRoot};
+  bool crl = true;
   // Importer warnings for postfix_policy, as "<file>:<line>: warning: ...".
   std::vector<std::string> policy_warnings;
 };

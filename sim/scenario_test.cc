@@ -561,6 +561,30 @@ mx = [{ host = "mx.a.example", preference = 10, profile = "good" }]
               6, "expected true or false");
 }
 
+TEST(ScenarioTest, TrustStoreChoice) {
+  absl::StatusOr<Scenario> parsed = ParseScenario(absl::StrCat(
+      kMinimalHead, "trust = [\"old-root\", \"untrusted-root\"]\ncrl = false\n"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->sender.trust, (std::vector<TrustAnchor>{
+                                      TrustAnchor::kOldRoot,
+                                      TrustAnchor::kUntrustedRoot}));
+  EXPECT_FALSE(parsed->sender.crl);
+  absl::StatusOr<Scenario> defaults = ParseScenario(kMinimalHead);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->sender.trust.size(), 3u);
+  EXPECT_TRUE(defaults->sender.crl);
+  ExpectError(ParseScenario(absl::StrCat(kMinimalHead,
+                                         "trust = [\"root\", \"rot\"]\n"),
+                            "s.toml")
+                  .status(),
+              6, "unknown root 'rot'");
+  ExpectError(ParseScenario(absl::StrCat(kMinimalHead,
+                                         "trust = [\"root\", \"root\"]\n"),
+                            "s.toml")
+                  .status(),
+              6, "listed twice");
+}
+
 TEST(ScenarioTest, LoadScenarioFile) {
   const std::string path =
       absl::StrCat(::testing::TempDir(), "/scenario_test.toml");

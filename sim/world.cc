@@ -269,7 +269,29 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
   SenderOptions options;
   options.seed = seed;
   options.helo_name = helo;
-  options.tls.trust = pki->trust_store();
+  std::vector<std::string> anchors;
+  for (const TrustAnchor anchor : scenario.sender.trust) {
+    switch (anchor) {
+      case TrustAnchor::kRoot:
+        anchors.push_back(pki->root_der());
+        break;
+      case TrustAnchor::kOldRoot:
+        anchors.push_back(pki->old_root_der());
+        break;
+      case TrustAnchor::kNewRoot:
+        anchors.push_back(pki->new_root_der());
+        break;
+      case TrustAnchor::kUntrustedRoot:
+        anchors.push_back(pki->untrusted_root_der());
+        break;
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const tls::TrustStore>> trust =
+      tls::TrustStore::FromDer(
+          anchors, scenario.sender.crl ? std::vector<std::string>{pki->crl_der()}
+                                       : std::vector<std::string>{});
+  if (!trust.ok()) return trust.status();
+  options.tls.trust = *std::move(trust);
   // Like Exchange Online and most relays with a certificate configured, the
   // sender presents one when a server asks (require-client-cert partners).
   if (scenario.sender.client_certificate) {

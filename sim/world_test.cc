@@ -493,3 +493,52 @@ duration = "25m"
 
 }  // namespace
 }  // namespace starling::sim
+
+namespace starling::sim {
+namespace {
+
+// The sender's trust store comes from the scenario: trusting only the old
+// root of the rollover pair refuses the usual root under `verify` but not
+// the partner still on the old issuer; a violation stops the run (the
+// buffer bound, set absurdly low here, shows the plumbing).
+TEST(WorldTest, TrustStoreFromTheScenarioAndViolationsStopTheRun) {
+  absl::StatusOr<Scenario> scenario = ParseScenario(R"([world]
+duration = "1h"
+start = "2026-01-01T00:00:00Z"
+[sender]
+hostname = "relay.example.org"
+trust = ["old-root"]
+policy = "* verify"
+[[domain]]
+name = "good.example"
+mx = [{ host = "mx.good.example", preference = 10, profile = "good" }]
+[[domain]]
+name = "old.example"
+mx = [{ host = "mx.old.example", preference = 10, profile = "rollover-old-issuer" }]
+[[load]]
+to = "good.example"
+messages = 1
+[[load]]
+to = "old.example"
+messages = 1
+)");
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  absl::StatusOr<WorldResult> result = RunScenario(*scenario, 3);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->violation.has_value());
+  ASSERT_EQ(result->domains.size(), 2u);
+  EXPECT_EQ(result->domains[0].tls, 0);
+  EXPECT_EQ(result->domains[0].tlsrpt_result_types.count("certificate-not-trusted"), 1u);
+  EXPECT_EQ(result->domains[1].tls, 1);
+
+  WorldOptions tiny;
+  tiny.max_unsent = 10;
+  result = RunScenario(*scenario, 3, tiny);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_TRUE(result->violation.has_value());
+  EXPECT_EQ(result->violation->kind, InvariantKind::kBufferBound);
+  EXPECT_LT(result->end, scenario->world.start + absl::Hours(1));  // stopped
+}
+
+}  // namespace
+}  // namespace starling::sim
