@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -28,9 +29,26 @@
 #include "core/policy/names.h"
 #include "core/policy/postfix_import.h"
 
-// Parse errors come back as toml::parse_result, never as exceptions.
-#define TOML_EXCEPTIONS 0
+// toml++ 3.3.0 (Debian 12) has reachable internal assertions on malformed
+// input (upstream #301): they would abort, or be undefined behaviour under
+// NDEBUG. Here they throw instead, and so do its parse errors; both are
+// caught in Parser::Parse and nothing escapes this file.
+namespace starling::sim::internal {
+struct TomlAssertion {
+  const char* check;
+};
+[[noreturn]] inline void TomlAssertionFailed(const char* check) {
+  throw TomlAssertion{check};
+}
+}  // namespace starling::sim::internal
+#pragma push_macro("NDEBUG")
+#undef NDEBUG  // keeps TOML_ASSERT_ASSUME a check, never __builtin_assume
+#define TOML_EXCEPTIONS 1
+#define TOML_ASSERT(expr)              \
+  ((expr) ? static_cast<void>(0)       \
+          : ::starling::sim::internal::TomlAssertionFailed(#expr))
 #include <toml++/toml.h>
+#pragma pop_macro("NDEBUG")
 
 namespace starling::sim {
 namespace {
@@ -99,6 +117,8 @@ class Parser {
       : text_(text), file_(file_name) {}
 
   absl::StatusOr<Scenario> Parse();
+  // The line at which toml++ first fails one of its own checks.
+  int FirstAssertionLine() const;
 
  private:
   template <typename... Args>
@@ -858,15 +878,80 @@ absl::Status Parser::ForEachTable(const toml::table& root,
   return absl::OkStatus();
 }
 
+// toml++ 3.3.0 classifies these code points with __builtin_unreachable
+// (upstream #295, #190): they must never reach it.
+bool TomlUnreachableCodePoint(uint32_t c) {
+  if (c < 0xA0 || c > 0xFEFF) return false;
+  const uint64_t child = (c - 0xA0) / 0x3FA;
+  if ((1ull << child) & 0x7FFFFFFFFFFFF75Eull) return false;
+  if (c == 0xA0 || c == 0x3000 || c == 0xFEFF) return false;
+  return child != 0x05 && child != 0x07;
+}
+
+absl::Status CheckTomlHazards(absl::string_view text, absl::string_view file) {
+  int line = 1;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const uint8_t b = static_cast<uint8_t>(text[i]);
+    if (b == '\n') ++line;
+    size_t n = 0;
+    uint32_t c = 0;
+    if (b >= 0xC2 && b <= 0xDF) {
+      n = 1;
+      c = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      n = 2;
+      c = b & 0x0F;
+    } else {
+      continue;
+    }
+    if (i + n >= text.size()) continue;
+    bool ok = true;
+    for (size_t k = 1; k <= n; ++k) {
+      const uint8_t t = static_cast<uint8_t>(text[i + k]);
+      ok = ok && (t & 0xC0) == 0x80;
+      c = (c << 6) | (t & 0x3F);
+    }
+    if (ok && TomlUnreachableCodePoint(c)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s:%d: character U+%04X is not supported here (the TOML reader "
+          "cannot classify it)",
+          file, line, c));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int Parser::FirstAssertionLine() const {
+  int line = 1;
+  for (size_t end = 0; end < text_.size(); ++line) {
+    end = std::min(text_.size(), text_.find('\n', end) + 1);
+    if (end == 0) end = text_.size();  // no newline left
+    try {
+      (void)toml::parse(std::string_view(text_.data(), end), file_);
+    } catch (const internal::TomlAssertion&) {
+      return line;
+    } catch (const toml::parse_error&) {
+      // An incomplete prefix: go on.
+    }
+  }
+  return line - 1;
+}
+
 absl::StatusOr<Scenario> Parser::Parse() {
-  toml::parse_result result =
-      toml::parse(std::string_view(text_.data(), text_.size()), file_);
-  if (!result) {
-    const toml::parse_error& error = result.error();
+  if (absl::Status s = CheckTomlHazards(text_, file_); !s.ok()) return s;
+  toml::table root;
+  try {
+    root = toml::parse(std::string_view(text_.data(), text_.size()), file_);
+  } catch (const toml::parse_error& error) {
     return Error(LineOf(error.source()), "TOML syntax error: ",
                  View(error.description()));
+  } catch (const internal::TomlAssertion& failed) {
+    // The reader cannot say where: the first line whose prefix of the file
+    // fails the same way is the place.
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s:%d: TOML syntax error (the reader's check '%s' failed)", file_,
+        FirstAssertionLine(), failed.check));
   }
-  const toml::table& root = result.table();
   if (absl::Status s =
           CheckKeys(root, "the file", {"world", "sender", "domain", "load",
                                        "fault"});

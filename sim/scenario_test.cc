@@ -585,6 +585,22 @@ TEST(ScenarioTest, TrustStoreChoice) {
               6, "listed twice");
 }
 
+// toml++ 3.3.0 aborts or misbehaves on these (fuzz/sim corpus toml-*);
+// the parser turns each into a line-numbered error.
+TEST(ScenarioErrorTest, InputsTheTomlReaderCannotHandle) {
+  ExpectError(ParseScenario("[world]\nstart = 2026-01-01T-0:00:00Z\n", "s.toml")
+                  .status(),
+              2, "TOML syntax error (the reader's check");
+  ExpectError(ParseScenario("x=[}", "s.toml").status(), 1,
+              "TOML syntax error");
+  ExpectError(ParseScenario("# ok\n[=", "s.toml").status(), 2,
+              "TOML syntax error");
+  ExpectError(ParseScenario("\xEF\xBB\xBE", "s.toml").status(), 1,
+              "character U+FEFE is not supported");
+  ExpectError(ParseScenario("a = 1\n# \xC2\xA7\n", "s.toml").status(), 2,
+              "character U+00A7 is not supported");
+}
+
 TEST(ScenarioTest, LoadScenarioFile) {
   const std::string path =
       absl::StrCat(::testing::TempDir(), "/scenario_test.toml");
