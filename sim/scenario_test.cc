@@ -597,8 +597,14 @@ TEST(ScenarioErrorTest, InputsTheTomlReaderCannotHandle) {
               "TOML syntax error");
   ExpectError(ParseScenario("\xEF\xBB\xBE", "s.toml").status(), 1,
               "character U+FEFE is not supported");
-  ExpectError(ParseScenario("a = 1\n# \xC2\xA7\n", "s.toml").status(), 2,
+  ExpectError(ParseScenario("a = 1\n\xC2\xA7 = 2\n", "s.toml").status(), 2,
               "character U+00A7 is not supported");
+  ExpectError(ParseScenario("a = \"\"\"x\\\n \xC2\xA7\"\"\"\n", "s.toml").status(),
+              2, "character U+00A7 is not supported");
+  // In comments and ordinary strings they are harmless and allowed.
+  EXPECT_TRUE(ParseScenario(absl::StrCat(kMinimalHead,
+                                         "# RFC 7672 \xC2\xA7 3.1\n"))
+                  .ok());
 }
 
 TEST(ScenarioTest, LoadScenarioFile) {

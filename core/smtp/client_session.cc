@@ -437,9 +437,30 @@ void ClientSession::ResponseInjection() {
   Fatal(kReason);
 }
 
+// RFC 5321 §4.3.2: which reply classes can answer which command. Anything
+// else means the reply stream is out of step with the commands (replies
+// injected, lost or duplicated): nothing after it can be trusted.
+bool ClientSession::ReplyFits(Expect expect, const Reply& reply) {
+  const int reply_class = reply.code / 100;
+  switch (expect) {
+    case Expect::kData:
+      return reply.code == 354 || reply_class == 4 || reply_class == 5;
+    case Expect::kAuth:
+      return true;  // 334 continues the exchange
+    default:
+      return reply_class != 3;
+  }
+}
+
 void ClientSession::OnReply(const Reply& reply) {
   if (pending_.empty()) {
     Fatal(absl::StrCat("unexpected reply ", reply.code, " with no command outstanding"));
+    return;
+  }
+  if (!ReplyFits(pending_.front().expect, reply)) {
+    Fatal(absl::StrCat("reply ", reply.code, " cannot answer the ",
+                       ClientStageName(StageOf(pending_.front().expect)),
+                       " command (replies out of step)"));
     return;
   }
   const Pending pending = pending_.front();

@@ -206,6 +206,7 @@ class ClientSession {
                 Destination destination, TlsPolicyHook* policy,
                 std::vector<OutboundMessage> messages, absl::Time now);
 
+  static bool ReplyFits(Expect expect, const Reply& reply);
   void Transit(ClientInput input);
   bool SendCommand(const Command& command, Expect expect, size_t recipient = 0);
   bool SendRaw(absl::string_view line, Expect expect);

@@ -397,6 +397,22 @@ TEST(ClientScriptTest, ResponseInjectionAfterStartTlsIsFatal) {
   }
 }
 
+// An attacker who injects a command after a refused STARTTLS shifts every
+// reply by one: DATA then gets a 250 meant for a RCPT. Found by
+// //fuzz/sim:world_fuzzer ("counted delivered but no partner accepted it").
+TEST(ClientScriptTest, RepliesOutOfStepAreFatalAndNeverDeliver) {
+  Scripted s({Message({"bob", "carol"})});
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(kGreeting, kEhloPlain)).ok());
+  const absl::Status status =
+      s.client->Feed("250 ok\r\n503 nested MAIL\r\n250 ok\r\n250 ok\r\n");
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("out of step"));
+  EXPECT_TRUE(s.client->session().closed());
+  for (const RecipientResult& r : s.client->session().results()[0].recipients) {
+    EXPECT_NE(r.status, RecipientStatus::kDelivered) << r.mailbox.ToString();
+  }
+}
+
 TEST(ClientScriptTest, GarbageAndMalformedRepliesAreFatal) {
   for (absl::string_view bad :
        {"hello there\r\n", "250-a\r\n251 b\r\n", "2500 x\r\n", "250 ok\n",
