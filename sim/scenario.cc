@@ -888,69 +888,14 @@ bool TomlUnreachableCodePoint(uint32_t c) {
   return child != 0x05 && child != 0x07;
 }
 
-// Refuses those code points where toml++ would classify them: outside
-// comments and strings (where whitespace may stand) and inside multi-line
-// basic strings (a line-ending backslash trims the whitespace after it).
-// Comments, single-line strings and literal strings may hold them.
+// Refuses those code points anywhere in the file: toml++ reaches them in
+// more places than whitespace (inside a malformed number, say), so no
+// context is safe.
 absl::Status CheckTomlHazards(absl::string_view text, absl::string_view file) {
-  enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
-  In in = In::kCode;
   int line = 1;
   for (size_t i = 0; i < text.size(); ++i) {
-    const char ch = text[i];
-    const absl::string_view rest = text.substr(i);
-    if (ch == '\n') {
-      ++line;
-      if (in == In::kComment || in == In::kBasic || in == In::kLiteral) {
-        in = In::kCode;
-      }
-      continue;
-    }
-    switch (in) {
-      case In::kCode:
-        if (ch == '#') {
-          in = In::kComment;
-        } else if (absl::StartsWith(rest, "\"\"\"")) {
-          in = In::kMultiBasic;
-          i += 2;
-        } else if (absl::StartsWith(rest, "'''")) {
-          in = In::kMultiLiteral;
-          i += 2;
-        } else if (ch == '"') {
-          in = In::kBasic;
-        } else if (ch == '\'') {
-          in = In::kLiteral;
-        }
-        break;
-      case In::kBasic:
-        if (ch == '\\') {
-          ++i;  // an escaped character, maybe a quote
-        } else if (ch == '"') {
-          in = In::kCode;
-        }
-        continue;
-      case In::kLiteral:
-        if (ch == '\'') in = In::kCode;
-        continue;
-      case In::kMultiBasic:
-        if (ch == '\\' && i + 1 < text.size() && text[i + 1] == '"') {
-          ++i;
-        } else if (absl::StartsWith(rest, "\"\"\"")) {
-          in = In::kCode;
-          i += 2;
-          continue;
-        }
-        break;
-      case In::kMultiLiteral:
-        if (absl::StartsWith(rest, "'''")) {
-          in = In::kCode;
-          i += 2;
-        }
-        continue;
-      case In::kComment:
-        continue;
-    }
-    const uint8_t b = static_cast<uint8_t>(ch);
+    const uint8_t b = static_cast<uint8_t>(text[i]);
+    if (b == '\n') ++line;
     size_t n = 0;
     uint32_t c = 0;
     if (b >= 0xC2 && b <= 0xDF) {
@@ -971,8 +916,8 @@ absl::Status CheckTomlHazards(absl::string_view text, absl::string_view file) {
     }
     if (ok && TomlUnreachableCodePoint(c)) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "%s:%d: character U+%04X is not supported here (the TOML reader "
-          "cannot classify it outside comments and strings)",
+          "%s:%d: character U+%04X is not supported in scenario files (the "
+          "TOML reader cannot classify it), not even in comments",
           file, line, c));
     }
   }
