@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "core/smtp/capabilities.h"
+#include "core/smtp/reply.h"
 
 namespace {
 
@@ -47,6 +48,11 @@ void CheckEhlo(const Reply& reply, bool from_wire) {
   Check(again.ok());
   Check(*again == *caps);
   if (!from_wire) return;
+  // A domain shaped like an enhanced status code ("250-2.0.0 x") is
+  // ambiguous on the wire (RFC 5321 allows numeric labels; RFC 3463 codes
+  // lead reply lines): its round trip reads it back as a code. Found by the
+  // fuzzer in CI; not a property the wire can have.
+  if (starling::smtp::EnhancedStatus::Parse(caps->domain).has_value()) return;
   // Through the wire too.
   const std::string wire = SerializeReply(back);
   ReplyParserOptions wide;
