@@ -130,7 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const absl::string_view sent = out.substr(0, n);
     wire.Observe(sent);
     if (client.tls() == nullptr) wire.plaintext.append(sent.data(), sent.size());
-    client.ConsumeOutput(n);
+    client.ConsumeOutput(n, now);
   };
   for (int steps = 0; !in.empty() && steps < 2048; ++steps) {
     switch (in.Below(8)) {
@@ -148,14 +148,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (client.state() == ClientState::kTlsHandshake) {
           drain(SIZE_MAX);  // the STARTTLS exchange is over before TLS starts
           if (in.Below(4) != 0) {
-            Require(client.TlsEstablished(TlsFacts{}).ok());
+            Require(client.TlsEstablished(TlsFacts{}, now).ok());
           } else {
-            Require(client.TlsFailed("fuzz").ok());
+            Require(client.TlsFailed("fuzz", now).ok());
           }
         }
         break;
       case 6:
-        if (in.Below(32) == 0) client.ConnectionLost("fuzz");
+        if (in.Below(32) == 0) client.ConnectionLost("fuzz", now);
         break;
       default:
         drain(in.Below(600));

@@ -114,7 +114,6 @@ std::shared_ptr<ServerOptions> OptionsFrom(FuzzInput& in) {
       (flags & 16) ? BareLineEndings::kNormalize : BareLineEndings::kReject;
   options->require_tls = flags & 32;
   options->auth_requires_tls = flags & 64;
-  options->vrfy_enabled = flags & 128;
   if (in.Bool()) options->auth_mechanisms = {"PLAIN", "LOGIN", "X-FUZZ"};
   options->max_message_size = in.Below(4) == 0 ? 0 : 1 + in.Below(5000);
   options->max_recipients = 1 + in.Below(8);
@@ -168,31 +167,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 7:
         if (session.pending_decision()) {
           if (in.Bool()) {
-            Require(session.Accept().ok());
+            Require(session.Accept(now).ok());
           } else {
-            Require(session.Reject(DecisionReply(in)).ok());
+            Require(session.Reject(DecisionReply(in), now).ok());
           }
         } else {
-          Require(!session.Accept().ok());
+          Require(!session.Accept(now).ok());
         }
         break;
       case 8:
         if (session.state() == ServerState::kAuthPending && in.Bool()) {
-          (void)session.AuthChallenge(in.Bytes(in.Below(16)));
+          (void)session.AuthChallenge(in.Bytes(in.Below(16)), now);
         }
         break;
       case 9:
         if (session.state() == ServerState::kTlsHandshake) {
           if (in.Below(4) != 0) {
-            Require(session.TlsEstablished({}).ok());
+            Require(session.TlsEstablished({}, now).ok());
           } else {
-            Require(session.TlsFailed("fuzz").ok());
+            Require(session.TlsFailed("fuzz", now).ok());
           }
           check.in_handshake = false;
         }
         break;
       case 10:
-        if (in.Below(16) == 0) session.Shutdown();
+        if (in.Below(16) == 0) session.Shutdown(now);
         break;
       default:
         check.DrainOutput(in.Below(300));

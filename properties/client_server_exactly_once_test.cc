@@ -498,7 +498,7 @@ class Network {
           case ClientEventType::kStartTls:
             // The fake handshake: both ends agree at once (the server took
             // its kStartTls before its 220 could reach us).
-            Note("client tls", client_->TlsEstablished(TlsFacts{}));
+            Note("client tls", client_->TlsEstablished(TlsFacts{}, kStart));
             break;
           case ClientEventType::kMessageDone:
             if (event->message < done_events_.size()) ++done_events_[event->message];
@@ -515,7 +515,7 @@ class Network {
         const absl::string_view out = client_->PendingOutput();
         to_server_.append(out.data(), out.size());
         lock_step_.ClientWrote(out);
-        client_->ConsumeOutput(out.size());
+        client_->ConsumeOutput(out.size(), kStart);
       }
       if (!server_->PendingOutput().empty()) {
         changed = true;
@@ -550,7 +550,7 @@ class Network {
         return;
       case ServerEventType::kStartTls:
         // Our 220 is on the wire already (Pump moves output before events).
-        Note("server tls", server_->TlsEstablished(TlsFacts{}));
+        Note("server tls", server_->TlsEstablished(TlsFacts{}, kStart));
         return;
       case ServerEventType::kClosed:
         log_.push_back(absl::StrCat("server closed: ", event.reason));
@@ -569,10 +569,10 @@ class Network {
     absl::Status status;
     switch (event.type) {
       case ServerEventType::kHelo:
-        status = server_->Accept();
+        status = server_->Accept(kStart);
         break;
       case ServerEventType::kAuth:
-        status = server_->Reject(Reply::Make(535, "5.7.8", "no"));
+        status = server_->Reject(Reply::Make(535, "5.7.8", "no"), kStart);
         break;
       case ServerEventType::kMailFrom: {
         const Verdict v = NextVerdict(world_.mail, &next_mail_);
@@ -611,7 +611,7 @@ class Network {
         if (v == Verdict::kAccept) {
           // Where our 250 will end in the server->client stream.
           const uint64_t base = server_sent_ + server_->PendingOutput().size();
-          status = server_->Accept();
+          status = server_->Accept(kStart);
           const absl::string_view out = server_->PendingOutput();
           const size_t from = base - server_sent_;
           const size_t crlf = out.find("\r\n", from);
@@ -645,11 +645,11 @@ class Network {
 
   absl::Status Answer(Verdict v, const Reply& temp, const Reply& perm) {
     switch (v) {
-      case Verdict::kAccept: return server_->Accept();
-      case Verdict::kTemp: return server_->Reject(temp);
-      case Verdict::kPerm: return server_->Reject(perm);
+      case Verdict::kAccept: return server_->Accept(kStart);
+      case Verdict::kTemp: return server_->Reject(temp, kStart);
+      case Verdict::kPerm: return server_->Reject(perm, kStart);
       case Verdict::kClose:
-        return server_->Reject(Reply::Make(421, "4.3.2", "shutting down"));
+        return server_->Reject(Reply::Make(421, "4.3.2", "shutting down"), kStart);
     }
     return absl::OkStatus();
   }
@@ -694,7 +694,7 @@ class Network {
     to_server_.clear();
     to_client_.clear();
     pending_.reset();
-    client_->ConnectionLost("connection reset");
+    client_->ConnectionLost("connection reset", kStart);
     Pump();
     to_server_.clear();
   }
@@ -720,10 +720,11 @@ class Network {
       if (client_->closed()) return;
       if (server_->closed()) {
         // The server hung up and everything it said was read.
-        client_->ConnectionLost("server closed the connection");
+        client_->ConnectionLost("server closed the connection", kStart);
       } else {
         stalled_ = true;
-        client_->ConnectionLost("stalled: neither side has anything to say");
+        client_->ConnectionLost("stalled: neither side has anything to say",
+                                kStart);
       }
       Pump();
     }

@@ -173,7 +173,7 @@ RC_GTEST_PROP(StartTlsBoundary, ServerNeverExecutesPlaintextTail, ()) {
       std::optional<smtp::ServerEvent> e = server.NextEvent();
       if (!e.has_value()) {
         if (server.pending_decision() && decide) {
-          (void)server.Accept();
+          (void)server.Accept(kReference);
           continue;
         }
         break;
@@ -219,7 +219,7 @@ RC_GTEST_PROP(StartTlsBoundary, ServerNeverExecutesPlaintextTail, ()) {
   }
   RC_ASSERT(server.state() == smtp::ServerState::kTlsHandshake);
   server.ConsumeOutput(said.size());
-  RC_ASSERT(server.TlsEstablished(TlsFacts{}).ok());
+  RC_ASSERT(server.TlsEstablished(TlsFacts{}, kReference).ok());
   RC_ASSERT(server.helo_name().empty());
   log.clear();
   for (const char* line : {"EHLO relay.a.example\r\n", "MAIL FROM:<good@a.example>\r\n",
@@ -273,7 +273,7 @@ RC_GTEST_PROP(StartTlsBoundary, ClientNeverParsesInjectedReplies, ()) {
       if (client->closed()) break;
       (void)client->Receive(piece, kReference);
       written += std::string(client->PendingOutput());
-      client->ConsumeOutput(client->PendingOutput().size());
+      client->ConsumeOutput(client->PendingOutput().size(), kReference);
       while (auto e = client->NextEvent()) {
         starttls_event |= e->type == ClientEventType::kStartTls;
       }
@@ -290,7 +290,7 @@ RC_GTEST_PROP(StartTlsBoundary, ClientNeverParsesInjectedReplies, ()) {
   if (tail.empty()) {
     RC_ASSERT(starttls_event);
     RC_ASSERT(client->state() == smtp::ClientState::kTlsHandshake);
-    RC_ASSERT(client->TlsEstablished(TlsFacts{}).ok());
+    RC_ASSERT(client->TlsEstablished(TlsFacts{}, kReference).ok());
     RC_ASSERT(client->PendingOutput() == "EHLO relay.a.example\r\n");
     return;
   }
@@ -364,7 +364,7 @@ class MitmConnection {
       progress |= Deliver(&to_client_, &client_pipe_, /*to_server=*/false);
       if (!progress) break;
     }
-    if (!client_->closed()) client_->ConnectionLost("no progress");
+    if (!client_->closed()) client_->ConnectionLost("no progress", kReference);
   }
 
   // Observations.
@@ -392,11 +392,11 @@ class MitmConnection {
       progress = true;
       if (e->type == tls::ChannelEventType::kHandshakeComplete) {
         client_tls_up_ = true;
-        Note("client tls", client_->TlsEstablished(e->facts));
+        Note("client tls", client_->TlsEstablished(e->facts, kReference));
       } else if (e->type == tls::ChannelEventType::kFailed) {
         client_tls_failed_ = true;
         if (client_->state() == smtp::ClientState::kTlsHandshake) {
-          Note("client tls", client_->TlsFailed(e->detail));
+          Note("client tls", client_->TlsFailed(e->detail, kReference));
         }
       }
     }
@@ -425,11 +425,11 @@ class MitmConnection {
       progress = true;
       if (e->type == tls::ChannelEventType::kHandshakeComplete) {
         server_tls_up_ = true;
-        Note("server tls", server_->TlsEstablished(e->facts));
+        Note("server tls", server_->TlsEstablished(e->facts, kReference));
       } else if (e->type == tls::ChannelEventType::kFailed) {
         server_tls_failed_ = true;
         if (server_->state() == smtp::ServerState::kTlsHandshake) {
-          Note("server tls", server_->TlsFailed(e->detail));
+          Note("server tls", server_->TlsFailed(e->detail, kReference));
         }
       }
     }
@@ -451,7 +451,7 @@ class MitmConnection {
         case ServerEventType::kClosed:
           break;
         default:
-          Note("server accept", server_->Accept());
+          Note("server accept", server_->Accept(kReference));
       }
     }
     if (!server_->closed()) {

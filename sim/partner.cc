@@ -211,9 +211,9 @@ bool PartnerConnection::Turn() {
     progress = true;
     if (event->type == tls::ChannelEventType::kHandshakeComplete) {
       ++partner_->tls_sessions_;
-      Note("tls", session_.TlsEstablished(event->facts));
+      Note("tls", session_.TlsEstablished(event->facts, scheduler_->Now()));
     } else if (event->type == tls::ChannelEventType::kFailed) {
-      Note("tls", session_.TlsFailed(event->detail));
+      Note("tls", session_.TlsFailed(event->detail, scheduler_->Now()));
     }
   }
   while (!dropped()) {
@@ -230,7 +230,7 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
   const PartnerProfile profile = partner_->profile();
   switch (event.type) {
     case smtp::ServerEventType::kHelo:
-      Note("accept", session_.Accept());
+      Note("accept", session_.Accept(scheduler_->Now()));
       // The EHLO reply above still lists STARTTLS; the command itself
       // now gets 454.
       if (profile == PartnerProfile::kStartTls454) {
@@ -241,7 +241,7 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
       sender_ = event.command.path.has_value() ? event.command.path->ToString()
                                                : std::string();
       recipients_.clear();
-      Note("accept", session_.Accept());
+      Note("accept", session_.Accept(scheduler_->Now()));
       break;
     case smtp::ServerEventType::kRcptTo: {
       const std::string recipient = event.command.path.has_value()
@@ -252,11 +252,12 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
         ++partner_->greylisted_;
         Note("reject",
              session_.Reject(smtp::Reply::Make(
-                 451, "4.7.1", "Greylisted, please try again later")));
+                 451, "4.7.1", "Greylisted, please try again later"),
+                 scheduler_->Now()));
         break;
       }
       recipients_.push_back(recipient);
-      Note("accept", session_.Accept());
+      Note("accept", session_.Accept(scheduler_->Now()));
       break;
     }
     case smtp::ServerEventType::kMessageData:
@@ -281,7 +282,7 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
         Drop();
         break;
       }
-      Note("accept", session_.Accept());
+      Note("accept", session_.Accept(scheduler_->Now()));
       break;
     }
     case smtp::ServerEventType::kMessageAborted:
@@ -299,7 +300,8 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
       break;
     case smtp::ServerEventType::kAuth:
       Note("reject", session_.Reject(smtp::Reply::Make(
-                         535, "5.7.8", "Authentication not supported here")));
+                         535, "5.7.8", "Authentication not supported here"),
+                         scheduler_->Now()));
       break;
   }
 }

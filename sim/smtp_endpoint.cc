@@ -126,7 +126,7 @@ ClientEndpoint::ClientEndpoint(Scheduler* scheduler, tls::ChannelOptions tls,
 void ClientEndpoint::OnClosed(CloseReason reason) {
   if (!session_->closed()) {
     session_->ConnectionLost(
-        absl::StrCat("connection ", CloseReasonName(reason)));
+        absl::StrCat("connection ", CloseReasonName(reason)), scheduler_->Now());
   }
   if (reason == CloseReason::kFin) {
     Step();
@@ -156,10 +156,10 @@ bool ClientEndpoint::Turn() {
     if (event->type == tls::ChannelEventType::kHandshakeComplete) {
       handshake_facts_ = event->facts;
       handshake_time_ = scheduler_->Now();
-      Note("tls", session_->TlsEstablished(event->facts));
+      Note("tls", session_->TlsEstablished(event->facts, scheduler_->Now()));
     } else if (event->type == tls::ChannelEventType::kFailed) {
       handshake_failure_ = event->reason;
-      Note("tls", session_->TlsFailed(event->detail));
+      Note("tls", session_->TlsFailed(event->detail, scheduler_->Now()));
     }
   }
   while (std::optional<smtp::ClientEvent> event = session_->NextEvent()) {

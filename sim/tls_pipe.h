@@ -108,7 +108,11 @@ absl::Status PumpSession(Session& session, TlsPipe& pipe, absl::Time now,
     const absl::Status sent = pipe.Send(out);
     if (sent.ok()) {
       if (observe) observe(true, out);
-      session.ConsumeOutput(size);
+      if constexpr (requires { session.ConsumeOutput(size, now); }) {
+        session.ConsumeOutput(size, now);
+      } else {
+        session.ConsumeOutput(size);
+      }
     }
     status.Update(sent);
   }

@@ -140,9 +140,9 @@ class ServerEnd : public PipeEnd {
     while (std::optional<tls::ChannelEvent> event = pipe_.NextEvent()) {
       progress = true;
       if (event->type == tls::ChannelEventType::kHandshakeComplete) {
-        Note("tls", session_.TlsEstablished(event->facts));
+        Note("tls", session_.TlsEstablished(event->facts, scheduler_->Now()));
       } else if (event->type == tls::ChannelEventType::kFailed) {
-        Note("tls", session_.TlsFailed(event->detail));
+        Note("tls", session_.TlsFailed(event->detail, scheduler_->Now()));
       }
     }
     while (std::optional<smtp::ServerEvent> event = session_.NextEvent()) {
@@ -154,7 +154,7 @@ class ServerEnd : public PipeEnd {
         case smtp::ServerEventType::kMessageComplete:
           messages.push_back(std::move(body_));
           body_.clear();
-          Note("accept", session_.Accept());
+          Note("accept", session_.Accept(scheduler_->Now()));
           break;
         case smtp::ServerEventType::kMessageAborted:
           body_.clear();
@@ -168,7 +168,7 @@ class ServerEnd : public PipeEnd {
         case smtp::ServerEventType::kClosed:
           break;
         default:
-          Note("accept", session_.Accept());
+          Note("accept", session_.Accept(scheduler_->Now()));
       }
     }
     return progress;
@@ -210,7 +210,8 @@ class ClientEnd : public PipeEnd {
   void OnClosed(CloseReason reason) override {
     if (!session_->closed()) {
       session_->ConnectionLost(
-          absl::StrCat("connection ", CloseReasonName(reason)));
+          absl::StrCat("connection ", CloseReasonName(reason)),
+          scheduler_->Now());
     }
     Step();
   }
@@ -231,10 +232,10 @@ class ClientEnd : public PipeEnd {
       if (event->type == tls::ChannelEventType::kHandshakeComplete) {
         handshake_facts = event->facts;
         handshake_time = scheduler_->Now();
-        Note("tls", session_->TlsEstablished(event->facts));
+        Note("tls", session_->TlsEstablished(event->facts, scheduler_->Now()));
       } else if (event->type == tls::ChannelEventType::kFailed) {
         handshake_failure = event->reason;
-        Note("tls", session_->TlsFailed(event->detail));
+        Note("tls", session_->TlsFailed(event->detail, scheduler_->Now()));
       }
     }
     while (std::optional<smtp::ClientEvent> event = session_->NextEvent()) {

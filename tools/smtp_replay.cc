@@ -67,7 +67,6 @@ ABSL_FLAG(bool, normalize_line_endings, false,
 ABSL_FLAG(std::vector<std::string>, users, {},
           "AUTH PLAIN/LOGIN accounts as user:password (offered after TLS)");
 ABSL_FLAG(bool, auth_in_plaintext, false, "offer AUTH before TLS too");
-ABSL_FLAG(bool, vrfy, false, "answer VRFY/EXPN with 252 instead of 502");
 ABSL_FLAG(uint64_t, max_size, 35 * 1024 * 1024,
           "maximum message size in octets (0: no limit)");
 ABSL_FLAG(int64_t, max_recipients, 100, "recipients per message");
@@ -252,7 +251,6 @@ int main(int argc, char** argv) {
   options->bare_line_endings = absl::GetFlag(FLAGS_normalize_line_endings)
                                    ? BareLineEndings::kNormalize
                                    : BareLineEndings::kReject;
-  options->vrfy_enabled = absl::GetFlag(FLAGS_vrfy);
   options->max_message_size = absl::GetFlag(FLAGS_max_size);
   if (absl::GetFlag(FLAGS_max_recipients) < 1) {
     return Fail("--max_recipients must be at least 1");

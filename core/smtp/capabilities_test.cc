@@ -315,9 +315,9 @@ class Random {
     std::string out;
     const size_t n = Below(max_len + 1);
     for (size_t i = 0; i < n; ++i) {
-      char c = static_cast<char>(Below(256));
-      if (c == '\r' || c == '\n') c = ' ';
-      out.push_back(c);
+      // RFC 5321 textstring: HT and SP..'~'.
+      const size_t pick = Below(96);
+      out.push_back(pick == 95 ? '\t' : static_cast<char>(' ' + pick));
     }
     return out;
   }

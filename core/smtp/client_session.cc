@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/base/internal/raw_logging.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -11,7 +10,13 @@
 namespace starling::smtp {
 namespace {
 
+namespace cs = client_state;
+
 constexpr size_t kBodyReadSize = 16 * 1024;
+
+static_assert(std::variant_size_v<cs::State> ==
+                  static_cast<size_t>(ClientState::kClosed) + 1,
+              "one per-state struct per ClientState, in order");
 
 // Values that would let a caller smuggle syntax into a command line.
 bool HasForbiddenByte(absl::string_view value) {
@@ -19,22 +24,25 @@ bool HasForbiddenByte(absl::string_view value) {
          absl::string_view::npos;
 }
 
-// The command must survive our own strict parser unchanged: that rejects
-// over-long, malformed or unsendable envelope values before anything is sent.
+// The command must survive our own strict parser unchanged and fit the line
+// limit its parameters' extensions allow: that rejects over-long, malformed or
+// unsendable envelope values before anything is sent.
 absl::Status CheckSendable(const Command& command, bool utf8,
                            absl::string_view what) {
   std::string line = SerializeCommand(command);
+  const size_t limit = MaxCommandLine(command.verb, ExtensionsUsed(command));
+  if (line.size() > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": command longer than ", limit, " octets"));
+  }
   line.resize(line.size() - 2);  // CRLF
   CommandParseOptions options;
   options.utf8_addresses = utf8;
+  options.strict_helo = true;
   absl::StatusOr<Command> parsed = ParseCommand(line, options);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": ", parsed.status().message()));
-  }
-  if (line.size() + 2 > 512) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": command longer than 512 octets"));
   }
   return absl::OkStatus();
 }
@@ -61,6 +69,16 @@ bool Proceeds(DeliveryVerdict verdict) {
 std::string Explain(const PolicyDecision& decision) {
   return absl::StrCat(decision.label.empty() ? "" : decision.label + ": ",
                       absl::StrJoin(decision.trace, "; "));
+}
+
+// The generic success of MAIL, RCPT, BDAT, the end of data and RSET. Codes
+// only another command can get (220, 221, 235, 334, 354) are out of step.
+bool GenericOk(const Reply& reply) { return reply.code / 10 == 25; }
+bool Refusal(const Reply& reply) { return reply.code >= 400; }
+
+bool AnyAccepted(const cs::Transaction& tx) {
+  return std::find(tx.accepted.begin(), tx.accepted.end(), true) !=
+         tx.accepted.end();
 }
 
 }  // namespace
@@ -91,6 +109,12 @@ absl::string_view RecipientStatusName(RecipientStatus status) {
     case RecipientStatus::kPermFailed: return "perm-failed";
   }
   return "?";
+}
+
+StringBodySource::StringBodySource(std::string body) : body_(std::move(body)) {
+  eight_bit_ = std::any_of(body_.begin(), body_.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x80;
+  });
 }
 
 absl::StatusOr<absl::string_view> StringBodySource::Read(size_t max,
@@ -174,6 +198,7 @@ ClientSession::ClientSession(std::shared_ptr<const ClientOptions> options,
       destination_(std::move(destination)),
       policy_(policy),
       messages_(std::move(messages)),
+      state_(cs::Greeting{}),
       now_(now),
       last_send_(now),
       parser_(options_->reply_limits) {
@@ -185,15 +210,85 @@ ClientSession::ClientSession(std::shared_ptr<const ClientOptions> options,
       results_[m].recipients.push_back(std::move(result));
     }
   }
-  pending_.push_back({Expect::kGreeting});
+  outstanding_.push_back({Sent::kGreeting});
 }
 
-// ---- plumbing ----------------------------------------------------------------
+// ---- the state machine ---------------------------------------------------------
 
-void ClientSession::Transit(ClientInput input) {
-  const std::optional<ClientState> next = NextClientState(state_, input);
-  ABSL_RAW_CHECK(next.has_value(), "client transition missing from the table");
-  state_ = *next;
+bool ClientSession::Transit(ClientInput input, cs::State next) {
+  const ClientState to = static_cast<ClientState>(next.index());
+  if (!ClientTransitionAllowed(state(), input, to)) {
+    Internal(absl::StrCat("client transition missing from the table: ",
+                          ClientStateName(state()), " + ",
+                          ClientInputName(input), " -> ", ClientStateName(to)));
+    return false;
+  }
+  state_ = std::move(next);
+  return true;
+}
+
+bool ClientSession::Stay(ClientInput input) {
+  if (ClientTransitionAllowed(state(), input, state())) return true;
+  Internal(absl::StrCat("client transition missing from the table: ",
+                        ClientStateName(state()), " + ", ClientInputName(input),
+                        " -> ", ClientStateName(state())));
+  return false;
+}
+
+// RFC 5321 §4.3.2: the replies each command can get. A 421 may answer any
+// of them (§3.8). Anything else means the reply stream is out of step with
+// the commands (replies injected, lost or duplicated).
+std::optional<ClientInput> ClientSession::Classify(Sent sent,
+                                                   const Reply& reply) {
+  using I = ClientInput;
+  if (reply.code == 421) return I::kServerClosing;
+  const bool refused = Refusal(reply);
+  switch (sent) {
+    case Sent::kGreeting:
+      if (reply.code == 220) return I::kGreeting;
+      if (refused) return I::kGreetingRefused;
+      break;
+    case Sent::kEhlo:
+      if (reply.code == 250) return I::kEhloOk;
+      if (refused) return I::kEhloRefused;
+      break;
+    case Sent::kHelo:
+      if (reply.code == 250) return I::kHeloOk;
+      if (refused) return I::kHeloRefused;
+      break;
+    case Sent::kStartTls:
+      if (reply.code == 220) return I::kStartTlsOk;
+      if (refused) return I::kStartTlsRefused;
+      break;
+    case Sent::kAuth:
+      if (reply.code == 334) return I::kAuthChallenge;
+      if (reply.code == 235) return I::kAuthOk;
+      if (refused) return I::kAuthRefused;
+      break;
+    case Sent::kMail:
+      if (GenericOk(reply) || refused) return I::kMailReply;
+      break;
+    case Sent::kRcpt:
+      if (GenericOk(reply) || refused) return I::kRcptReply;
+      break;
+    case Sent::kData:
+      if (reply.code == 354) return I::kDataGo;
+      if (refused) return I::kDataRefused;
+      break;
+    case Sent::kBdat:
+      if (GenericOk(reply) || refused) return I::kBdatReply;
+      break;
+    case Sent::kEndOfData:
+      if (GenericOk(reply) || refused) return I::kEndOfDataReply;
+      break;
+    case Sent::kRset:
+      if (GenericOk(reply) || refused) return I::kRsetReply;
+      break;
+    case Sent::kQuit:
+      if (reply.code == 221) return I::kQuitReply;
+      break;
+  }
+  return std::nullopt;
 }
 
 void ClientSession::Emit(ClientEvent event) {
@@ -210,23 +305,24 @@ std::optional<ClientEvent> ClientSession::NextEvent() {
   return event;
 }
 
-bool ClientSession::PlaintextForbidden(Expect expect) const {
+bool ClientSession::PlaintextForbidden(Sent sent) const {
   if (!mandatory_ || tls_ != nullptr) return false;
-  switch (expect) {
-    case Expect::kAuth:
-    case Expect::kMail:
-    case Expect::kRcpt:
-    case Expect::kData:
-    case Expect::kBdat:
-    case Expect::kEndOfData:
+  switch (sent) {
+    case Sent::kAuth:
+    case Sent::kMail:
+    case Sent::kRcpt:
+    case Sent::kData:
+    case Sent::kBdat:
+    case Sent::kEndOfData:
       return true;
     default:
       return false;
   }
 }
 
-bool ClientSession::SendRaw(absl::string_view line, Expect expect) {
-  if (PlaintextForbidden(expect)) {
+bool ClientSession::Send(absl::string_view bytes, Sent sent,
+                         uint32_t recipient) {
+  if (PlaintextForbidden(sent)) {
     // Belt and braces: the flow never gets here, but if it did, nothing of
     // the envelope or body may leave in plaintext under a mandatory policy.
     Abort("refused to send in plaintext under a mandatory TLS policy",
@@ -234,50 +330,67 @@ bool ClientSession::SendRaw(absl::string_view line, Expect expect) {
           Reply::Make(451, "4.7.0", "TLS required by policy"));
     return false;
   }
-  output_.append(line.data(), line.size());
-  pending_.push_back({expect, 0, current_, output_consumed_ + output_.size()});
-  last_send_ = now_;
+  output_.append(bytes.data(), bytes.size());
+  outstanding_.push_back({sent, recipient, static_cast<uint32_t>(next_message_),
+                          output_consumed_ + output_.size()});
   return true;
 }
 
-bool ClientSession::SendCommand(const Command& command, Expect expect,
-                                size_t recipient) {
-  if (!SendRaw(SerializeCommand(command), expect)) return false;
-  pending_.back().recipient = recipient;
-  return true;
+bool ClientSession::SendCommand(const Command& command, Sent sent,
+                                uint32_t recipient) {
+  return Send(SerializeCommand(command), sent, recipient);
 }
 
-void ClientSession::ConsumeOutput(size_t n) {
+void ClientSession::ConsumeOutput(size_t n, absl::Time now) {
   n = std::min(n, output_.size());
+  if (n == 0) return;
+  now_ = now;
+  last_send_ = now;
   output_consumed_ += n;
   output_.erase(0, n);
   if (output_.empty()) output_.shrink_to_fit();
   PumpBody();
 }
 
-void ClientSession::ResumeBody() {
+void ClientSession::ResumeBody(absl::Time now) {
+  if (closed()) return;
+  now_ = now;
+  last_send_ = now;
   waiting_for_body_ = false;
   PumpBody();
 }
 
-ClientStage ClientSession::StageOf(Expect expect) const {
-  switch (expect) {
-    case Expect::kGreeting:
+ClientStage ClientSession::StageOf(Sent sent) const {
+  switch (sent) {
+    case Sent::kGreeting:
       return received_any_ ? ClientStage::kGreeting : ClientStage::kConnect;
-    case Expect::kEhlo:
-    case Expect::kHelo:
+    case Sent::kEhlo:
+    case Sent::kHelo:
       return ClientStage::kEhlo;
-    case Expect::kStartTls:
+    case Sent::kStartTls:
       return ClientStage::kStartTls;
-    case Expect::kAuth:
+    case Sent::kAuth:
       return ClientStage::kAuth;
-    case Expect::kRcpt:
+    case Sent::kRcpt:
       return ClientStage::kRcpt;
-    case Expect::kData:
-    case Expect::kBdat:
+    case Sent::kData:
+    case Sent::kBdat:
       return ClientStage::kData;
-    case Expect::kEndOfData:
+    case Sent::kEndOfData:
       return ClientStage::kEndOfData;
+    default:
+      return ClientStage::kMail;
+  }
+}
+
+ClientStage ClientSession::CurrentStage() const {
+  if (!outstanding_.empty()) return StageOf(outstanding_.front().sent);
+  switch (state()) {
+    case ClientState::kTlsHandshake:
+      return ClientStage::kTlsHandshake;
+    case ClientState::kBody:
+    case ClientState::kBdat:
+      return ClientStage::kData;
     default:
       return ClientStage::kMail;
   }
@@ -294,6 +407,47 @@ void ClientSession::Resolve(size_t message, size_t recipient,
   result.stage = stage;
   result.reply = reply;
   result.detail = std::string(detail);
+}
+
+void ClientSession::Decide(size_t message, size_t recipient,
+                           RecipientStatus status, ClientStage stage,
+                           const Reply& reply, absl::string_view detail) {
+  if (results_[message].recipients[recipient].status !=
+      RecipientStatus::kPending) {
+    return;
+  }
+  for (const Tentative& t : tentative_) {
+    if (t.message == message && t.recipient == recipient) return;
+  }
+  tentative_.push_back(
+      {message, recipient, status, stage, reply, std::string(detail)});
+}
+
+void ClientSession::Settle() {
+  if (tentative_.empty()) return;
+  std::vector<Tentative> settled;
+  settled.swap(tentative_);
+  for (const Tentative& t : settled) {
+    Resolve(t.message, t.recipient, t.status, t.stage, t.reply, t.detail);
+  }
+  for (const Tentative& t : settled) MaybeFinishMessage(t.message);
+}
+
+void ClientSession::Unsettle(absl::string_view reason) {
+  std::vector<Tentative> unsettled;
+  unsettled.swap(tentative_);
+  for (Tentative& t : unsettled) {
+    // The reply that decided it may have been someone else's: nothing it
+    // said counts. Where the end of data left, the server may have the
+    // message (RFC 1047): a retry may duplicate it, never lose it.
+    const bool window = t.stage == ClientStage::kEndOfData;
+    const std::string detail = absl::StrCat(
+        "replies out of step (", reason, ")",
+        window ? "; after end of data: possibly delivered" : "");
+    Resolve(t.message, t.recipient, RecipientStatus::kTempFailed, t.stage,
+            Reply::Make(451, "4.5.0", detail), detail);
+  }
+  for (const Tentative& t : unsettled) MaybeFinishMessage(t.message);
 }
 
 void ClientSession::MaybeFinishMessage(size_t message) {
@@ -333,14 +487,14 @@ void ClientSession::FailRest(RecipientStatus status, ClientStage stage,
 bool ClientSession::FailPossiblyDelivered(absl::string_view reason,
                                           const Reply& reply) {
   bool window = false;
-  for (const Pending& pending : pending_) {
+  for (const Outstanding& o : outstanding_) {
     // Only an end of data that left: one still in output_ (or cut short by
     // the loss) cannot have completed a transaction on the server.
-    if (pending.expect != Expect::kEndOfData ||
-        output_consumed_ < pending.end || pending.message >= results_.size()) {
+    if (o.sent != Sent::kEndOfData || output_consumed_ < o.end ||
+        o.message >= results_.size()) {
       continue;
     }
-    const size_t m = pending.message;
+    const size_t m = o.message;
     bool open = false;
     for (const RecipientResult& r : results_[m].recipients) {
       open |= r.status == RecipientStatus::kPending;
@@ -361,9 +515,20 @@ bool ClientSession::FailPossiblyDelivered(absl::string_view reason,
   return window;
 }
 
+void ClientSession::Close(ClientInput input, absl::string_view reason) {
+  if (!Transit(input, cs::Closed{})) return;
+  waiting_for_body_ = false;
+  ClientEvent event;
+  event.type = ClientEventType::kClosed;
+  event.reason = std::string(reason);
+  Emit(std::move(event));
+}
+
 void ClientSession::Abort(absl::string_view reason, ClientStage stage,
                           const Reply& reply) {
-  if (state_ == ClientState::kClosed) return;
+  if (closed()) return;
+  // Nothing showed the replies out of step: what they said stands.
+  Settle();
   // The server may have taken a message whose end of data it received
   // before the connection died: retrying can deliver it twice (RFC 1047).
   const bool window = FailPossiblyDelivered(reason, reply);
@@ -374,212 +539,230 @@ void ClientSession::Abort(absl::string_view reason, ClientStage stage,
   // Unsent bytes must not go: the connection ends here, and a partial DATA
   // body without its end marker is discarded by the server.
   output_.clear();
-  pending_.clear();
-  Transit(ClientInput::kClose);
-  ClientEvent event;
-  event.type = ClientEventType::kClosed;
-  event.reason = absl::StrCat(
-      reason, window ? "; after end of data, before the reply: possibly delivered"
-                     : "");
-  Emit(std::move(event));
+  outstanding_.clear();
+  Close(ClientInput::kClose,
+        absl::StrCat(reason, window ? "; after end of data, before the "
+                                      "reply: possibly delivered"
+                                    : ""));
 }
 
-void ClientSession::Fatal(absl::string_view reason) {
-  if (state_ == ClientState::kClosed) return;
+void ClientSession::Fatal(SessionError error, absl::string_view reason) {
+  if (closed()) return;
   fatal_ = absl::AbortedError(absl::StrCat("SMTP protocol violation: ", reason));
-  const ClientStage stage =
-      pending_.empty() ? ClientStage::kMail : StageOf(pending_.front().expect);
-  Abort(reason, stage,
+  fatal_reason_ = error;
+  if (error == SessionError::kRepliesOutOfStep) Unsettle(reason);
+  Abort(reason, CurrentStage(),
         Reply::Make(451, "4.5.0", absl::StrCat("protocol error: ", reason)));
+}
+
+void ClientSession::Internal(absl::string_view what) {
+  fatal_ = absl::InternalError(what);
+  fatal_reason_ = SessionError::kInternal;
+  Settle();
+  FailRest(RecipientStatus::kTempFailed, CurrentStage(),
+           Reply::Make(451, "4.3.0", "internal error in the SMTP client"),
+           what);
+  output_.clear();
+  outstanding_.clear();
+  waiting_for_body_ = false;
+  // The one change of state outside the table: the table itself failed.
+  state_ = cs::Closed{};
+  ClientEvent event;
+  event.type = ClientEventType::kClosed;
+  event.reason = std::string(what);
+  Emit(std::move(event));
 }
 
 // ---- input -------------------------------------------------------------------
 
 absl::Status ClientSession::Receive(absl::string_view bytes, absl::Time now) {
   if (!fatal_.ok()) return fatal_;
-  if (state_ == ClientState::kClosed) {
-    return absl::FailedPreconditionError("session is closed");
-  }
+  if (closed()) return absl::FailedPreconditionError("session is closed");
   now_ = now;
   if (bytes.empty()) return absl::OkStatus();
   received_any_ = true;
-  if (state_ == ClientState::kTlsHandshake) {
-    ResponseInjection();
+  if (state() == ClientState::kTlsHandshake) {
+    constexpr absl::string_view kReason =
+        "reply bytes after the 220 to STARTTLS (response injection)";
+    // TLS could not be established safely: the policy judges it as a failed
+    // handshake, so the results carry its verdict, label and RFC 8460 type.
+    connection_policy_ =
+        policy_->WithoutTls(destination_, TlsProblem::kHandshakeFailed, kReason);
+    Fatal(SessionError::kResponseInjection, kReason);
     return fatal_;
   }
-  while (!bytes.empty() && state_ != ClientState::kClosed) {
+  while (!bytes.empty() && !closed()) {
     absl::StatusOr<std::optional<Reply>> reply = parser_.Next(&bytes);
     if (!reply.ok()) {
-      Fatal(absl::StrCat("malformed reply: ", reply.status().message()));
+      Fatal(SessionError::kMalformedReply,
+            absl::StrCat("malformed reply: ", reply.status().message()));
       return fatal_;
     }
     if (!reply->has_value()) break;
-    if (!pending_.empty() && pending_.front().expect == Expect::kStartTls &&
+    if (!outstanding_.empty() && outstanding_.front().sent == Sent::kStartTls &&
         (*reply)->code == 220 && (!bytes.empty() || parser_.in_reply())) {
       // Anything after the 220 and before the handshake was not sent by the
       // server we will talk to over TLS (CVE-2021-22947 class): never parse
       // it, and never start the handshake.
-      ResponseInjection();
+      constexpr absl::string_view kReason =
+          "reply bytes after the 220 to STARTTLS (response injection)";
+      connection_policy_ = policy_->WithoutTls(
+          destination_, TlsProblem::kHandshakeFailed, kReason);
+      Fatal(SessionError::kResponseInjection, kReason);
       return fatal_;
     }
+    last_send_ = now;  // the server is alive: the next timer starts now
     OnReply(**reply);
   }
   return fatal_;
 }
 
-void ClientSession::ResponseInjection() {
-  constexpr absl::string_view kReason =
-      "reply bytes after the 220 to STARTTLS (response injection)";
-  // TLS could not be established safely: the policy judges it as a failed
-  // handshake, so the results carry its verdict, label and RFC 8460 type.
-  connection_policy_ =
-      policy_->WithoutTls(destination_, TlsProblem::kHandshakeFailed, kReason);
-  Fatal(kReason);
-}
-
-// RFC 5321 §4.3.2: which reply classes can answer which command. Anything
-// else means the reply stream is out of step with the commands (replies
-// injected, lost or duplicated): nothing after it can be trusted.
-bool ClientSession::ReplyFits(Expect expect, const Reply& reply) {
-  const int reply_class = reply.code / 100;
-  switch (expect) {
-    case Expect::kData:
-      return reply.code == 354 || reply_class == 4 || reply_class == 5;
-    case Expect::kAuth:
-      return true;  // 334 continues the exchange
-    default:
-      return reply_class != 3;
-  }
-}
-
 void ClientSession::OnReply(const Reply& reply) {
-  if (pending_.empty()) {
-    Fatal(absl::StrCat("unexpected reply ", reply.code, " with no command outstanding"));
+  if (tls_ != nullptr) reply_over_tls_ = true;
+  std::optional<ClientInput> input;
+  if (outstanding_.empty()) {
+    // RFC 5321 §3.8: a server may say 421 and close at any time.
+    if (reply.code == 421) input = ClientInput::kServerClosing;
+  } else {
+    input = Classify(outstanding_.front().sent, reply);
+  }
+  if (!input.has_value() || !ClientInputExpected(state(), *input)) {
+    Fatal(SessionError::kRepliesOutOfStep,
+          outstanding_.empty()
+              ? absl::StrCat("reply ", reply.code,
+                             " with no command outstanding (replies out of "
+                             "step)")
+              : absl::StrCat("reply ", reply.code, " cannot answer the ",
+                             ClientStageName(StageOf(outstanding_.front().sent)),
+                             " command (replies out of step)"));
     return;
   }
-  if (!ReplyFits(pending_.front().expect, reply)) {
-    Fatal(absl::StrCat("reply ", reply.code, " cannot answer the ",
-                       ClientStageName(StageOf(pending_.front().expect)),
-                       " command (replies out of step)"));
-    return;
-  }
-  const Pending pending = pending_.front();
-  pending_.pop_front();
-  if (reply.code == 421 && pending.expect != Expect::kQuit) {
-    // RFC 5321 §3.8: the server is going away; all that is open is retried.
-    const ClientStage stage = StageOf(pending.expect);
+  if (*input == ClientInput::kServerClosing) {
+    // The server is going away: what it said so far stands, all that is
+    // open is retried.
+    const ClientStage stage = CurrentStage();
+    Settle();
     FailRest(RecipientStatus::kTempFailed, stage, reply,
              "server closed the connection (421)");
     output_.clear();
-    pending_.clear();
-    Transit(ClientInput::kClose);
-    ClientEvent event;
-    event.type = ClientEventType::kClosed;
-    event.reason = "server sent 421";
-    Emit(std::move(event));
+    outstanding_.clear();
+    Close(ClientInput::kServerClosing, "server sent 421");
     return;
   }
-  switch (pending.expect) {
-    case Expect::kGreeting: OnGreeting(reply); return;
-    case Expect::kEhlo: OnEhlo(reply); return;
-    case Expect::kHelo: OnHelo(reply); return;
-    case Expect::kStartTls: OnStartTls(reply); return;
-    case Expect::kAuth: OnAuth(reply); return;
-    case Expect::kMail: OnMail(reply); return;
-    case Expect::kRcpt: OnRcpt(reply, pending.recipient); return;
-    case Expect::kData: OnData(reply); return;
-    case Expect::kBdat: OnBdat(reply); return;
-    case Expect::kEndOfData: OnEndOfData(reply); return;
-    case Expect::kRset:
-      if (reply.positive()) {
-        Transit(ClientInput::kTransactionEnd);
-        StartNextMessage();
-      } else {
-        FailRest(RecipientStatus::kTempFailed, ClientStage::kMail, reply,
-                 "RSET refused");
-        Quit();
-      }
+  const Outstanding answered = outstanding_.front();
+  outstanding_.pop_front();
+  // Replies only their own command can get: everything before is in step.
+  if (*input == ClientInput::kDataGo || *input == ClientInput::kQuitReply) {
+    Settle();
+  }
+  switch (answered.sent) {
+    case Sent::kGreeting: OnGreeting(reply); return;
+    case Sent::kEhlo: OnEhlo(reply); return;
+    case Sent::kHelo: OnHelo(reply); return;
+    case Sent::kStartTls: OnStartTls(reply); return;
+    case Sent::kAuth: OnAuth(reply); return;
+    case Sent::kMail:
+      OnMail(std::get<cs::Envelope>(state_).tx, reply);
       return;
-    case Expect::kQuit: {
-      Transit(ClientInput::kClose);
-      ClientEvent event;
-      event.type = ClientEventType::kClosed;
-      event.reason = "QUIT answered";
-      Emit(std::move(event));
+    case Sent::kRcpt:
+      OnRcpt(std::get<cs::Envelope>(state_).tx, reply, answered.recipient);
       return;
-    }
+    case Sent::kData: OnDataReply(reply); return;
+    case Sent::kBdat: OnBdatReply(reply); return;
+    case Sent::kEndOfData: OnEndOfData(reply); return;
+    case Sent::kRset: OnRset(reply); return;
+    case Sent::kQuit: Close(ClientInput::kQuitReply, "QUIT answered"); return;
   }
 }
 
 // ---- connection setup ----------------------------------------------------------
 
-void ClientSession::OnGreeting(const Reply& reply) {
-  if (reply.code / 100 != 2) {
-    // Postfix and RFC 5321 §5.1 alike: a host that will not talk is skipped.
-    connection_policy_.verdict = DeliveryVerdict::kTryNextMx;
-    FailRest(RecipientStatus::kTempFailed, ClientStage::kGreeting, reply,
-             "server refused the connection");
-    Quit();
-    return;
-  }
+void ClientSession::SendEhlo(ClientInput input) {
+  if (!Transit(input, cs::Ehlo{})) return;
   Command ehlo;
   ehlo.verb = Verb::kEhlo;
   ehlo.domain = options_->helo_name;
-  if (SendCommand(ehlo, Expect::kEhlo)) Transit(ClientInput::kEhloSent);
+  SendCommand(ehlo, Sent::kEhlo);
+}
+
+void ClientSession::Quit(ClientInput input) {
+  if (!Transit(input, cs::Quit{})) return;
+  Send("QUIT\r\n", Sent::kQuit);
+}
+
+void ClientSession::OnGreeting(const Reply& reply) {
+  if (reply.code == 220) {
+    SendEhlo(ClientInput::kGreeting);
+    return;
+  }
+  // Postfix and RFC 5321 §5.1 alike: a host that will not talk is skipped.
+  connection_policy_.verdict = DeliveryVerdict::kTryNextMx;
+  FailRest(RecipientStatus::kTempFailed, ClientStage::kGreeting, reply,
+           "server refused the connection");
+  Quit(ClientInput::kGreetingRefused);
 }
 
 void ClientSession::OnEhlo(const Reply& reply) {
   if (reply.code == 250) {
     absl::StatusOr<EhloCapabilities> caps = ParseEhloReply(reply);
     if (!caps.ok()) {
-      Fatal(absl::StrCat("malformed EHLO reply: ", caps.status().message()));
+      Fatal(SessionError::kMalformedReply,
+            absl::StrCat("malformed EHLO reply: ", caps.status().message()));
       return;
     }
     caps_ = *std::move(caps);
-    esmtp_ = true;
+    // RFC 6531 §3.7.4: a server that offers SMTPUTF8 may answer in UTF-8.
+    parser_.set_utf8(caps_.smtputf8);
     if (tls_ == nullptr) {
       AfterFirstEhlo();
     } else {
-      StartAuthOrProceed();
+      StartAuthOrProceed(ClientInput::kEhloOk);
     }
     return;
   }
   if (tls_ != nullptr || !reply.permanent()) {
     FailRest(RecipientStatus::kTempFailed, ClientStage::kEhlo, reply,
              "EHLO refused");
-    Quit();
+    Quit(ClientInput::kEhloRefused);
     return;
   }
-  // HELO only when the policy allows plaintext: a HELO session has no STARTTLS.
+  // HELO only where the policy lets something go in plaintext: a HELO
+  // session has no STARTTLS.
   const StartTlsIntent intent =
       policy_->AfterEhlo(destination_, EhloCapabilities{});
   mandatory_ = intent.mandatory;
-  if (intent.mandatory) {
-    ApplyConnectionDecision(
-        policy_->WithoutTls(destination_, TlsProblem::kNotOffered,
-                            absl::StrCat("EHLO refused with ", reply.code)),
-        ClientStage::kEhlo);
+  if (intent.mandatory &&
+      !ApplyConnectionDecision(
+          policy_->WithoutTls(destination_, TlsProblem::kNotOffered,
+                              absl::StrCat("EHLO refused with ", reply.code)),
+          ClientStage::kEhlo)) {
+    Quit(ClientInput::kEhloRefused);
     return;
   }
+  if (!Transit(ClientInput::kEhloRefused, cs::Helo{})) return;
   Command helo;
   helo.verb = Verb::kHelo;
   helo.domain = options_->helo_name;
-  if (SendCommand(helo, Expect::kHelo)) Transit(ClientInput::kHeloSent);
+  SendCommand(helo, Sent::kHelo);
 }
 
 void ClientSession::OnHelo(const Reply& reply) {
-  if (reply.code / 100 != 2) {
+  if (reply.code != 250) {
     FailRest(reply.permanent() ? RecipientStatus::kPermFailed
                                : RecipientStatus::kTempFailed,
              ClientStage::kEhlo, reply, "HELO refused");
-    Quit();
+    Quit(ClientInput::kHeloRefused);
     return;
   }
   caps_ = EhloCapabilities{};
-  ApplyConnectionDecision(
-      policy_->WithoutTls(destination_, TlsProblem::kNotOffered,
-                          "server does not speak ESMTP"),
-      ClientStage::kStartTls);
+  if (!ApplyConnectionDecision(
+          policy_->WithoutTls(destination_, TlsProblem::kNotOffered,
+                              "server does not speak ESMTP"),
+          ClientStage::kStartTls)) {
+    Quit(ClientInput::kHeloOk);
+    return;
+  }
+  StartAuthOrProceed(ClientInput::kHeloOk);
 }
 
 void ClientSession::AfterFirstEhlo() {
@@ -587,37 +770,46 @@ void ClientSession::AfterFirstEhlo() {
   mandatory_ = intent.mandatory;
   sni_ = intent.sni;
   if (intent.attempt && options_->attempt_starttls && caps_.starttls) {
-    if (SendRaw("STARTTLS\r\n", Expect::kStartTls)) {
-      Transit(ClientInput::kStartTlsSent);
-    }
+    if (!Transit(ClientInput::kEhloOk, cs::StartTls{})) return;
+    Send("STARTTLS\r\n", Sent::kStartTls);
     return;
   }
   const TlsProblem problem =
       caps_.starttls ? TlsProblem::kNotAttempted : TlsProblem::kNotOffered;
-  ApplyConnectionDecision(
-      policy_->WithoutTls(destination_, problem,
-                          caps_.starttls ? "not attempted"
-                                         : "STARTTLS not in the EHLO reply"),
-      ClientStage::kStartTls);
+  if (!ApplyConnectionDecision(
+          policy_->WithoutTls(destination_, problem,
+                              caps_.starttls ? "not attempted"
+                                             : "STARTTLS not in the EHLO reply"),
+          ClientStage::kStartTls)) {
+    Quit(ClientInput::kEhloOk);
+    return;
+  }
+  StartAuthOrProceed(ClientInput::kEhloOk);
 }
 
 void ClientSession::OnStartTls(const Reply& reply) {
   if (reply.code == 220) {
-    Transit(ClientInput::kStartTlsOk);
+    if (!Transit(ClientInput::kStartTlsOk, cs::TlsHandshake{})) return;
+    handshake_started_ = now_;
     ClientEvent event;
     event.type = ClientEventType::kStartTls;
     event.sni = sni_;
     Emit(std::move(event));
     return;
   }
-  ApplyConnectionDecision(
-      policy_->WithoutTls(destination_, TlsProblem::kRefused,
-                          absl::StrCat("STARTTLS answered ", reply.code, " ",
-                                       reply.lines.empty() ? "" : reply.lines[0])),
-      ClientStage::kStartTls);
+  if (!ApplyConnectionDecision(
+          policy_->WithoutTls(
+              destination_, TlsProblem::kRefused,
+              absl::StrCat("STARTTLS answered ", reply.code, " ",
+                           reply.lines.empty() ? "" : reply.lines[0])),
+          ClientStage::kStartTls)) {
+    Quit(ClientInput::kStartTlsRefused);
+    return;
+  }
+  StartAuthOrProceed(ClientInput::kStartTlsRefused);
 }
 
-void ClientSession::ApplyConnectionDecision(const PolicyDecision& decision,
+bool ClientSession::ApplyConnectionDecision(const PolicyDecision& decision,
                                             ClientStage stage) {
   connection_policy_ = decision;
   DeliveryVerdict verdict = decision.verdict;
@@ -628,11 +820,7 @@ void ClientSession::ApplyConnectionDecision(const PolicyDecision& decision,
       tls_ == nullptr) {
     verdict = DeliveryVerdict::kDefer;  // nor make a mandatory policy optional
   }
-  if (verdict == DeliveryVerdict::kProceedTls ||
-      verdict == DeliveryVerdict::kProceedPlaintext) {
-    Continue();
-    return;
-  }
+  if (Proceeds(verdict)) return true;
   connection_policy_.verdict = verdict;
   const bool bounce = verdict == DeliveryVerdict::kBounce;
   const bool no_tls = decision.tlsrpt_result_type == "starttls-not-supported" ||
@@ -662,152 +850,156 @@ void ClientSession::ApplyConnectionDecision(const PolicyDecision& decision,
       FailMessage(m, status, stage, local, Explain(decision));
     }
   }
-  if (!any_goes) {
-    Quit();
-    return;
-  }
-  mandatory_ = false;  // only messages that waived the policy remain
-  Continue();
+  if (any_goes) mandatory_ = false;  // only messages that waived it remain
+  return any_goes;
 }
 
-void ClientSession::Continue() {
-  if (state_ != ClientState::kTlsHandshake) {
-    StartAuthOrProceed();
-    return;
-  }
-  Command ehlo;  // the first command inside TLS
-  ehlo.verb = Verb::kEhlo;
-  ehlo.domain = options_->helo_name;
-  if (SendCommand(ehlo, Expect::kEhlo)) Transit(ClientInput::kEhloSent);
-}
-
-absl::Status ClientSession::TlsEstablished(TlsFacts facts) {
-  if (state_ != ClientState::kTlsHandshake) {
+absl::Status ClientSession::TlsEstablished(TlsFacts facts, absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
+  if (state() != ClientState::kTlsHandshake) {
     return absl::FailedPreconditionError("no STARTTLS handshake is pending");
   }
+  now_ = now;
+  last_send_ = now;
   tls_ = std::make_shared<const TlsFacts>(std::move(facts));
+  reply_over_tls_ = false;
   // RFC 3207 §4.2: everything learnt before TLS is void.
   parser_.Reset();
+  parser_.set_utf8(false);
   caps_ = EhloCapabilities{};
-  esmtp_ = false;
-  Transit(ClientInput::kTlsEstablished);
-  ApplyConnectionDecision(policy_->AfterHandshake(destination_, *tls_),
-                          ClientStage::kTlsHandshake);
-  return absl::OkStatus();
+  if (!ApplyConnectionDecision(policy_->AfterHandshake(destination_, *tls_),
+                               ClientStage::kTlsHandshake)) {
+    Quit(ClientInput::kTlsEstablished);
+    return fatal_;
+  }
+  SendEhlo(ClientInput::kTlsEstablished);
+  return fatal_;
 }
 
-absl::Status ClientSession::TlsFailed(absl::string_view reason) {
-  if (state_ != ClientState::kTlsHandshake) {
+absl::Status ClientSession::TlsFailed(absl::string_view reason,
+                                      absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
+  // A failure right after the handshake, before the first reply over TLS
+  // (the server's alert refusing our certificate, say), is the handshake's.
+  const bool after_handshake = state() == ClientState::kEhlo &&
+                               tls_ != nullptr && !reply_over_tls_;
+  if (state() != ClientState::kTlsHandshake && !after_handshake) {
     return absl::FailedPreconditionError("no STARTTLS handshake is pending");
   }
+  now_ = now;
+  // TLS is unusable: nothing went over it, so nothing ran "over TLS".
+  tls_.reset();
   const PolicyDecision decision =
       policy_->WithoutTls(destination_, TlsProblem::kHandshakeFailed, reason);
   connection_policy_ = decision;
   // The connection is unusable after a failed handshake; whether to retry in
   // plaintext on a new one is the policy's verdict, left to the embedder.
   const bool bounce = decision.verdict == DeliveryVerdict::kBounce;
-  Abort(absl::StrCat("TLS handshake failed: ", reason), ClientStage::kTlsHandshake,
-        Reply::Make(bounce ? 550 : 451, bounce ? "5.7.5" : "4.7.5",
-                    absl::StrCat("TLS handshake failed: ", reason)));
-  if (bounce) {
-    for (MessageResult& message : results_) {
-      for (RecipientResult& r : message.recipients) {
-        if (r.stage == ClientStage::kTlsHandshake) {
-          r.status = RecipientStatus::kPermFailed;
-        }
-      }
-    }
-  }
-  return absl::OkStatus();
+  const std::string why = absl::StrCat("TLS handshake failed: ", reason);
+  Settle();
+  FailRest(bounce ? RecipientStatus::kPermFailed : RecipientStatus::kTempFailed,
+           ClientStage::kTlsHandshake,
+           Reply::Make(bounce ? 550 : 451, bounce ? "5.7.5" : "4.7.5", why),
+           why);
+  output_.clear();
+  outstanding_.clear();
+  Close(ClientInput::kTlsFailed, why);
+  return fatal_;
 }
 
-void ClientSession::StartAuthOrProceed() {
+void ClientSession::StartAuthOrProceed(ClientInput input) {
   if (options_->auth_username.empty()) {
-    Proceed();
+    Proceed(input);
     return;
   }
   if (tls_ == nullptr && !options_->auth_in_plaintext) {
     FailRest(RecipientStatus::kTempFailed, ClientStage::kAuth,
              Reply::Make(451, "4.7.0", "refusing to send credentials without TLS"),
              "AUTH needs TLS");
-    Quit();
+    Quit(input);
     return;
   }
   const auto offered = [&](absl::string_view m) {
     return std::find(caps_.auth_mechanisms.begin(), caps_.auth_mechanisms.end(),
                      m) != caps_.auth_mechanisms.end();
   };
-  auth_step_ = 0;
   if (offered("PLAIN")) {
-    auth_mechanism_ = "PLAIN";
+    if (!Transit(input, cs::Auth{})) return;
     const std::string response = absl::Base64Escape(absl::StrCat(
         std::string(1, '\0'), options_->auth_username, std::string(1, '\0'),
         options_->auth_password));
-    if (SendRaw(absl::StrCat("AUTH PLAIN ", response, "\r\n"), Expect::kAuth)) {
-      Transit(ClientInput::kAuthSent);
-    }
+    Send(absl::StrCat("AUTH PLAIN ", response, "\r\n"), Sent::kAuth);
   } else if (offered("LOGIN")) {
-    auth_mechanism_ = "LOGIN";
-    if (SendRaw("AUTH LOGIN\r\n", Expect::kAuth)) Transit(ClientInput::kAuthSent);
+    if (!Transit(input, cs::Auth{/*login=*/true})) return;
+    Send("AUTH LOGIN\r\n", Sent::kAuth);
   } else {
     FailRest(RecipientStatus::kTempFailed, ClientStage::kAuth,
              Reply::Make(451, "4.7.0", "server offers neither AUTH PLAIN nor LOGIN"),
              "no usable AUTH mechanism");
-    Quit();
+    Quit(input);
   }
 }
 
 void ClientSession::OnAuth(const Reply& reply) {
   if (reply.code == 235) {
-    Proceed();
+    Proceed(ClientInput::kAuthOk);
     return;
   }
   if (reply.code == 334) {
-    if (auth_mechanism_ == "LOGIN" && auth_step_ < 2) {
+    if (!Stay(ClientInput::kAuthChallenge)) return;
+    cs::Auth& auth = std::get<cs::Auth>(state_);
+    if (auth.login && auth.step < 2) {
       const std::string& value =
-          auth_step_ == 0 ? options_->auth_username : options_->auth_password;
-      ++auth_step_;
-      SendRaw(absl::StrCat(absl::Base64Escape(value), "\r\n"), Expect::kAuth);
+          auth.step == 0 ? options_->auth_username : options_->auth_password;
+      ++auth.step;
+      Send(absl::StrCat(absl::Base64Escape(value), "\r\n"), Sent::kAuth);
       return;
     }
-    SendRaw("*\r\n", Expect::kAuth);  // an unexpected challenge: cancel
+    Send("*\r\n", Sent::kAuth);  // an unexpected challenge: cancel
     return;
   }
   // Authentication trouble is a configuration problem: defer, never bounce.
   FailRest(RecipientStatus::kTempFailed, ClientStage::kAuth, reply,
            "authentication failed");
-  Quit();
+  Quit(ClientInput::kAuthRefused);
 }
 
-void ClientSession::Proceed() {
-  Transit(ClientInput::kProceed);
+void ClientSession::Proceed(ClientInput input) {
+  if (!Transit(input, cs::Ready{})) return;
   StartNextMessage();
-}
-
-void ClientSession::Quit() {
-  if (SendRaw("QUIT\r\n", Expect::kQuit)) Transit(ClientInput::kQuitSent);
 }
 
 // ---- transactions --------------------------------------------------------------
 
+BodyType ClientSession::BodyTypeOf(size_t message) const {
+  const OutboundMessage& m = messages_[message];
+  // Don't trust a declared 7BIT: a body that holds 8-bit octets says so.
+  if (m.body_type == BodyType::k7Bit && m.body->HasEightBit().value_or(false)) {
+    return BodyType::k8BitMime;
+  }
+  return m.body_type;
+}
+
 void ClientSession::StartNextMessage() {
-  while (current_ < messages_.size()) {
-    const OutboundMessage& message = messages_[current_];
-    MessageResult& result = results_[current_];
+  while (next_message_ < messages_.size()) {
+    const size_t m = next_message_;
+    const OutboundMessage& message = messages_[m];
+    MessageResult& result = results_[m];
     if (result.done) {
-      ++current_;
+      ++next_message_;
       continue;
     }
     result.tls = tls_;
     result.policy = connection_policy_;
+    const BodyType body_type = BodyTypeOf(m);
     std::optional<Reply> local;
     if (message.smtputf8 && !caps_.smtputf8) {
       local = Reply::Make(553, "5.6.7",
                           "server does not support SMTPUTF8; not sent");
-    } else if (message.body_type == BodyType::k8BitMime && !caps_.eight_bit_mime) {
+    } else if (body_type == BodyType::k8BitMime && !caps_.eight_bit_mime) {
       local = Reply::Make(554, "5.6.3",
                           "8-bit message and no 8BITMIME; conversion not done");
-    } else if (message.body_type == BodyType::kBinaryMime &&
+    } else if (body_type == BodyType::kBinaryMime &&
                !(caps_.binary_mime && caps_.chunking)) {
       local = Reply::Make(554, "5.6.3", "binary message and no BINARYMIME");
     } else if (caps_.size.has_value() && *caps_.size > 0 &&
@@ -815,45 +1007,47 @@ void ClientSession::StartNextMessage() {
       local = Reply::Make(552, "5.3.4", "message larger than the server's SIZE");
     }
     if (local.has_value()) {
-      FailMessage(current_, RecipientStatus::kPermFailed, ClientStage::kLocal,
-                  *local, local->lines.front());
-      ++current_;
+      FailMessage(m, RecipientStatus::kPermFailed, ClientStage::kLocal, *local,
+                  local->lines.front());
+      ++next_message_;
       continue;
     }
     const PolicyDecision decision = policy_->ForMessage(
         destination_, message.tls_flags, caps_, tls_.get(), connection_policy_);
     result.policy = decision;
     if (decision.verdict == DeliveryVerdict::kBounce) {
-      FailMessage(current_, RecipientStatus::kPermFailed, ClientStage::kPolicy,
+      FailMessage(m, RecipientStatus::kPermFailed, ClientStage::kPolicy,
                   Reply::Make(550, "5.7.10",
                               absl::StrCat("REQUIRETLS/TLS policy: ",
                                            Explain(decision))),
                   Explain(decision));
-      ++current_;
+      ++next_message_;
       continue;
     }
     if (decision.verdict == DeliveryVerdict::kDefer ||
         decision.verdict == DeliveryVerdict::kTryNextMx) {
-      FailMessage(current_, RecipientStatus::kTempFailed, ClientStage::kPolicy,
+      FailMessage(m, RecipientStatus::kTempFailed, ClientStage::kPolicy,
                   Reply::Make(451, "4.7.10",
                               absl::StrCat("TLS policy: ", Explain(decision))),
                   Explain(decision));
-      ++current_;
+      ++next_message_;
       continue;
     }
     break;
   }
-  if (current_ >= messages_.size()) {
-    Quit();
+  if (next_message_ >= messages_.size()) {
+    Quit(ClientInput::kQuitSent);
     return;
   }
 
-  const OutboundMessage& message = messages_[current_];
+  const size_t m = next_message_;
+  const OutboundMessage& message = messages_[m];
+  const BodyType body_type = BodyTypeOf(m);
   Command mail;
   mail.verb = Verb::kMail;
   mail.path = message.sender;
   if (caps_.size.has_value() && message.size > 0) mail.mail.size = message.size;
-  if (message.body_type != BodyType::k7Bit) mail.mail.body = message.body_type;
+  if (body_type != BodyType::k7Bit) mail.mail.body = body_type;
   mail.mail.smtputf8 = message.smtputf8;
   // RFC 8689 §4.1: with REQUIRETLS, a "TLS-Required: No" header is ignored.
   mail.mail.requiretls = message.tls_flags.requiretls && caps_.requiretls;
@@ -861,172 +1055,181 @@ void ClientSession::StartNextMessage() {
     mail.mail.ret = message.ret;
     mail.mail.envid = message.envid;
   }
-  accepted_.assign(message.recipients.size(), false);
-  rcpt_replies_ = 0;
-  mail_accepted_ = false;
-  transaction_failed_ = false;
-  data_without_recipients_ = false;
-  end_reply_seen_ = false;
-  body_end_read_ = false;
-  end_of_data_sent_ = false;
-  encoder_.reset();
-  chunk_.clear();
-  if (!SendCommand(mail, Expect::kMail)) return;
-  Transit(ClientInput::kMailSent);
+  cs::Envelope envelope;
+  envelope.tx.message = m;
+  envelope.tx.accepted.assign(message.recipients.size(), false);
+  if (!Transit(ClientInput::kMailSent, std::move(envelope))) return;
+  if (!SendCommand(mail, Sent::kMail)) return;
   if (!Pipelining()) return;
+  cs::Transaction& tx = std::get<cs::Envelope>(state_).tx;
   for (size_t r = 0; r < message.recipients.size(); ++r) {
-    if (!SendRecipient(r)) return;
+    if (!SendRecipient(tx, r)) return;
   }
-  if (!UseBdat()) SendRaw("DATA\r\n", Expect::kData);
+  if (!UseBdat(m) && Send("DATA\r\n", Sent::kData)) {
+    std::get<cs::Envelope>(state_).tx.data_sent = true;
+  }
 }
 
 bool ClientSession::Pipelining() const {
   return caps_.pipelining && options_->use_pipelining;
 }
 
-bool ClientSession::UseBdat() const {
-  const OutboundMessage& message = messages_[current_];
-  return message.body_type == BodyType::kBinaryMime ||
+bool ClientSession::UseBdat(size_t message) const {
+  return BodyTypeOf(message) == BodyType::kBinaryMime ||
          (options_->prefer_bdat && caps_.chunking);
 }
 
-bool ClientSession::SendRecipient(size_t r) {
-  const OutboundMessage& message = messages_[current_];
+bool ClientSession::SendRecipient(cs::Transaction& tx, size_t r) {
+  const OutboundMessage& message = messages_[tx.message];
   Command rcpt;
   rcpt.verb = Verb::kRcpt;
   rcpt.path = message.recipients[r].mailbox;
   if (caps_.dsn) rcpt.rcpt = message.recipients[r].dsn;
-  return SendCommand(rcpt, Expect::kRcpt, r);
+  ++tx.rcpt_sent;
+  return SendCommand(rcpt, Sent::kRcpt, static_cast<uint32_t>(r));
 }
 
-bool ClientSession::AnyAccepted() const {
-  return std::find(accepted_.begin(), accepted_.end(), true) != accepted_.end();
-}
-
-void ClientSession::OnMail(const Reply& reply) {
+void ClientSession::OnMail(cs::Transaction& tx, const Reply& reply) {
   if (reply.positive()) {
-    mail_accepted_ = true;
-    if (!Pipelining()) SendRecipient(0);
+    tx.mail_accepted = true;
+    if (!Stay(ClientInput::kMailReply)) return;
+    if (!Pipelining()) SendRecipient(tx, 0);
     return;
   }
-  transaction_failed_ = true;
-  FailMessage(current_, StatusOf(reply), ClientStage::kMail, reply,
-              "sender refused");
-  if (!Pipelining()) FinishTransaction();
+  tx.failed = true;
+  for (size_t r = 0; r < tx.accepted.size(); ++r) {
+    Decide(tx.message, r, StatusOf(reply), ClientStage::kMail, reply,
+           "sender refused");
+  }
+  if (!Pipelining()) {
+    FinishTransaction(tx, ClientInput::kMailReply);
+    return;
+  }
   // Pipelined: the RCPT and DATA replies that follow are consumed first.
+  Stay(ClientInput::kMailReply);
 }
 
-void ClientSession::OnRcpt(const Reply& reply, size_t recipient) {
-  ++rcpt_replies_;
-  if (!transaction_failed_) {
+void ClientSession::OnRcpt(cs::Transaction& tx, const Reply& reply,
+                           size_t recipient) {
+  ++tx.rcpt_replies;
+  if (!tx.failed) {
     if (reply.positive()) {
-      accepted_[recipient] = true;
+      tx.accepted[recipient] = true;
     } else {
-      Resolve(current_, recipient, StatusOf(reply), ClientStage::kRcpt, reply,
-              "recipient refused");
+      Decide(tx.message, recipient, StatusOf(reply), ClientStage::kRcpt, reply,
+             "recipient refused");
     }
   }
-  const size_t count = messages_[current_].recipients.size();
-  if (rcpt_replies_ < count) {
-    if (!Pipelining()) SendRecipient(rcpt_replies_);
+  const size_t count = messages_[tx.message].recipients.size();
+  if (tx.rcpt_replies < count) {
+    if (!Stay(ClientInput::kRcptReply)) return;
+    if (!Pipelining()) SendRecipient(tx, tx.rcpt_replies);
     return;
   }
   // Every RCPT reply is in.
-  if (Pipelining() && !UseBdat()) return;  // the DATA reply comes next
-  if (transaction_failed_ || !AnyAccepted()) {
-    FinishTransaction();
+  if (tx.data_sent) {  // pipelined: the DATA reply comes next
+    Stay(ClientInput::kRcptReply);
     return;
   }
-  if (UseBdat()) {
-    StartBdat();
-  } else if (SendRaw("DATA\r\n", Expect::kData)) {
-    // waiting for 354
+  if (tx.failed || !AnyAccepted(tx)) {
+    FinishTransaction(tx, ClientInput::kRcptReply);
+    return;
   }
+  if (UseBdat(tx.message)) {
+    StartBody(std::move(tx), ClientInput::kRcptReply);
+    return;
+  }
+  if (!Stay(ClientInput::kRcptReply)) return;
+  if (Send("DATA\r\n", Sent::kData)) tx.data_sent = true;
 }
 
-void ClientSession::OnData(const Reply& reply) {
+void ClientSession::OnDataReply(const Reply& reply) {
+  cs::Transaction& tx = std::get<cs::Envelope>(state_).tx;
   if (reply.code == 354) {
-    Transit(ClientInput::kDataOk);
-    if (transaction_failed_ || !AnyAccepted()) {
+    if (tx.failed || !AnyAccepted(tx)) {
       // RFC 2920 §3.1: DATA was accepted though no recipient was; end it
       // with an empty message and ignore its reply.
-      data_without_recipients_ = true;
-      if (SendRaw(".\r\n", Expect::kEndOfData)) Transit(ClientInput::kBodySent);
+      cs::EndOfData end{std::move(tx), /*empty=*/true};
+      if (!Transit(ClientInput::kDataGo, std::move(end))) return;
+      Send(".\r\n", Sent::kEndOfData);
       return;
     }
-    encoder_ = std::make_unique<BodyEncoder>(BodyEncoder::Mode::kData,
-                                             options_->max_body_line);
-    PumpBody();
+    StartBody(std::move(tx), ClientInput::kDataGo);
     return;
   }
-  if (!transaction_failed_) {
-    for (size_t r = 0; r < accepted_.size(); ++r) {
-      if (accepted_[r]) {
-        Resolve(current_, r, StatusOf(reply), ClientStage::kData, reply,
-                "DATA refused");
+  if (!tx.failed) {
+    for (size_t r = 0; r < tx.accepted.size(); ++r) {
+      if (tx.accepted[r]) {
+        Decide(tx.message, r, StatusOf(reply), ClientStage::kData, reply,
+               "DATA refused");
       }
     }
   }
-  transaction_failed_ = true;
-  FinishTransaction();
+  tx.failed = true;
+  FinishTransaction(tx, ClientInput::kDataRefused);
 }
 
-void ClientSession::StartBdat() {
-  Transit(ClientInput::kBdatStarted);
-  const bool binary = messages_[current_].body_type == BodyType::kBinaryMime;
-  encoder_ = std::make_unique<BodyEncoder>(
-      binary ? BodyEncoder::Mode::kBinary : BodyEncoder::Mode::kBdatText,
-      binary ? 0 : options_->max_body_line);
+void ClientSession::StartBody(cs::Transaction tx, ClientInput input) {
+  const BodyType body_type = BodyTypeOf(tx.message);
+  if (UseBdat(tx.message)) {
+    const bool binary = body_type == BodyType::kBinaryMime;
+    cs::Bdat bdat{std::move(tx),
+                  BodyEncoder(binary ? BodyEncoder::Mode::kBinary
+                                     : BodyEncoder::Mode::kBdatText,
+                              binary ? 0 : options_->max_body_line),
+                  /*chunk=*/{}, /*body_read=*/false};
+    bdat.encoder.set_seven_bit(body_type == BodyType::k7Bit);
+    if (!Transit(input, std::move(bdat))) return;
+  } else {
+    cs::Body body{std::move(tx), BodyEncoder(BodyEncoder::Mode::kData,
+                                             options_->max_body_line)};
+    body.encoder.set_seven_bit(body_type == BodyType::k7Bit);
+    if (!Transit(input, std::move(body))) return;
+  }
   PumpBody();
 }
 
-bool ClientSession::SendBdatChunk(size_t size, bool last) {
-  const Expect expect = last ? Expect::kEndOfData : Expect::kBdat;
-  if (!SendRaw(absl::StrCat("BDAT ", size, last ? " LAST" : "", "\r\n"),
-               expect)) {
-    return false;
+void ClientSession::FinishTransaction(cs::Transaction& tx, ClientInput input) {
+  // Recipients left open (accepted, then the transaction failed) fail with
+  // the transaction.
+  for (size_t r = 0; r < tx.accepted.size(); ++r) {
+    Decide(tx.message, r, RecipientStatus::kTempFailed, ClientStage::kData,
+           Reply::Make(451, "4.3.0", "transaction failed"), "transaction failed");
   }
-  output_.append(chunk_, 0, size);
-  chunk_.erase(0, size);
-  // The command has left only when its chunk has.
-  pending_.back().end = output_consumed_ + output_.size();
-  return true;
+  ++next_message_;
+  if (tx.mail_accepted) {
+    // The server still holds the transaction: reset it.
+    if (!Transit(input, cs::Rset{})) return;
+    Send("RSET\r\n", Sent::kRset);
+    return;
+  }
+  if (!Transit(input, cs::Ready{})) return;
+  StartNextMessage();
 }
 
 void ClientSession::PumpBody() {
-  const bool bdat = state_ == ClientState::kBdat;
-  if ((state_ != ClientState::kBody && !bdat) || encoder_ == nullptr ||
-      end_of_data_sent_ || waiting_for_body_ || transaction_failed_) {
-    return;
+  if (waiting_for_body_) return;
+  if (auto* body = std::get_if<cs::Body>(&state_)) {
+    PumpData(*body);
+  } else if (auto* bdat = std::get_if<cs::Bdat>(&state_)) {
+    PumpBdat(*bdat);
   }
-  if (PlaintextForbidden(Expect::kData)) {
+}
+
+void ClientSession::PumpData(cs::Body& body) {
+  if (PlaintextForbidden(Sent::kData)) {
     Abort("refused to send a body in plaintext under a mandatory TLS policy",
           ClientStage::kPolicy, Reply::Make(451, "4.7.0", "TLS required by policy"));
     return;
   }
-  BodySource& source = *messages_[current_].body;
-  const size_t chunk = std::max<size_t>(1, options_->bdat_chunk_size);
-  for (;;) {
-    if (bdat) {
-      // Every full chunk goes when it is ready, the rest with LAST once the
-      // body has ended. Without PIPELINING a BDAT is a command like any
-      // other (RFC 2920 §3.1, RFC 3030 §4): it waits until the reply to the
-      // previous one has been read; OnBdat resumes here.
-      while (body_end_read_ || chunk_.size() >= chunk) {
-        if (!Pipelining() && !pending_.empty()) return;
-        const bool last = body_end_read_ && chunk_.size() <= chunk;
-        if (!SendBdatChunk(last ? chunk_.size() : chunk, last)) return;
-        if (last) {
-          end_of_data_sent_ = true;
-          return;
-        }
-      }
-    }
-    if (output_.size() >= options_->output_high_water) return;
+  const size_t m = body.tx.message;
+  BodySource& source = *messages_[m].body;
+  while (output_.size() < options_->output_high_water) {
     bool end = false;
     absl::StatusOr<absl::string_view> piece = source.Read(kBodyReadSize, &end);
     if (!piece.ok()) {
-      Abort(absl::StrCat("message body could not be read: ", piece.status().message()),
+      Abort(absl::StrCat("message body could not be read: ",
+                         piece.status().message()),
             ClientStage::kData,
             Reply::Make(451, "4.3.0", "local error reading the message"));
       return;
@@ -1035,13 +1238,12 @@ void ClientSession::PumpBody() {
       waiting_for_body_ = true;
       return;
     }
-    std::string* sink = bdat ? &chunk_ : &output_;
-    absl::Status encoded = encoder_->Encode(*piece, sink);
-    if (encoded.ok() && end) encoded = encoder_->Finish(sink);
+    absl::Status encoded = body.encoder.Encode(*piece, &output_);
+    if (encoded.ok() && end) encoded = body.encoder.Finish(&output_);
     if (!encoded.ok()) {
       // The message cannot be sent unchanged. Fail it for good and drop the
       // connection before any end-of-data marker, so nothing is delivered.
-      FailMessage(current_, RecipientStatus::kPermFailed, ClientStage::kData,
+      FailMessage(m, RecipientStatus::kPermFailed, ClientStage::kData,
                   Reply::Make(554, "5.6.0", encoded.message()),
                   encoded.message());
       Abort(encoded.message(), ClientStage::kData,
@@ -1049,84 +1251,153 @@ void ClientSession::PumpBody() {
                                       "could not be encoded"));
       return;
     }
-    last_send_ = now_;
     if (!end) continue;
-    body_end_read_ = true;
-    if (!bdat) {
-      end_of_data_sent_ = true;
-      pending_.push_back({Expect::kEndOfData, 0, current_,
-                          output_consumed_ + output_.size()});
-      Transit(ClientInput::kBodySent);
-      return;
-    }
-    // BDAT: the loop above sends the remaining chunks and LAST.
+    // The final "." is in the output: that is the command the reply answers.
+    cs::EndOfData done{std::move(body.tx)};
+    outstanding_.push_back({Sent::kEndOfData, 0, static_cast<uint32_t>(m),
+                            output_consumed_ + output_.size()});
+    Transit(ClientInput::kBodySent, std::move(done));
+    return;
   }
 }
 
-void ClientSession::OnBdat(const Reply& reply) {
-  if (!reply.positive() && !transaction_failed_) {
-    for (size_t r = 0; r < accepted_.size(); ++r) {
-      if (accepted_[r]) {
-        Resolve(current_, r, StatusOf(reply), ClientStage::kData, reply,
-                "BDAT refused");
-      }
-    }
-    transaction_failed_ = true;
+bool ClientSession::SendBdatChunk(cs::Bdat& bdat, size_t size, bool last) {
+  if (!Send(absl::StrCat("BDAT ", size, last ? " LAST" : "", "\r\n"),
+            last ? Sent::kEndOfData : Sent::kBdat)) {
+    return false;
   }
-  if (transaction_failed_) {
-    if (pending_.empty()) FinishTransaction();
+  output_.append(bdat.chunk, 0, size);
+  bdat.chunk.erase(0, size);
+  // The command has left only when its chunk has.
+  outstanding_.back().end = output_consumed_ + output_.size();
+  bdat.tx.data_sent = true;
+  return true;
+}
+
+void ClientSession::PumpBdat(cs::Bdat& bdat) {
+  if (bdat.tx.failed) return;
+  if (PlaintextForbidden(Sent::kBdat)) {
+    Abort("refused to send a body in plaintext under a mandatory TLS policy",
+          ClientStage::kPolicy, Reply::Make(451, "4.7.0", "TLS required by policy"));
     return;
   }
+  const size_t m = bdat.tx.message;
+  BodySource& source = *messages_[m].body;
+  const size_t chunk = std::max<size_t>(1, options_->bdat_chunk_size);
+  for (;;) {
+    // Every full chunk goes when it is ready, the rest with LAST once the
+    // body has ended. Without PIPELINING a BDAT is a command like any other
+    // (RFC 2920 §3.1, RFC 3030 §4): it waits until the reply to the previous
+    // one has been read; OnBdatReply resumes here.
+    while (bdat.body_read || bdat.chunk.size() >= chunk) {
+      if (!Pipelining() && !outstanding_.empty()) return;
+      const bool last = bdat.body_read && bdat.chunk.size() <= chunk;
+      if (!SendBdatChunk(bdat, last ? bdat.chunk.size() : chunk, last)) return;
+      if (last) {
+        cs::EndOfData done{std::move(bdat.tx)};
+        Transit(ClientInput::kBodySent, std::move(done));
+        return;
+      }
+    }
+    if (output_.size() >= options_->output_high_water) return;
+    bool end = false;
+    absl::StatusOr<absl::string_view> piece = source.Read(kBodyReadSize, &end);
+    if (!piece.ok()) {
+      Abort(absl::StrCat("message body could not be read: ",
+                         piece.status().message()),
+            ClientStage::kData,
+            Reply::Make(451, "4.3.0", "local error reading the message"));
+      return;
+    }
+    if (piece->empty() && !end) {
+      waiting_for_body_ = true;
+      return;
+    }
+    absl::Status encoded = bdat.encoder.Encode(*piece, &bdat.chunk);
+    if (encoded.ok() && end) encoded = bdat.encoder.Finish(&bdat.chunk);
+    if (!encoded.ok()) {
+      FailMessage(m, RecipientStatus::kPermFailed, ClientStage::kData,
+                  Reply::Make(554, "5.6.0", encoded.message()),
+                  encoded.message());
+      Abort(encoded.message(), ClientStage::kData,
+            Reply::Make(451, "4.3.0", "connection dropped: an earlier message "
+                                      "could not be encoded"));
+      return;
+    }
+    if (end) bdat.body_read = true;
+  }
+}
+
+void ClientSession::OnBdatReply(const Reply& reply) {
+  cs::Transaction& tx = state() == ClientState::kBdat
+                            ? std::get<cs::Bdat>(state_).tx
+                            : std::get<cs::EndOfData>(state_).tx;
+  if (!reply.positive() && !tx.failed) {
+    for (size_t r = 0; r < tx.accepted.size(); ++r) {
+      if (tx.accepted[r]) {
+        Decide(tx.message, r, StatusOf(reply), ClientStage::kData, reply,
+               "BDAT refused");
+      }
+    }
+    tx.failed = true;
+  }
+  if (state() == ClientState::kBdat && tx.failed && outstanding_.empty()) {
+    FinishTransaction(tx, ClientInput::kBdatReply);
+    return;
+  }
+  if (!Stay(ClientInput::kBdatReply)) return;
   PumpBody();
 }
 
 void ClientSession::OnEndOfData(const Reply& reply) {
-  end_reply_seen_ = true;
-  if (!data_without_recipients_ && !transaction_failed_) {
-    for (size_t r = 0; r < accepted_.size(); ++r) {
-      if (accepted_[r]) {
-        Resolve(current_, r, StatusOf(reply), ClientStage::kEndOfData, reply,
-                reply.positive() ? "accepted" : "message refused");
+  cs::EndOfData& end = std::get<cs::EndOfData>(state_);
+  cs::Transaction& tx = end.tx;
+  if (!end.empty && !tx.failed) {
+    for (size_t r = 0; r < tx.accepted.size(); ++r) {
+      if (tx.accepted[r]) {
+        Decide(tx.message, r, StatusOf(reply), ClientStage::kEndOfData, reply,
+               reply.positive() ? "accepted" : "message refused");
       }
     }
   }
-  FinishTransaction();
+  // Recipients left open (a chunk was refused) fail with the transaction.
+  for (size_t r = 0; r < tx.accepted.size(); ++r) {
+    Decide(tx.message, r, RecipientStatus::kTempFailed, ClientStage::kData,
+           Reply::Make(451, "4.3.0", "transaction failed"), "transaction failed");
+  }
+  ++next_message_;
+  if (!Transit(ClientInput::kEndOfDataReply, cs::Ready{})) return;
+  StartNextMessage();
 }
 
-void ClientSession::FinishTransaction() {
-  // Recipients left open (accepted, then the transaction failed) fail with
-  // the transaction.
-  for (size_t r = 0; r < accepted_.size(); ++r) {
-    Resolve(current_, r, RecipientStatus::kTempFailed, ClientStage::kData,
-            Reply::Make(451, "4.3.0", "transaction failed"), "transaction failed");
-  }
-  MaybeFinishMessage(current_);
-  const bool need_rset = mail_accepted_ && !end_reply_seen_;
-  ++current_;
-  encoder_.reset();
-  if (need_rset) {
-    if (SendRaw("RSET\r\n", Expect::kRset)) Transit(ClientInput::kRsetSent);
+void ClientSession::OnRset(const Reply& reply) {
+  if (reply.positive()) {
+    if (!Transit(ClientInput::kRsetReply, cs::Ready{})) return;
+    StartNextMessage();
     return;
   }
-  Transit(ClientInput::kTransactionEnd);
-  StartNextMessage();
+  FailRest(RecipientStatus::kTempFailed, ClientStage::kMail, reply,
+           "RSET refused");
+  Quit(ClientInput::kRsetReply);
 }
 
 // ---- time and connection loss ----------------------------------------------------
 
 absl::Time ClientSession::NextDeadline() const {
-  if (state_ == ClientState::kClosed || state_ == ClientState::kTlsHandshake ||
-      waiting_for_body_) {
-    return absl::InfiniteFuture();
+  if (closed() || waiting_for_body_) return absl::InfiniteFuture();
+  if (state() == ClientState::kTlsHandshake) {
+    return handshake_started_ + options_->starttls_timeout;
   }
-  if (pending_.empty()) {
-    const bool sending = state_ == ClientState::kBody || state_ == ClientState::kBdat;
-    return sending ? last_send_ + options_->block_timeout : absl::InfiniteFuture();
+  if (outstanding_.empty()) {
+    const bool sending =
+        state() == ClientState::kBody || state() == ClientState::kBdat;
+    return sending ? last_send_ + options_->block_timeout
+                   : absl::InfiniteFuture();
   }
-  switch (pending_.front().expect) {
-    case Expect::kGreeting: return last_send_ + options_->greeting_timeout;
-    case Expect::kData: return last_send_ + options_->data_timeout;
-    case Expect::kEndOfData: return last_send_ + options_->end_timeout;
+  switch (outstanding_.front().sent) {
+    case Sent::kGreeting: return last_send_ + options_->greeting_timeout;
+    case Sent::kData: return last_send_ + options_->data_timeout;
+    case Sent::kEndOfData: return last_send_ + options_->end_timeout;
     default: return last_send_ + options_->command_timeout;
   }
 }
@@ -1134,36 +1405,40 @@ absl::Time ClientSession::NextDeadline() const {
 absl::Status ClientSession::OnTimeout(absl::Time now) {
   if (!fatal_.ok()) return fatal_;
   now_ = now;
-  if (state_ == ClientState::kClosed || now < NextDeadline()) {
-    return absl::OkStatus();
+  if (closed() || now < NextDeadline()) return absl::OkStatus();
+  if (state() == ClientState::kTlsHandshake) {
+    return TlsFailed("no handshake within the STARTTLS timeout", now);
   }
-  const ClientStage stage =
-      pending_.empty() ? ClientStage::kData : StageOf(pending_.front().expect);
+  const ClientStage stage = CurrentStage();
   Abort(absl::StrCat("timeout in ", ClientStageName(stage)), stage,
         Reply::Make(451, "4.4.2",
                     absl::StrCat("timeout waiting for the server (",
                                  ClientStageName(stage), ")")));
-  return absl::OkStatus();
+  return fatal_;
 }
 
-void ClientSession::ConnectionLost(absl::string_view reason) {
-  if (state_ == ClientState::kClosed) return;
-  const ClientStage stage = pending_.empty() ? ClientStage::kMail
-                                             : StageOf(pending_.front().expect);
+void ClientSession::ConnectionLost(absl::string_view reason, absl::Time now) {
+  if (closed()) return;
+  now_ = now;
   const std::string detail = absl::StrCat("connection lost: ", reason);
-  if (state_ == ClientState::kQuit) {
+  if (state() == ClientState::kTlsHandshake ||
+      (state() == ClientState::kEhlo && tls_ != nullptr && !reply_over_tls_)) {
+    // TLS never carried a reply: the handshake failed, whatever the TLS
+    // layer saw (the server may have refused us and hung up).
+    (void)TlsFailed(detail, now);
+    return;
+  }
+  if (state() == ClientState::kQuit) {
     // Everything was settled; a server that hangs up on QUIT is common.
-    Transit(ClientInput::kClose);
-    ClientEvent event;
-    event.type = ClientEventType::kClosed;
-    event.reason = detail;
-    Emit(std::move(event));
+    Settle();
+    outstanding_.clear();
+    Close(ClientInput::kClose, detail);
     return;
   }
   // Abort flags every message whose end of data left and whose reply did
   // not come back (not only when that reply is the next one expected: BDAT
   // chunk replies may still be unread).
-  Abort(detail, stage, Reply::Make(451, "4.4.2", detail));
+  Abort(detail, CurrentStage(), Reply::Make(451, "4.4.2", detail));
 }
 
 }  // namespace starling::smtp

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -18,6 +19,7 @@
 #include "core/smtp/command.h"
 #include "core/smtp/dot_stuffing.h"
 #include "core/smtp/reply.h"
+#include "core/smtp/session_error.h"
 #include "core/smtp/tls_policy_hook.h"
 #include "core/tlsfacts/tls_facts.h"
 
@@ -32,17 +34,24 @@ class BodySource {
   // Up to `max` further octets of the message (headers and body, as stored;
   // line endings may be CRLF, LF or CR). Sets *end after the last piece.
   virtual absl::StatusOr<absl::string_view> Read(size_t max, bool* end) = 0;
+  // Whether the whole message holds an octet >= 0x80, when the source knows
+  // before it is read (a stream may not): it then goes with BODY=8BITMIME
+  // whatever was declared. Unknown: the declared type is checked while the
+  // body is sent.
+  virtual std::optional<bool> HasEightBit() const { return std::nullopt; }
 };
 
 // A body held in memory.
 class StringBodySource : public BodySource {
  public:
-  explicit StringBodySource(std::string body) : body_(std::move(body)) {}
+  explicit StringBodySource(std::string body);
   absl::StatusOr<absl::string_view> Read(size_t max, bool* end) override;
+  std::optional<bool> HasEightBit() const override { return eight_bit_; }
 
  private:
   std::string body_;
   size_t pos_ = 0;
+  bool eight_bit_ = false;
 };
 
 struct OutboundRecipient {
@@ -55,6 +64,9 @@ struct OutboundMessage {
   std::vector<OutboundRecipient> recipients;
   std::optional<DsnReturn> ret;      // sent only when the server has DSN
   std::optional<std::string> envid;  // xtext; sent only with DSN
+  // What the body is. A 7BIT body whose source reports 8-bit octets goes as
+  // 8BITMIME; one that shows an 8-bit octet only while it is sent fails
+  // (the connection drops before the end of data).
   BodyType body_type = BodyType::k7Bit;
   bool smtputf8 = false;   // the envelope or headers need SMTPUTF8
   MessageTlsFlags tls_flags;
@@ -125,6 +137,9 @@ struct ClientOptions {
   absl::Duration data_timeout = absl::Minutes(2);     // waiting for 354
   absl::Duration block_timeout = absl::Minutes(3);    // between body writes
   absl::Duration end_timeout = absl::Minutes(10);     // after end of data
+  // From the 220 to STARTTLS until TlsEstablished()/TlsFailed() (Postfix:
+  // smtp_starttls_timeout, 300 s): a server that stalls is given up on.
+  absl::Duration starttls_timeout = absl::Minutes(5);
 };
 
 enum class ClientEventType : uint8_t {
@@ -140,15 +155,84 @@ struct ClientEvent {
   std::string reason;   // kClosed
 };
 
+// The per-state data of the client session (internal; the state() enum is
+// its public face). Each struct holds what only that state needs.
+namespace client_state {
+
+// One mail transaction: its message and what the server said so far.
+struct Transaction {
+  size_t message = 0;
+  bool mail_accepted = false;
+  bool failed = false;          // nothing of it can be delivered any more
+  std::vector<bool> accepted;   // per recipient: RCPT got a 2xx
+  size_t rcpt_sent = 0;
+  size_t rcpt_replies = 0;
+  bool data_sent = false;       // DATA (or the first BDAT) is in the output
+};
+
+struct Greeting {};
+struct Ehlo {};
+struct Helo {};
+struct StartTls {};
+struct TlsHandshake {};
+struct Auth {
+  bool login = false;  // LOGIN (two 334 rounds) rather than PLAIN
+  int step = 0;
+};
+struct Ready {};
+struct Envelope {
+  Transaction tx;
+};
+struct Body {
+  Transaction tx;
+  BodyEncoder encoder;
+};
+struct Bdat {
+  Transaction tx;
+  BodyEncoder encoder;
+  std::string chunk;       // the chunk being assembled
+  bool body_read = false;  // the source ended; the encoder finished
+};
+struct EndOfData {
+  Transaction tx;
+  bool empty = false;  // DATA was accepted with no recipient: "." only
+};
+struct Rset {};
+struct Quit {};
+struct Closed {};
+
+// In ClientState order.
+using State = std::variant<Greeting, Ehlo, Helo, StartTls, TlsHandshake, Auth,
+                           Ready, Envelope, Body, Bdat, EndOfData, Rset, Quit,
+                           Closed>;
+
+}  // namespace client_state
+
 // The outbound SMTP session (RFC 5321 client), sans-I/O. It delivers the
 // given messages over one connection to one MX host, consulting a
 // TlsPolicyHook at its TLS seams, and never writes an AUTH, MAIL, RCPT,
 // DATA, BDAT or body byte in plaintext when the policy made TLS mandatory.
+// Every call that changes state takes `now`; timers restart from it.
+//
+// One state machine: the state is a variant of per-state data, and the only
+// way to change it is a row of ClientTransitions(), whose inputs are the
+// reply to the oldest outstanding command (classified by what that command
+// may get, RFC 5321 §4.3.2) and the embedder's calls. A reply with no row -
+// none outstanding, or one its command cannot get - means the replies are out
+// of step with the commands: fatal.
+//
+// Results are settled where the conversation is provably in step: at a reply
+// only its own command can get (354 to DATA, 221 to QUIT) or at the end of the
+// connection. Until then they are tentative (RecipientStatus::kPending in
+// results()); when replies turn out to be out of step, every tentative result
+// becomes a temporary failure ("possibly delivered" where the end of data
+// left), so an injected or surplus reply never counts as a delivery or a
+// bounce.
 //
 // Errors: local misuse returns kFailedPrecondition; a server that breaks the
-// protocol (malformed or surplus replies, bytes injected after the 220 to
-// STARTTLS) ends the session with every open recipient temp-failed and makes
-// every later Receive() return the same kAborted status.
+// protocol ends the session with every open recipient temp-failed and makes
+// every later call return the same kAborted status (fatal_reason() types it).
+// A transition missing from the table is a sticky kInternal error.
 class ClientSession {
  public:
   // Fails with kInvalidArgument when an envelope value cannot be sent
@@ -166,22 +250,27 @@ class ClientSession {
   std::optional<ClientEvent> NextEvent();
 
   absl::string_view PendingOutput() const { return output_; }
-  void ConsumeOutput(size_t n);
+  // `n` octets of PendingOutput() were written to the connection at `now`
+  // (the body timer restarts; more of the body may be read).
+  void ConsumeOutput(size_t n, absl::Time now);
 
   absl::Time NextDeadline() const;
   absl::Status OnTimeout(absl::Time now);
 
-  // After kStartTls.
-  absl::Status TlsEstablished(TlsFacts facts);
-  absl::Status TlsFailed(absl::string_view reason);
+  // After kStartTls. TlsFailed() is also right when TLS fails after the
+  // handshake but before the first reply over it (e.g. the server's alert
+  // refusing our certificate): that is judged as a failed handshake too.
+  absl::Status TlsEstablished(TlsFacts facts, absl::Time now);
+  absl::Status TlsFailed(absl::string_view reason, absl::Time now);
   // The connection could not be made, or was closed or reset by the peer.
-  void ConnectionLost(absl::string_view reason);
+  void ConnectionLost(absl::string_view reason, absl::Time now);
   // A BodySource that said "not ready" has more now.
-  void ResumeBody();
+  void ResumeBody(absl::Time now);
 
-  ClientState state() const { return state_; }
-  bool closed() const { return state_ == ClientState::kClosed; }
+  ClientState state() const { return static_cast<ClientState>(state_.index()); }
+  bool closed() const { return state() == ClientState::kClosed; }
   const absl::Status& fatal_error() const { return fatal_; }
+  SessionError fatal_reason() const { return fatal_reason_; }
   const std::vector<MessageResult>& results() const { return results_; }
   const EhloCapabilities& capabilities() const { return caps_; }
   const PolicyDecision& connection_policy() const { return connection_policy_; }
@@ -189,61 +278,90 @@ class ClientSession {
   bool mandatory_tls() const { return mandatory_; }
 
  private:
-  enum class Expect : uint8_t {
-    kGreeting, kEhlo, kHelo, kStartTls, kAuth, kMail, kRcpt, kData,
-    kBdat, kEndOfData, kRset, kQuit,
+  friend class ClientSessionTestPeer;
+
+  // What a command sent and not yet answered was.
+  enum class Sent : uint8_t {
+    kGreeting, kEhlo, kHelo, kStartTls, kAuth, kMail, kRcpt, kData, kBdat,
+    kEndOfData, kRset, kQuit,
   };
-  struct Pending {
-    Expect expect;
-    size_t recipient = 0;  // kRcpt
-    size_t message = 0;    // the message being sent when it was written
+  struct Outstanding {
+    Sent sent;
+    uint32_t recipient = 0;  // kRcpt
+    uint32_t message = 0;    // the message being sent when it was written
     // Where its octets end in the output stream (output_consumed_ counts
     // from the same origin): it left only when the embedder consumed them.
     uint64_t end = 0;
+  };
+  // A result decided but not yet settled (see the class comment).
+  struct Tentative {
+    size_t message;
+    size_t recipient;
+    RecipientStatus status;
+    ClientStage stage;
+    Reply reply;
+    std::string detail;
   };
 
   ClientSession(std::shared_ptr<const ClientOptions> options,
                 Destination destination, TlsPolicyHook* policy,
                 std::vector<OutboundMessage> messages, absl::Time now);
 
-  static bool ReplyFits(Expect expect, const Reply& reply);
-  void Transit(ClientInput input);
-  bool SendCommand(const Command& command, Expect expect, size_t recipient = 0);
-  bool SendRaw(absl::string_view line, Expect expect);
-  bool PlaintextForbidden(Expect expect) const;
+  // The one way to change state: (state(), input, next) must be a row of the
+  // table; otherwise a sticky kInternal error closes the session. Returns
+  // whether the row existed.
+  bool Transit(ClientInput input, client_state::State next);
+  // A row from the state to itself.
+  bool Stay(ClientInput input);
+  // The reply input for `reply` answering `sent`, or nullopt when that
+  // command cannot get that reply.
+  static std::optional<ClientInput> Classify(Sent sent, const Reply& reply);
+
+  bool Send(absl::string_view bytes, Sent sent, uint32_t recipient = 0);
+  bool SendCommand(const Command& command, Sent sent, uint32_t recipient = 0);
+  bool PlaintextForbidden(Sent sent) const;
   void Emit(ClientEvent event);
 
-  // Bytes after the 220 to STARTTLS: fatal, judged as a failed handshake.
-  void ResponseInjection();
   void OnReply(const Reply& reply);
   void OnGreeting(const Reply& reply);
   void OnEhlo(const Reply& reply);
   void OnHelo(const Reply& reply);
   void OnStartTls(const Reply& reply);
   void OnAuth(const Reply& reply);
-  void OnMail(const Reply& reply);
-  void OnRcpt(const Reply& reply, size_t recipient);
-  void OnData(const Reply& reply);
-  void OnBdat(const Reply& reply);
+  void OnMail(client_state::Transaction& tx, const Reply& reply);
+  void OnRcpt(client_state::Transaction& tx, const Reply& reply,
+              size_t recipient);
+  void OnDataReply(const Reply& reply);
+  void OnBdatReply(const Reply& reply);
   void OnEndOfData(const Reply& reply);
+  void OnRset(const Reply& reply);
 
+  void SendEhlo(ClientInput input);
   void AfterFirstEhlo();
-  void ApplyConnectionDecision(const PolicyDecision& decision, ClientStage stage);
-  void Continue();
-  void StartAuthOrProceed();
-  void Proceed();
+  // Records the connection's policy decision. When it does not let the
+  // connection proceed, fails every message except those that waived TLS
+  // (RFC 8689 "TLS-Required: No") and returns whether any message may go.
+  bool ApplyConnectionDecision(const PolicyDecision& decision,
+                               ClientStage stage);
+  void StartAuthOrProceed(ClientInput input);
+  void Proceed(ClientInput input);
   void StartNextMessage();
   bool Pipelining() const;
-  bool UseBdat() const;
-  bool SendRecipient(size_t recipient);
-  bool AnyAccepted() const;
-  void StartBdat();
-  void FinishTransaction();
+  bool UseBdat(size_t message) const;
+  BodyType BodyTypeOf(size_t message) const;
+  bool SendRecipient(client_state::Transaction& tx, size_t recipient);
+  void StartBody(client_state::Transaction tx, ClientInput input);
+  void FinishTransaction(client_state::Transaction& tx, ClientInput input);
   void PumpBody();
-  bool SendBdatChunk(size_t size, bool last);
-  void Quit();
+  void PumpData(client_state::Body& body);
+  void PumpBdat(client_state::Bdat& bdat);
+  bool SendBdatChunk(client_state::Bdat& bdat, size_t size, bool last);
+  void Quit(ClientInput input);
+  void Close(ClientInput input, absl::string_view reason);
 
   // Results.
+  void Decide(size_t message, size_t recipient, RecipientStatus status,
+              ClientStage stage, const Reply& reply, absl::string_view detail);
   void Resolve(size_t message, size_t recipient, RecipientStatus status,
                ClientStage stage, const Reply& reply, absl::string_view detail);
   void FailMessage(size_t message, RecipientStatus status, ClientStage stage,
@@ -251,14 +369,20 @@ class ClientSession {
   void FailRest(RecipientStatus status, ClientStage stage, const Reply& reply,
                 absl::string_view detail);
   void MaybeFinishMessage(size_t message);
+  // Makes every tentative result final (the conversation is in step).
+  void Settle();
+  // Replies were out of step: tentative results become temporary failures.
+  void Unsettle(absl::string_view reason);
   // The RFC 1047 window: the end of data of a message (DATA's final "." or
   // BDAT LAST) was sent and its reply not read. Temp-fails that message's
   // open recipients at kEndOfData, "possibly delivered". Returns whether any
   // message was in the window.
   bool FailPossiblyDelivered(absl::string_view reason, const Reply& reply);
-  ClientStage StageOf(Expect expect) const;
+  ClientStage StageOf(Sent sent) const;
+  ClientStage CurrentStage() const;
   void Abort(absl::string_view reason, ClientStage stage, const Reply& reply);
-  void Fatal(absl::string_view reason);
+  void Fatal(SessionError error, absl::string_view reason);
+  void Internal(absl::string_view what);
 
   std::shared_ptr<const ClientOptions> options_;
   Destination destination_;
@@ -266,41 +390,30 @@ class ClientSession {
   std::vector<OutboundMessage> messages_;
   std::vector<MessageResult> results_;
 
-  ClientState state_ = ClientState::kGreeting;
+  client_state::State state_;
   absl::Status fatal_;
+  SessionError fatal_reason_ = SessionError::kNone;
   absl::Time now_;
-  absl::Time last_send_;
+  absl::Time last_send_;          // the last write, or the last reply read
+  absl::Time handshake_started_;  // when the 220 to STARTTLS was read
   bool received_any_ = false;
+  bool reply_over_tls_ = false;   // a reply arrived since TLS came up
 
   ReplyParser parser_;
-  std::deque<Pending> pending_;
+  std::deque<Outstanding> outstanding_;
+  std::vector<Tentative> tentative_;
   std::string output_;
   uint64_t output_consumed_ = 0;  // octets the embedder has taken from output_
   std::vector<ClientEvent> events_;
   size_t next_event_ = 0;
 
   EhloCapabilities caps_;
-  bool esmtp_ = false;
   bool mandatory_ = false;
+  bool waiting_for_body_ = false;
   std::string sni_;
   std::shared_ptr<const TlsFacts> tls_;
   PolicyDecision connection_policy_;
-  int auth_step_ = 0;
-  std::string auth_mechanism_;
-
-  // Current transaction.
-  size_t current_ = 0;             // index of the message being sent
-  bool mail_accepted_ = false;
-  bool transaction_failed_ = false;
-  std::vector<bool> accepted_;     // per recipient of the current message
-  size_t rcpt_replies_ = 0;
-  std::unique_ptr<BodyEncoder> encoder_;
-  bool body_end_read_ = false;     // the source ended; the encoder finished
-  bool end_of_data_sent_ = false;  // "." or BDAT LAST is in the output
-  bool waiting_for_body_ = false;
-  bool data_without_recipients_ = false;
-  bool end_reply_seen_ = false;
-  std::string chunk_;              // BDAT chunk being assembled
+  size_t next_message_ = 0;  // the next message to start
 };
 
 }  // namespace starling::smtp

@@ -52,15 +52,15 @@ void BM_ClientServerTransaction(benchmark::State& state) {
       const absl::string_view to_server = client->PendingOutput();
       if (!to_server.empty()) {
         (void)server.Receive(to_server, kNow);
-        client->ConsumeOutput(to_server.size());
+        client->ConsumeOutput(to_server.size(), kNow);
       }
       while (auto event = server.NextEvent()) benchmark::DoNotOptimize(event);
       while (server.pending_decision()) {
-        (void)server.Accept();
+        (void)server.Accept(kNow);
         while (auto event = server.NextEvent()) benchmark::DoNotOptimize(event);
       }
       if (server.closed() && server.PendingOutput().empty() && !client->closed()) {
-        client->ConnectionLost("server closed");
+        client->ConnectionLost("server closed", kNow);
       }
     }
     benchmark::DoNotOptimize(client->results());

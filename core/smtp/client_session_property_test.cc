@@ -139,7 +139,7 @@ struct Sut {
   void PumpEvents() {
     while (auto event = client->NextEvent()) {
       if (event->type == ClientEventType::kStartTls) {
-        RC_ASSERT(client->TlsEstablished(TlsFacts{}).ok());
+        RC_ASSERT(client->TlsEstablished(TlsFacts{}, kStart).ok());
       }
     }
   }
@@ -149,7 +149,7 @@ struct Sut {
     n = std::min(n, out.size());
     if (n == 0) return;
     const std::string piece(out.substr(0, n));
-    client->ConsumeOutput(n);
+    client->ConsumeOutput(n, kStart);
     if (!server->session().closed()) RC_ASSERT(server->Feed(piece).ok());
     PumpEvents();
   }

@@ -480,7 +480,7 @@ TEST(ClientScriptTest, BodySourceThatIsNotReadyResumes) {
       kGreeting, kEhloPlain, "250 ok\r\n250 ok\r\n354 go\r\n")).ok());
   EXPECT_EQ(s.client->session().NextDeadline(), absl::InfiniteFuture());
   body->ready_ = true;
-  s.client->session().ResumeBody();
+  s.client->session().ResumeBody(kStart);
   ASSERT_TRUE(s.client->FeedPolitely("250 queued\r\n221 bye\r\n").ok());
   EXPECT_EQ(s.result().status, RecipientStatus::kDelivered);
 }
@@ -616,13 +616,13 @@ TEST(ClientScriptTest, EndOfDataNotYetSentIsNotPossiblyDelivered) {
   for (absl::string_view reply :
        {kGreeting, kEhloPlain, absl::string_view("250 ok\r\n"),
         absl::string_view("250 ok\r\n"), absl::string_view("354 go\r\n")}) {
-    c.ConsumeOutput(c.PendingOutput().size());
+    c.ConsumeOutput(c.PendingOutput().size(), kStart);
     ASSERT_TRUE(c.Receive(reply, kStart).ok());
   }
   // The body and its "." are in the output; the embedder sends only part.
   ASSERT_TRUE(absl::EndsWith(c.PendingOutput(), "\r\n.\r\n"));
-  c.ConsumeOutput(c.PendingOutput().size() - 2);
-  c.ConnectionLost("reset");
+  c.ConsumeOutput(c.PendingOutput().size() - 2, kStart);
+  c.ConnectionLost("reset", kStart);
   EXPECT_EQ(c.results()[0].recipients[0].status, RecipientStatus::kTempFailed);
   EXPECT_EQ(c.results()[0].recipients[0].stage, ClientStage::kData);
   EXPECT_THAT(c.results()[0].recipients[0].detail, Not(HasSubstr("possibly delivered")));

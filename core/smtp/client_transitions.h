@@ -2,7 +2,6 @@
 #define STARLING_CORE_SMTP_CLIENT_TRANSITIONS_H_
 
 #include <cstdint>
-#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -10,15 +9,15 @@
 
 namespace starling::smtp {
 
-// States of the outbound (client) session.
+// States of the outbound (client) session: what it waits for.
 enum class ClientState : uint8_t {
   kGreeting,      // connected, waiting for the 220
-  kEhlo,          // EHLO sent
+  kEhlo,          // EHLO sent (first, or again inside TLS)
   kHelo,          // HELO sent (EHLO was refused and policy allows plaintext)
   kStartTls,      // STARTTLS sent
   kTlsHandshake,  // 220 to STARTTLS read: the embedder runs the handshake
   kAuth,          // AUTH exchange in progress
-  kReady,         // between transactions
+  kReady,         // between transactions (left at once: MAIL or QUIT)
   kEnvelope,      // MAIL/RCPT (and maybe DATA) sent, replies pending
   kBody,          // 354 read: the body is being sent
   kBdat,          // BDAT chunks being sent
@@ -28,24 +27,42 @@ enum class ClientState : uint8_t {
   kClosed,        // finished; every recipient has its result
 };
 
+// What moves the client: the reply to the oldest outstanding command, as
+// that command may get it (RFC 5321 §4.3.2; any other reply is out of step),
+// or one of the session's own steps and the embedder's calls.
 enum class ClientInput : uint8_t {
-  kEhloSent,        // (after the greeting, or again after TLS)
-  kHeloSent,        // EHLO refused, HELO instead
-  kStartTlsSent,
-  kStartTlsOk,      // 220: the handshake begins
-  kTlsEstablished,  // policy accepted the TLS facts: EHLO again
-  kAuthSent,
-  kProceed,         // the connection may carry mail
-  kMailSent,
-  kDataOk,          // 354
-  kBdatStarted,
-  kBodySent,        // end of data written
-  kTransactionEnd,  // the transaction's last reply arrived
-  kRsetSent,
-  kQuitSent,
-  kClose,           // 221, 421, fatal error, timeout, lost connection
+  // Replies.
+  kGreeting,         // 220 greeting
+  kGreetingRefused,  // 4xx/5xx greeting
+  kEhloOk,           // 250 to EHLO
+  kEhloRefused,      // 4xx/5xx to EHLO
+  kHeloOk,           // 250 to HELO
+  kHeloRefused,      // 4xx/5xx to HELO
+  kStartTlsOk,       // 220 to STARTTLS
+  kStartTlsRefused,  // 4xx/5xx to STARTTLS
+  kAuthChallenge,    // 334
+  kAuthOk,           // 235
+  kAuthRefused,      // 4xx/5xx to AUTH
+  kMailReply,        // 25x/4xx/5xx to MAIL
+  kRcptReply,        // 25x/4xx/5xx to RCPT
+  kDataGo,           // 354 to DATA
+  kDataRefused,      // 4xx/5xx to DATA
+  kBdatReply,        // 25x/4xx/5xx to a BDAT chunk before the last
+  kEndOfDataReply,   // 25x/4xx/5xx to "." or BDAT LAST
+  kRsetReply,        // 25x/4xx/5xx to RSET
+  kQuitReply,        // 221
+  kServerClosing,    // 421 to any command (RFC 5321 §3.8)
+  // Steps.
+  kTlsEstablished,   // the embedder reports a completed handshake
+  kTlsFailed,        // ... or a failed one
+  kMailSent,         // the next message starts
+  kQuitSent,         // nothing more to send
+  kBodySent,         // the end of data is in the output
+  kClose,            // timeout, lost connection, fatal error
 };
 
+// One legal step. Several rows may share (from, input): which `to` is taken
+// depends on the policy and the messages, and must be one of them.
 struct ClientTransition {
   ClientState from;
   ClientInput input;
@@ -57,7 +74,10 @@ absl::string_view ClientInputName(ClientInput input);
 
 // The one table of legal client transitions.
 absl::Span<const ClientTransition> ClientTransitions();
-std::optional<ClientState> NextClientState(ClientState from, ClientInput input);
+bool ClientTransitionAllowed(ClientState from, ClientInput input,
+                             ClientState to);
+// Whether the table has any row for (from, input).
+bool ClientInputExpected(ClientState from, ClientInput input);
 
 // Graphviz source of the table (docs/smtp-client.dot is generated from it).
 std::string ClientTransitionsDot();

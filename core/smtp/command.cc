@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/smtp/reply.h"
+#include "core/smtp/text.h"
 
 namespace starling::smtp {
 namespace {
@@ -114,41 +115,6 @@ bool ParseUint64(absl::string_view digits, uint64_t* value) {
     v = v * 10 + d;
   }
   *value = v;
-  return true;
-}
-
-// Well-formed UTF-8 (RFC 3629): no overlongs, surrogates or code points past
-// U+10FFFF.
-bool IsValidUtf8(absl::string_view s) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const auto* end = p + s.size();
-  auto cont = [&](const uint8_t* q, uint8_t lo, uint8_t hi) {
-    return q < end && *q >= lo && *q <= hi;
-  };
-  while (p < end) {
-    const uint8_t c = *p;
-    if (c < 0x80) {
-      ++p;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      if (!cont(p + 1, 0x80, 0xBF)) return false;
-      p += 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      const uint8_t lo = c == 0xE0 ? 0xA0 : 0x80;
-      const uint8_t hi = c == 0xED ? 0x9F : 0xBF;
-      if (!cont(p + 1, lo, hi) || !cont(p + 2, 0x80, 0xBF)) return false;
-      p += 3;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      const uint8_t lo = c == 0xF0 ? 0x90 : 0x80;
-      const uint8_t hi = c == 0xF4 ? 0x8F : 0xBF;
-      if (!cont(p + 1, lo, hi) || !cont(p + 2, 0x80, 0xBF) ||
-          !cont(p + 3, 0x80, 0xBF)) {
-        return false;
-      }
-      p += 4;
-    } else {
-      return false;
-    }
-  }
   return true;
 }
 
@@ -327,6 +293,30 @@ bool ScanDomain(absl::string_view s, size_t* pos, bool allow_high) {
   }
   if (!label_ok()) return false;
   *pos = static_cast<size_t>(p - begin);
+  return true;
+}
+
+// What real clients put in EHLO/HELO besides RFC 5321 Domains: labels of
+// letters, digits, '-' and '_' (Windows host names such as "my_host"), a
+// hyphen at either end of a label, and one trailing dot. Postfix and aiosmtpd
+// accept these; nothing that could end a header comment or a line gets in.
+bool ScanHostName(absl::string_view s, size_t* pos) {
+  size_t p = *pos;
+  size_t label = 0;  // octets of the current label
+  size_t labels = 0;
+  for (; p < s.size(); ++p) {
+    const char c = s[p];
+    if (Is(c, kLdh) || c == '_') {
+      if (++label > 63) return false;
+      continue;
+    }
+    if (c != '.' || label == 0) break;
+    ++labels;
+    label = 0;
+  }
+  // "a.b." ends in a dot: fine; "." or "a..b" never got here.
+  if (label == 0 && labels == 0) return false;
+  *pos = p;
   return true;
 }
 
@@ -811,7 +801,9 @@ absl::Status ParseGrammar(absl::string_view line,
       size_t p = 0;
       const bool ok = args.front() == '['
                           ? ScanAddressLiteral(args, &p)
-                          : ScanDomain(args, &p, /*allow_high=*/false);
+                      : options.strict_helo
+                          ? ScanDomain(args, &p, /*allow_high=*/false)
+                          : ScanHostName(args, &p);
       if (!ok || p != args.size() || args.size() > options.max_domain) {
         return SyntaxError("Invalid domain name");
       }
@@ -912,6 +904,28 @@ void AppendMailbox(const std::optional<Mailbox>& path, std::string* out) {
 }
 
 }  // namespace
+
+size_t MaxCommandLine(Verb verb, const LineExtensions& extensions) {
+  constexpr size_t kBase = 512;
+  if (verb == Verb::kRcpt) return kBase + (extensions.dsn ? 500 : 0);
+  if (verb != Verb::kMail) return kBase;
+  return kBase + (extensions.size ? 26 : 0) + (extensions.body ? 16 : 0) +
+         (extensions.smtputf8 ? 10 : 0) + (extensions.requiretls ? 11 : 0) +
+         (extensions.dsn ? 500 : 0) + (extensions.auth ? 500 : 0);
+}
+
+LineExtensions ExtensionsUsed(const Command& command) {
+  LineExtensions used;
+  const MailParameters& m = command.mail;
+  used.size = m.size.has_value();
+  used.body = m.body.has_value();
+  used.smtputf8 = m.smtputf8;
+  used.requiretls = m.requiretls;
+  used.dsn = m.ret.has_value() || m.envid.has_value() ||
+             command.rcpt.notify.has_value() || command.rcpt.orcpt.has_value();
+  used.auth = m.auth.has_value();
+  return used;
+}
 
 absl::string_view VerbName(Verb verb) {
   switch (verb) {

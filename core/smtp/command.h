@@ -97,7 +97,32 @@ struct CommandParseOptions {
   size_t max_local_part = 64;   // RFC 5321 §4.5.3.1.1
   size_t max_domain = 255;      // RFC 5321 §4.5.3.1.2
   size_t max_path = 256;        // RFC 5321 §4.5.3.1.3, brackets included
+  // EHLO/HELO argument: false (default) also takes what real clients send
+  // besides RFC 5321 Domains ('_' in labels, a trailing dot, a hyphen at a
+  // label's end), as Postfix and aiosmtpd do; true: RFC 5321 Domain or
+  // address literal only.
+  bool strict_helo = false;
 };
+
+// The ESMTP extensions whose parameters lengthen MAIL and RCPT lines.
+struct LineExtensions {
+  bool size = false;        // RFC 1870 SIZE=
+  bool body = false;        // RFC 6152 / 3030 BODY=
+  bool smtputf8 = false;    // RFC 6531 SMTPUTF8 (and UTF-8 addresses)
+  bool requiretls = false;  // RFC 8689 REQUIRETLS
+  bool dsn = false;         // RFC 3461 RET/ENVID, NOTIFY/ORCPT
+  bool auth = false;        // RFC 4954 AUTH=
+};
+
+// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF,
+// and extensions may raise that for the commands their parameters ride on:
+// SIZE +26 (RFC 1870), BODY +16, SMTPUTF8 +10, REQUIRETLS +11 on MAIL;
+// DSN +500 on MAIL and on RCPT (RFC 3461 §3); AUTH= +500 on MAIL (RFC 4954
+// §5). Other verbs keep 512.
+size_t MaxCommandLine(Verb verb, const LineExtensions& extensions);
+
+// The extensions whose parameters `command` carries.
+LineExtensions ExtensionsUsed(const Command& command);
 
 // Parses one command line (without its CRLF). Verbs are case-insensitive.
 // Errors are ReplyError statuses (see reply.h) carrying the reply a server

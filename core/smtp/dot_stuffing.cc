@@ -27,6 +27,16 @@ absl::Status BodyEncoder::EndLine(std::string* out) {
 
 absl::Status BodyEncoder::Encode(absl::string_view piece, std::string* out) {
   if (!error_.ok()) return error_;
+  if (seven_bit_) {
+    for (const char c : piece) {
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        error_ = absl::FailedPreconditionError(
+            "message has an 8-bit octet but was declared 7BIT; refusing to "
+            "send it unlabelled");
+        return error_;
+      }
+    }
+  }
   consumed_ += piece.size();
   if (mode_ == Mode::kBinary) {
     out->append(piece.data(), piece.size());

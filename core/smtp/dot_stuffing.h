@@ -34,6 +34,9 @@ class BodyEncoder {
 
   // Octets of body read so far (before encoding).
   uint64_t consumed() const { return consumed_; }
+  // A body sent as 7BIT (no BODY=8BITMIME) must not hold an octet >= 0x80:
+  // when set, such an octet is an error (sticky), before it is written.
+  void set_seven_bit(bool seven_bit) { seven_bit_ = seven_bit; }
 
  private:
   absl::Status EndLine(std::string* out);
@@ -45,6 +48,7 @@ class BodyEncoder {
   bool pending_cr_ = false;
   size_t line_length_ = 0;  // octets of the current line on the wire
   uint64_t consumed_ = 0;
+  bool seven_bit_ = false;
   absl::Status error_;
 };
 

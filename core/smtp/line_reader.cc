@@ -56,15 +56,20 @@ LineReader::LineReader(size_t max_line_length)
 void LineReader::Reset() {
   partial_.clear();
   discarding_ = false;
+  discarded_cr_ = false;
   release_partial_ = false;
   continued_ = false;
   carry_cr_ = false;
 }
 
 void LineReader::Append(absl::string_view bytes) {
-  if (discarding_) return;
+  if (discarding_) {
+    if (!bytes.empty()) discarded_cr_ = bytes.back() == '\r';
+    return;
+  }
   if (!split_long_lines_ && partial_.size() + bytes.size() > max_line_length_) {
     discarding_ = true;
+    discarded_cr_ = !bytes.empty() && bytes.back() == '\r';
     partial_.clear();
     return;
   }
@@ -72,17 +77,16 @@ void LineReader::Append(absl::string_view bytes) {
 }
 
 Line LineReader::Frame(absl::string_view with_lf) const {
-  if (with_lf.size() > max_line_length_ && !split_long_lines_) {
-    return {{}, LineStatus::kTooLong};
-  }
   const size_t n = with_lf.size();
-  if (n < 2 || with_lf[n - 2] != '\r') {
-    return {with_lf.substr(0, n - 1), LineStatus::kBareLf};
+  const bool crlf = n >= 2 && with_lf[n - 2] == '\r';
+  if (n > max_line_length_ && !split_long_lines_) {
+    return {{}, LineStatus::kTooLong, false, crlf};
   }
+  if (!crlf) return {with_lf.substr(0, n - 1), LineStatus::kBareLf};
   absl::string_view text = with_lf.substr(0, n - 2);
   const bool bare_cr =
       !text.empty() && std::memchr(text.data(), '\r', text.size()) != nullptr;
-  return {text, bare_cr ? LineStatus::kBareCr : LineStatus::kOk};
+  return {text, bare_cr ? LineStatus::kBareCr : LineStatus::kOk, false, true};
 }
 
 std::optional<Line> LineReader::Next(absl::string_view* input) {
@@ -118,16 +122,18 @@ std::optional<Line> LineReader::Next(absl::string_view* input) {
     if (lf != nullptr) {
       const size_t n = lf + 1 - begin;
       input->remove_prefix(n);
+      const bool crlf = n >= 2 && lf[-1] == '\r';
       if (n > max_line_length_ && !split_long_lines_) {
-        return Line{{}, LineStatus::kTooLong};
+        return Line{{}, LineStatus::kTooLong, false, crlf};
       }
       const bool continued = std::exchange(continued_, false);
-      if (n < 2 || lf[-1] != '\r') {
+      if (!crlf) {
         return Line{absl::string_view(begin, n - 1), LineStatus::kBareLf,
                     continued};
       }
       return Line{absl::string_view(begin, n - 2),
-                  bare_cr ? LineStatus::kBareCr : LineStatus::kOk, continued};
+                  bare_cr ? LineStatus::kBareCr : LineStatus::kOk, continued,
+                  true};
     }
     if (split_long_lines_ && input->size() > max_line_length_) {
       // A long piece without LF goes out as it is, less a trailing CR that
@@ -165,11 +171,17 @@ std::optional<Line> LineReader::Next(absl::string_view* input) {
     return std::nullopt;
   }
   const size_t take = static_cast<const char*>(lf) - input->data() + 1;
+  // Whether the LF has a CR before it, when the line is being discarded.
+  const bool discarded_crlf =
+      take >= 2    ? (*input)[take - 2] == '\r'
+      : discarding_ ? discarded_cr_
+                    : !partial_.empty() && partial_.back() == '\r';
   Append(input->substr(0, take));
   input->remove_prefix(take);
   if (discarding_) {
     discarding_ = false;
-    return Line{{}, LineStatus::kTooLong};
+    discarded_cr_ = false;
+    return Line{{}, LineStatus::kTooLong, false, discarded_crlf};
   }
   release_partial_ = true;
   Line line = Frame(partial_);

@@ -31,6 +31,10 @@ struct Line {
   // The rest of a line whose earlier part came as kSegment lines (so it does
   // not start a line: no end-of-data check, no dot-unstuffing).
   bool continued = false;
+  // Ended by CRLF (kOk, kBareCr, and a kTooLong line whose LF had a CR
+  // before it). False for kBareLf and kSegment. End of data is CRLF "." CRLF:
+  // a "." line counts only after a line that ended this way.
+  bool crlf = false;
 };
 
 // Frames a byte stream into lines ending in LF, bounded by a maximum length.
@@ -87,6 +91,7 @@ class LineReader {
   bool split_long_lines_ = false;
   bool continued_ = false;  // kSegment pieces of the current line went out
   bool carry_cr_ = false;   // a CR held back from a returned segment
+  bool discarded_cr_ = false;  // while discarding: the last octet was a CR
 };
 
 namespace internal {

@@ -31,9 +31,9 @@ absl::StatusOr<LoopbackOutcome> RunLoopback(
                         server.session().tls() != nullptr;
         outcome.client_used_tls = ok;
         if (ok) {
-          (void)client.TlsEstablished(config.server_facts);
+          (void)client.TlsEstablished(config.server_facts, start);
         } else {
-          (void)client.TlsFailed("simulated handshake failure");
+          (void)client.TlsFailed("simulated handshake failure", start);
         }
         progress = true;
       }
@@ -45,11 +45,11 @@ absl::StatusOr<LoopbackOutcome> RunLoopback(
                                : outcome.client_plaintext)
           .append(out.data(), n);
       const std::string piece(out.substr(0, n));
-      client.ConsumeOutput(n);
+      client.ConsumeOutput(n, start);
       outcome.server_status = server.Feed(piece);
       progress = true;
     } else if (!out.empty()) {
-      client.ConsumeOutput(out.size());  // nobody is listening any more
+      client.ConsumeOutput(out.size(), start);  // nobody is listening any more
       progress = true;
     }
     const std::string& from_server = server.server_bytes();
@@ -66,9 +66,10 @@ absl::StatusOr<LoopbackOutcome> RunLoopback(
     }
     if (!progress) {
       if (server.session().closed() && server_sent == from_server.size()) {
-        client.ConnectionLost("server closed the connection");
+        client.ConnectionLost("server closed the connection", start);
       } else {
-        client.ConnectionLost("stalled: neither side has anything to say");
+        client.ConnectionLost("stalled: neither side has anything to say",
+                              start);
       }
     }
   }

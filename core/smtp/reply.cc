@@ -1,11 +1,13 @@
 #include "core/smtp/reply.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/smtp/text.h"
 
 namespace starling::smtp {
 namespace {
@@ -29,12 +31,14 @@ bool ConsumeNumber(absl::string_view* text, int* value) {
   return true;
 }
 
-// Text with CR and LF replaced by SP: a reply line can never carry them, and
-// letting them through would let a caller's text inject reply lines.
+// Text with control characters (HT aside) replaced by SP: a reply line can
+// never carry them, and CR or LF would let a caller's text inject lines.
 std::string OneLine(absl::string_view text) {
   std::string out(text.data(), text.size());
-  std::replace(out.begin(), out.end(), '\r', ' ');
-  std::replace(out.begin(), out.end(), '\n', ' ');
+  for (char& c : out) {
+    const auto u = static_cast<uint8_t>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) c = ' ';
+  }
   return out;
 }
 
@@ -251,6 +255,11 @@ absl::StatusOr<std::optional<Reply>> ReplyParser::Next(
           LeadingEnhanced(text, &prefix) == partial_.enhanced) {
         text.remove_prefix(prefix);
       }
+    }
+    if (!IsTextString(text, options_.utf8)) {
+      return fail(options_.utf8 ? "control character or malformed UTF-8 in text"
+                                : "control character or 8-bit octet in text "
+                                  "(no SMTPUTF8)");
     }
     partial_.lines.emplace_back(text.data(), text.size());
     // The line is copied and the reader holds no unfinished line now; drop

@@ -36,7 +36,8 @@ struct Reply {
   bool transient() const { return code >= 400 && code < 500; }
   bool permanent() const { return code >= 500; }
 
-  // Convenience: a single-line reply; `enhanced` may be "" for none.
+  // Convenience: a single-line reply; `enhanced` may be "" for none. Control
+  // characters in `text` become SP: a reply line can never carry them.
   static Reply Make(int code, absl::string_view enhanced, absl::string_view text);
   friend bool operator==(const Reply&, const Reply&) = default;
 };
@@ -58,6 +59,9 @@ std::optional<Reply> ReplyOf(const absl::Status& status);
 struct ReplyParserOptions {
   size_t max_line_length = 512;  // RFC 5321 §4.5.3.1.5, CRLF included
   size_t max_lines = 128;        // bounds a multi-line reply (e.g. EHLO)
+  // Reply text is RFC 5321 textstring (HT, SP..'~'); with utf8 (the server
+  // offered SMTPUTF8, RFC 6531 §3.7.4) well-formed UTF-8 too.
+  bool utf8 = false;
 };
 
 // Incremental reply parser for the client side. Consumes input up to and
@@ -66,7 +70,8 @@ struct ReplyParserOptions {
 // Any malformed reply is an error and the parser is then unusable (sticky):
 // a code that is not 3 digits with first 2..5 and second 0..5, a separator
 // other than SP, '-' or end of line, continuation lines with a different code,
-// bare CR or LF, an over-long line, too many lines.
+// text that is not a textstring (control characters; 8-bit octets unless
+// options.utf8), bare CR or LF, an over-long line, too many lines.
 class ReplyParser {
  public:
   explicit ReplyParser(ReplyParserOptions options = {});
@@ -77,6 +82,8 @@ class ReplyParser {
   // True when part of a reply has been read (bytes are buffered).
   bool in_reply() const;
   void Reset();
+  // Whether UTF-8 reply text is allowed from now on.
+  void set_utf8(bool utf8) { options_.utf8 = utf8; }
 
  private:
   ReplyParserOptions options_;

@@ -44,15 +44,20 @@ rc::Gen<EnhancedStatus> Enhanced(int klass) {
           {{3, rc::gen::inRange(0, 10)}, {1, rc::gen::inRange(0, 1000)}}));
 }
 
-// Reply text: any bytes but CR and LF, biased towards SP, digits and dots so
-// that texts that look like codes or enhanced codes come up.
+// Reply text: RFC 5321 textstring (HT, SP..'~'), biased towards SP, digits
+// and dots so that texts that look like codes or enhanced codes come up.
 rc::Gen<std::string> Text() {
   return rc::gen::container<std::string>(rc::gen::weightedOneOf<char>(
-      {{3, rc::gen::element(' ', '.', '-', '2', '4', '5', '0', '1')},
+      {{3, rc::gen::element(' ', '.', '-', '2', '4', '5', '0', '1', '\t')},
        {2, rc::gen::inRange('a', static_cast<char>('z' + 1))},
-       {1,
-        rc::gen::distinctFrom(
-            rc::gen::distinctFrom(rc::gen::arbitrary<char>(), '\r'), '\n')}}));
+       {1, rc::gen::inRange(' ', '\x7f')}}));
+}
+
+// A character that may never be in reply text: a control other than HT.
+rc::Gen<char> Control() {
+  return rc::gen::weightedOneOf<char>(
+      {{4, rc::gen::distinctFrom(rc::gen::inRange('\0', ' '), '\t')},
+       {1, rc::gen::just('\x7f')}});
 }
 
 // A text that starts with an enhanced code some of the time.
@@ -124,6 +129,49 @@ RC_GTEST_PROP(ReplyProperty, ReplyErrorRoundTrips, ()) {
   RC_ASSERT(back.has_value());
   RC_ASSERT(*back == made);
   RC_ASSERT(status.message() == text);
+}
+
+// RFC 5321 textstring: a control character anywhere in the text of any line
+// makes the reply an error (UTF-8 allowed or not); CR and LF are line ends and
+// take their own error paths.
+RC_GTEST_PROP(ReplyProperty, ControlCharactersInTextAreErrors, ()) {
+  Reply r = *ValidReply();
+  const size_t line = *rc::gen::inRange<size_t>(0, r.lines.size());
+  const char control = *rc::gen::distinctFrom(
+      rc::gen::distinctFrom(Control(), '\r'), '\n');
+  std::string& text = r.lines[line];
+  text.insert(*rc::gen::inRange<size_t>(0, text.size() + 1), 1, control);
+  // Serialize by hand: AppendReply would not write a control character.
+  std::string bytes;
+  for (size_t i = 0; i < r.lines.size(); ++i) {
+    absl::StrAppend(&bytes, r.code, i + 1 == r.lines.size() ? " " : "-",
+                    r.lines[i], "\r\n");
+  }
+  ReplyParserOptions options;
+  options.utf8 = *rc::gen::arbitrary<bool>();
+  RC_ASSERT(!ParseReply(bytes, options).ok());
+}
+
+// 8-bit text is an error unless UTF-8 is allowed, and then only well-formed.
+RC_GTEST_PROP(ReplyProperty, EightBitTextNeedsUtf8, ()) {
+  const std::string utf8 = *rc::gen::element<std::string>(
+      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x93\xa7", "\xe4\xb8\xad");
+  const std::string text = absl::StrCat(*Text(), utf8, *Text());
+  const std::string bytes = absl::StrCat("250 ", text, "\r\n");
+  RC_ASSERT(!ParseReply(bytes).ok());
+  ReplyParserOptions options;
+  options.utf8 = true;
+  RC_ASSERT(ParseReply(bytes, options).ok());
+  // A lone continuation byte or a truncated sequence is never text.
+  const std::string broken = absl::StrCat("250 ", text, "\x80\r\n");
+  RC_ASSERT(!ParseReply(broken, options).ok());
+}
+
+RC_GTEST_PROP(ReplyProperty, MakeNeverLetsAControlCharacterThrough, ()) {
+  std::string text = *Text();
+  text.insert(*rc::gen::inRange<size_t>(0, text.size() + 1), 1, *Control());
+  const Reply made = Reply::Make(550, "", text);
+  RC_ASSERT(ParseReply(SerializeReply(made)).ok());
 }
 
 RC_GTEST_PROP(ReplyProperty, AnySplitYieldsSameReplies, ()) {

@@ -50,7 +50,7 @@ void ScriptedClient::Drain() {
     if (!out.empty()) {
       client_bytes_.append(out.data(), out.size());
       LogLines("C: ", out);
-      session_->ConsumeOutput(out.size());
+      session_->ConsumeOutput(out.size(), now_);
       continue;
     }
     std::optional<ClientEvent> event = session_->NextEvent();
@@ -60,11 +60,11 @@ void ScriptedClient::Drain() {
         if (tls_.handshake_succeeds) {
           transcript_.push_back(absl::StrCat(
               "E: starttls sni=", event->sni, " (handshake simulated: established)"));
-          (void)session_->TlsEstablished(tls_.facts);
+          (void)session_->TlsEstablished(tls_.facts, now_);
         } else {
           transcript_.push_back(absl::StrCat(
               "E: starttls sni=", event->sni, " (handshake simulated: failed)"));
-          (void)session_->TlsFailed("simulated handshake failure");
+          (void)session_->TlsFailed("simulated handshake failure", now_);
         }
         break;
       case ClientEventType::kMessageDone:
@@ -87,7 +87,7 @@ absl::Status ScriptedClient::Feed(absl::string_view server_bytes) {
   if (session_->closed()) return session_->fatal_error();
   LogLines("S: ", server_bytes);
   const absl::Status status =
-      session_->Receive(server_bytes, absl::FromUnixSeconds(0));
+      session_->Receive(server_bytes, now_);
   Drain();
   return status;
 }
@@ -114,7 +114,7 @@ absl::Status ScriptedClient::FeedPolitely(absl::string_view server_bytes) {
 
 void ScriptedClient::Hangup() {
   if (session_->closed()) return;
-  session_->ConnectionLost("the server script ended");
+  session_->ConnectionLost("the server script ended", now_);
   Drain();
 }
 

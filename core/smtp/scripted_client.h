@@ -45,6 +45,7 @@ class ScriptedClient {
 
   std::unique_ptr<ClientSession> session_;
   Tls tls_;
+  absl::Time now_ = absl::FromUnixSeconds(0);  // the script has no clock
   std::vector<std::string> transcript_;
   std::string client_bytes_;
   bool results_logged_ = false;

@@ -117,7 +117,7 @@ absl::Status ScriptedServer::FeedPolitely(absl::string_view bytes) {
 }
 
 void ScriptedServer::Shutdown() {
-  session_.Shutdown();
+  session_.Shutdown(now_);
   Drain();
 }
 
@@ -165,8 +165,8 @@ void ScriptedServer::Handle(ServerEvent event) {
       transcript_.push_back(
           absl::StrCat("E: ", name, " ", DescribeCommand(event.command)));
       status = script_.reject_helo
-                   ? session_.Reject(Reply::Make(550, "5.7.1", "Go away"))
-                   : session_.Accept();
+                   ? session_.Reject(Reply::Make(550, "5.7.1", "Go away"), now_)
+                   : session_.Accept(now_);
       break;
     case ServerEventType::kMailFrom: {
       transcript_.push_back(
@@ -175,8 +175,8 @@ void ScriptedServer::Handle(ServerEvent event) {
           event.command.path ? event.command.path->ToString() : "";
       status = script_.reject_senders.count(who)
                    ? session_.Reject(
-                         Reply::Make(550, "5.7.1", "Sender rejected"))
-                   : session_.Accept();
+                         Reply::Make(550, "5.7.1", "Sender rejected"), now_)
+                   : session_.Accept(now_);
       sender_ = who;
       body_.clear();
       break;
@@ -188,12 +188,13 @@ void ScriptedServer::Handle(ServerEvent event) {
           event.command.path ? event.command.path->ToString() : "";
       if (script_.reject_recipients.count(who)) {
         status = session_.Reject(
-            Reply::Make(550, "5.1.1", "Recipient address rejected"));
+            Reply::Make(550, "5.1.1", "Recipient address rejected"), now_);
       } else if (script_.defer_recipients.count(who)) {
         status = session_.Reject(
-            Reply::Make(450, "4.2.1", "Recipient temporarily unavailable"));
+            Reply::Make(450, "4.2.1", "Recipient temporarily unavailable"),
+            now_);
       } else {
-        status = session_.Accept();
+        status = session_.Accept(now_);
       }
       break;
     }
@@ -208,13 +209,13 @@ void ScriptedServer::Handle(ServerEvent event) {
       transcript_.push_back(std::move(line));
       if (script_.reject_messages || script_.reject_messages_from.count(sender_)) {
         status = session_.Reject(
-            Reply::Make(554, "5.7.1", "Message rejected by policy"));
+            Reply::Make(554, "5.7.1", "Message rejected by policy"), now_);
       } else if (script_.defer_messages_from.count(sender_)) {
         status = session_.Reject(
-            Reply::Make(451, "4.3.0", "Try again later"));
+            Reply::Make(451, "4.3.0", "Try again later"), now_);
       } else {
         ++messages_accepted_;
-        status = session_.Accept();
+        status = session_.Accept(now_);
       }
       body_.clear();
       break;
@@ -228,19 +229,19 @@ void ScriptedServer::Handle(ServerEvent event) {
                                          " user=", event.auth.username));
       auto it = script_.users.find(event.auth.username);
       status = it != script_.users.end() && it->second == event.auth.password
-                   ? session_.Accept()
+                   ? session_.Accept(now_)
                    : session_.Reject(Reply::Make(
-                         535, "5.7.8", "Authentication credentials invalid"));
+                         535, "5.7.8", "Authentication credentials invalid"), now_);
       break;
     }
     case ServerEventType::kStartTls:
       // Drain() has already taken the 220, so the handshake may begin.
       if (script_.tls_handshake_succeeds) {
         transcript_.push_back("E: starttls (handshake simulated: established)");
-        status = session_.TlsEstablished(script_.tls_facts);
+        status = session_.TlsEstablished(script_.tls_facts, now_);
       } else {
         transcript_.push_back("E: starttls (handshake simulated: failed)");
-        status = session_.TlsFailed("simulated handshake failure");
+        status = session_.TlsFailed("simulated handshake failure", now_);
       }
       break;
     case ServerEventType::kClosed:

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/base/internal/raw_logging.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/smtp/capabilities.h"
+#include "core/smtp/text.h"
 
 namespace starling::smtp {
 namespace {
@@ -36,11 +36,16 @@ bool MustEndPipelineGroup(Verb verb) {
   }
 }
 
-bool ValidReplyText(const Reply& reply) {
-  for (const std::string& line : reply.lines) {
-    if (line.find_first_of("\r\n") != std::string::npos) return false;
+// An embedder's reply: a valid code and RFC 5321 textstring lines (UTF-8
+// only inside an SMTPUTF8 transaction).
+bool ValidReply(const Reply& reply, bool utf8) {
+  if (reply.code < 200 || reply.code > 599 || reply.code % 100 / 10 > 5) {
+    return false;
   }
-  return reply.code >= 200 && reply.code <= 599;
+  for (const std::string& line : reply.lines) {
+    if (!IsTextString(line, utf8)) return false;
+  }
+  return true;
 }
 
 absl::string_view SequenceErrorText(ServerState state, Verb verb) {
@@ -127,11 +132,40 @@ ServerSession::~ServerSession() = default;
 
 // ---- transitions and output ---------------------------------------------------
 
-void ServerSession::Transit(ServerInput input) {
+bool ServerSession::Transit(ServerInput input) {
   const std::optional<ServerState> next = NextServerState(state_, input);
-  ABSL_RAW_CHECK(next.has_value(), "server transition missing from the table");
+  if (!next.has_value()) {
+    // A bug in this file, never the client's doing: stop talking (what was
+    // said so far still drains) instead of taking the process down.
+    fatal_ = absl::InternalError(absl::StrCat(
+        "server transition missing from the table: ", ServerStateName(state_),
+        " + ", ServerInputName(input)));
+    fatal_reason_ = SessionError::kInternal;
+    AbortMessage("internal error");
+    state_ = ServerState::kClosed;
+    lines_.Reset();
+    auth_.reset();
+    input_.clear();
+    ServerEvent event;
+    event.type = ServerEventType::kClosed;
+    event.reason = std::string(fatal_.message());
+    Emit(std::move(event));
+    return false;
+  }
   state_ = *next;
   UpdateLineLimit();
+  return true;
+}
+
+LineExtensions ServerSession::OfferedLineExtensions() const {
+  LineExtensions offered;
+  offered.size = true;  // SIZE is always in the EHLO reply
+  offered.body = options_->offer_8bitmime || options_->offer_chunking;
+  offered.smtputf8 = options_->offer_smtputf8;
+  offered.requiretls = options_->offer_requiretls && tls_ != nullptr;
+  offered.dsn = options_->offer_dsn;
+  offered.auth = !options_->auth_mechanisms.empty();
+  return offered;
 }
 
 void ServerSession::UpdateLineLimit() {
@@ -143,14 +177,20 @@ void ServerSession::UpdateLineLimit() {
     limit = options_->max_data_line;
   } else if (state_ == ServerState::kAuthResponse) {
     limit = options_->max_auth_line;
-  } else if (AuthOffered()) {
+  } else {
+    // MAIL and RCPT may be longer by the extensions offered; the verb's own
+    // limit is checked once the line is parsed.
+    const LineExtensions offered = OfferedLineExtensions();
+    limit = std::max({limit, MaxCommandLine(Verb::kMail, offered),
+                      MaxCommandLine(Verb::kRcpt, offered)});
     // An AUTH command line may carry a long initial response.
-    limit = std::max(limit, options_->max_auth_line);
+    if (AuthOffered()) limit = std::max(limit, options_->max_auth_line);
   }
   lines_.set_max_line_length(limit);
 }
 
 void ServerSession::Send(const Reply& reply) {
+  if (fatal_reason_ == SessionError::kInternal) return;
   if (reply.enhanced.has_value() && !options_->offer_enhanced_status_codes) {
     Reply plain = reply;
     plain.enhanced.reset();
@@ -212,7 +252,7 @@ void ServerSession::ResetTransaction() {
 void ServerSession::Close(absl::string_view reason) {
   if (state_ == ServerState::kClosed) return;
   AbortMessage(reason);
-  Transit(ServerInput::kClose);
+  if (!Transit(ServerInput::kClose)) return;
   lines_.Reset();
   auth_.reset();
   ServerEvent event;
@@ -221,21 +261,24 @@ void ServerSession::Close(absl::string_view reason) {
   Emit(std::move(event));
 }
 
-void ServerSession::Fatal(absl::string_view reason, std::optional<Reply> reply) {
+void ServerSession::Fatal(SessionError error, absl::string_view reason,
+                          std::optional<Reply> reply) {
   if (state_ == ServerState::kClosed) return;
   if (reply.has_value()) Send(*std::move(reply));
   fatal_ = absl::AbortedError(absl::StrCat("SMTP protocol violation: ", reason));
+  fatal_reason_ = error;
   Close(reason);
 }
 
 // ---- embedder calls ----------------------------------------------------------
 
 absl::Status ServerSession::AcceptConnection(absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
   if (state_ != ServerState::kAwaitConnect) {
     return absl::FailedPreconditionError("connection already decided");
   }
   last_activity_ = now;
-  Transit(ServerInput::kAccept);
+  if (!Transit(ServerInput::kAccept)) return fatal_;
   Send(Reply::Make(220, "",
                    absl::StrCat(options_->hostname, " ",
                                 options_->greeting_text)));
@@ -244,10 +287,11 @@ absl::Status ServerSession::AcceptConnection(absl::Time now) {
 
 absl::Status ServerSession::RefuseConnection(const Reply& reply,
                                              absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
   if (state_ != ServerState::kAwaitConnect) {
     return absl::FailedPreconditionError("connection already decided");
   }
-  if (!ValidReplyText(reply) || reply.code < 400) {
+  if (!ValidReply(reply, false) || reply.code < 400) {
     return absl::InvalidArgumentError("refusal needs a 4xx/5xx reply");
   }
   last_activity_ = now;
@@ -255,7 +299,7 @@ absl::Status ServerSession::RefuseConnection(const Reply& reply,
   if (reply.code == 421) {
     Close("connection refused");
   } else {
-    Transit(ServerInput::kReject);
+    if (!Transit(ServerInput::kReject)) return fatal_;
   }
   return absl::OkStatus();
 }
@@ -278,99 +322,119 @@ bool ServerSession::Blocked() const {
          state_ == ServerState::kTlsHandshake;
 }
 
-absl::Status ServerSession::Accept(std::optional<Reply> reply) {
+absl::Status ServerSession::Accept(absl::Time now) {
+  return Decide(nullptr, /*accept=*/true, now);
+}
+
+absl::Status ServerSession::Accept(const Reply& reply, absl::Time now) {
+  return Decide(&reply, /*accept=*/true, now);
+}
+
+absl::Status ServerSession::Reject(const Reply& reply, absl::Time now) {
+  return Decide(&reply, /*accept=*/false, now);
+}
+
+absl::Status ServerSession::Decide(const Reply* reply, bool accept,
+                                   absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
   if (!pending_decision()) {
     return absl::FailedPreconditionError("no decision is pending");
   }
-  if (reply.has_value() && (!ValidReplyText(*reply) || !reply->positive() ||
-                            reply->code >= 300)) {
+  if (reply != nullptr && !ValidReply(*reply, smtputf8_)) {
+    return absl::InvalidArgumentError(
+        "reply needs a valid code and textstring lines (no control "
+        "characters; UTF-8 only with SMTPUTF8)");
+  }
+  if (accept && reply != nullptr && reply->code >= 300) {
     return absl::InvalidArgumentError("Accept needs a 2xx reply");
   }
+  if (!accept && reply->code < 400) {
+    return absl::InvalidArgumentError("Reject needs a 4xx/5xx reply");
+  }
+  // The decision may have taken a while: the client's timer starts now.
+  last_activity_ = now;
+  if (!accept) {
+    pending_accept_ = nullptr;
+    if (reply->code == 421) {  // RFC 5321 §3.8: the server closes after 421.
+      Send(*reply);
+      Close("rejected with 421");
+      input_.clear();
+      return fatal_;
+    }
+    switch (state_) {
+      case ServerState::kHeloPending:
+        pending_helo_.clear();
+        helo_name_.clear();
+        esmtp_ = false;
+        break;
+      case ServerState::kMailPending:
+        ResetTransaction();
+        break;
+      case ServerState::kAuthPending:
+        auth_.reset();
+        break;
+      default:
+        break;
+    }
+    if (!Transit(ServerInput::kReject)) return fatal_;
+    if (state_ == ServerState::kReady) ResetTransaction();
+    Send(*reply);
+    ResumeAfterDecision();
+    return fatal_;
+  }
+  std::optional<Reply> own;
   switch (state_) {
     case ServerState::kHeloPending:
       helo_name_ = std::move(pending_helo_);
       pending_helo_.clear();
       esmtp_ = pending_ehlo_;
-      Transit(ServerInput::kAccept);
-      if (!reply.has_value()) {
-        reply = esmtp_ ? EhloReplyNow()
-                       : Reply::Make(250, "", options_->hostname);
+      if (!Transit(ServerInput::kAccept)) return fatal_;
+      if (reply == nullptr) {
+        own = esmtp_ ? EhloReplyNow() : Reply::Make(250, "", options_->hostname);
       }
       break;
     case ServerState::kRcptPending:
       ++recipients_;
-      Transit(ServerInput::kAccept);
+      if (!Transit(ServerInput::kAccept)) return fatal_;
       break;
     case ServerState::kMessagePending:
-      Transit(ServerInput::kAccept);
+      if (!Transit(ServerInput::kAccept)) return fatal_;
       ResetTransaction();
       break;
     case ServerState::kAuthPending:
       auth_user_ = auth_->username.empty() ? absl::StrCat("(", auth_->mechanism, ")")
                                            : auth_->username;
       auth_.reset();
-      Transit(ServerInput::kAccept);
+      if (!Transit(ServerInput::kAccept)) return fatal_;
       break;
     default:  // kMailPending
-      Transit(ServerInput::kAccept);
+      if (!Transit(ServerInput::kAccept)) return fatal_;
       break;
   }
-  Send(reply.has_value() ? *reply : *pending_accept_);
+  Send(reply != nullptr ? *reply : own.has_value() ? *own : *pending_accept_);
   pending_accept_ = nullptr;
   ResumeAfterDecision();
-  return absl::OkStatus();
+  return fatal_;
 }
 
-absl::Status ServerSession::Reject(const Reply& reply) {
-  if (!pending_decision()) {
-    return absl::FailedPreconditionError("no decision is pending");
-  }
-  if (!ValidReplyText(reply) || reply.code < 400) {
-    return absl::InvalidArgumentError("Reject needs a 4xx/5xx reply");
-  }
-  pending_accept_ = nullptr;
-  if (reply.code == 421) {  // RFC 5321 §3.8: the server closes after 421.
-    Send(reply);
-    Close("rejected with 421");
-    input_.clear();
-    return absl::OkStatus();
-  }
-  switch (state_) {
-    case ServerState::kHeloPending:
-      pending_helo_.clear();
-      helo_name_.clear();
-      esmtp_ = false;
-      break;
-    case ServerState::kMailPending:
-      ResetTransaction();
-      break;
-    case ServerState::kAuthPending:
-      auth_.reset();
-      break;
-    default:
-      break;
-  }
-  Transit(ServerInput::kReject);
-  if (state_ == ServerState::kReady) ResetTransaction();
-  Send(reply);
-  ResumeAfterDecision();
-  return absl::OkStatus();
-}
-
-absl::Status ServerSession::AuthChallenge(absl::string_view challenge) {
+absl::Status ServerSession::AuthChallenge(absl::string_view challenge,
+                                          absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
   if (state_ != ServerState::kAuthPending || auth_ == nullptr ||
       auth_->mechanism == kPlain || auth_->mechanism == kLogin) {
     return absl::FailedPreconditionError(
         "no SASL exchange of an embedder-run mechanism is pending");
   }
+  last_activity_ = now;
   ++auth_->round;
-  Transit(ServerInput::kAuthChallenge);
+  if (!Transit(ServerInput::kAuthChallenge)) return fatal_;
   Send(Reply::Make(334, "", absl::Base64Escape(challenge)));
   ResumeAfterDecision();
-  return absl::OkStatus();
+  return fatal_;
 }
 
-absl::Status ServerSession::TlsEstablished(TlsFacts facts) {
+absl::Status ServerSession::TlsEstablished(TlsFacts facts, absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
   if (state_ != ServerState::kTlsHandshake) {
     return absl::FailedPreconditionError("no STARTTLS handshake is pending");
   }
@@ -383,17 +447,30 @@ absl::Status ServerSession::TlsEstablished(TlsFacts facts) {
   ResetTransaction();
   input_.clear();
   lines_.Reset();
+  last_activity_ = now;
   Transit(ServerInput::kTlsEstablished);
-  return absl::OkStatus();
+  return fatal_;
 }
 
-absl::Status ServerSession::TlsFailed(absl::string_view reason) {
+absl::Status ServerSession::TlsFailed(absl::string_view reason,
+                                      absl::Time now) {
+  if (!fatal_.ok()) return fatal_;
   if (state_ != ServerState::kTlsHandshake) {
     return absl::FailedPreconditionError("no STARTTLS handshake is pending");
   }
+  last_activity_ = now;
   Close(absl::StrCat("TLS handshake failed: ", reason));
   input_.clear();
-  return absl::OkStatus();
+  return fatal_;
+}
+
+void ServerSession::ConnectionLost(absl::Time now) {
+  if (state_ == ServerState::kClosed) return;
+  last_activity_ = now;
+  // Nothing can be sent any more: what was queued is void too.
+  output_.clear();
+  input_.clear();
+  Close("connection lost");
 }
 
 void ServerSession::ConsumeOutput(size_t n) {
@@ -414,6 +491,9 @@ std::optional<ServerEvent> ServerSession::NextEvent() {
 }
 
 absl::Time ServerSession::NextDeadline() const {
+  if (state_ == ServerState::kTlsHandshake) {
+    return last_activity_ + options_->starttls_timeout;
+  }
   if (state_ == ServerState::kClosed || Blocked()) return absl::InfiniteFuture();
   const bool in_data = state_ == ServerState::kData ||
                        state_ == ServerState::kBdatChunk || chunk_discard_;
@@ -426,6 +506,12 @@ absl::Status ServerSession::OnTimeout(absl::Time now) {
   if (state_ == ServerState::kClosed || now < NextDeadline()) {
     return absl::OkStatus();
   }
+  if (state_ == ServerState::kTlsHandshake) {
+    // No plaintext reply can go in the middle of a handshake: just close.
+    Close("STARTTLS handshake timeout");
+    input_.clear();
+    return fatal_;
+  }
   Send(Reply::Make(421, "4.4.2",
                    absl::StrCat(options_->hostname,
                                 " Timeout exceeded, closing connection")));
@@ -434,8 +520,14 @@ absl::Status ServerSession::OnTimeout(absl::Time now) {
   return absl::OkStatus();
 }
 
-void ServerSession::Shutdown() {
+void ServerSession::Shutdown(absl::Time now) {
   if (state_ == ServerState::kClosed) return;
+  last_activity_ = now;
+  if (state_ == ServerState::kTlsHandshake) {
+    Close("shutdown");  // no plaintext 421 in the middle of a handshake
+    input_.clear();
+    return;
+  }
   Send(Reply::Make(421, "4.3.2",
                    absl::StrCat(options_->hostname,
                                 " Service shutting down, closing connection")));
@@ -468,7 +560,7 @@ absl::Status ServerSession::Receive(absl::string_view bytes, absl::Time now) {
 
   if (state_ == ServerState::kAwaitConnect) {
     // The client talked before the greeting (pregreet): a bot or an attack.
-    Fatal("client sent data before the greeting",
+    Fatal(SessionError::kPregreet, "client sent data before the greeting",
           Reply::Make(554, "5.5.0", "Protocol synchronization error"));
     return fatal_;
   }
@@ -477,7 +569,8 @@ absl::Status ServerSession::Receive(absl::string_view bytes, absl::Time now) {
     if (options_->starttls_tail == StartTlsTail::kDiscard) {
       return absl::OkStatus();
     }
-    Fatal("plaintext received after STARTTLS", std::nullopt);
+    Fatal(SessionError::kPlaintextAfterStartTls,
+          "plaintext received after STARTTLS", std::nullopt);
     return fatal_;
   }
 
@@ -485,7 +578,7 @@ absl::Status ServerSession::Receive(absl::string_view bytes, absl::Time now) {
     Process(&bytes);
     if (bytes.empty() || state_ == ServerState::kClosed) return fatal_;
     if (bytes.size() > options_->max_buffered_input) {
-      Fatal("too much pipelined input",
+      Fatal(SessionError::kTooMuchInput, "too much pipelined input",
             Reply::Make(421, "4.7.0", "Too much pipelined input"));
       return fatal_;
     }
@@ -493,7 +586,7 @@ absl::Status ServerSession::Receive(absl::string_view bytes, absl::Time now) {
     return fatal_;
   }
   if (input_.size() + bytes.size() > options_->max_buffered_input) {
-    Fatal("too much pipelined input",
+    Fatal(SessionError::kTooMuchInput, "too much pipelined input",
           Reply::Make(421, "4.7.0", "Too much pipelined input"));
     return fatal_;
   }
@@ -562,8 +655,12 @@ void ServerSession::ProcessCommandLine(absl::string_view* input) {
       return;
   }
   const absl::string_view text = line->text;
-  if (text.size() + 2 > options_->max_command_line &&
-      !absl::StartsWithIgnoreCase(text, "AUTH ")) {
+  // Past the base limit only MAIL and RCPT (by the extensions offered) and
+  // AUTH (its initial response) may go; the line reader bounds the rest.
+  const bool long_line = text.size() + 2 > options_->max_command_line;
+  if (long_line && !absl::StartsWithIgnoreCase(text, "AUTH ") &&
+      !absl::StartsWithIgnoreCase(text, "MAIL ") &&
+      !absl::StartsWithIgnoreCase(text, "RCPT ")) {
     SendError(500, "5.5.2", "Line too long");
     return;
   }
@@ -571,12 +668,19 @@ void ServerSession::ProcessCommandLine(absl::string_view* input) {
   CommandParseOptions parse_options = options_->command_limits;
   parse_options.utf8_addresses = smtputf8_;
   absl::StatusOr<Command> command = ParseCommand(text, parse_options);
+  if (long_line && command.ok() && command->verb != Verb::kAuth &&
+      text.size() + 2 > options_->max_command_line - 512 +
+                            MaxCommandLine(command->verb,
+                                           OfferedLineExtensions())) {
+    SendError(500, "5.5.2", "Line too long");
+    return;
+  }
   if (!command.ok()) {
     if (absl::StartsWithIgnoreCase(text, "BDAT ") ||
         absl::EqualsIgnoreCase(text, "BDAT")) {
       // Without a valid size the chunk's end is unknown: its octets would be
       // read as commands. Close rather than guess (RFC 3030 §2).
-      Fatal("malformed BDAT command",
+      Fatal(SessionError::kMalformedBdat, "malformed BDAT command",
             Reply::Make(554, "5.5.4",
                         "Malformed BDAT command, closing connection"));
       return;
@@ -599,7 +703,8 @@ void ServerSession::ProcessCommandLine(absl::string_view* input) {
       !discard_tail && (!PipeliningAllowed() || MustEndPipelineGroup(verb))) {
     // RFC 2920: the client sent more before our reply to a command that ends
     // a pipeline group (or pipelined without PIPELINING being offered).
-    Fatal(absl::StrCat("improper pipelining after ", VerbName(verb)),
+    Fatal(SessionError::kImproperPipelining,
+          absl::StrCat("improper pipelining after ", VerbName(verb)),
           Reply::Make(554, "5.5.0", "Protocol synchronization error"));
     return;
   }
@@ -642,11 +747,11 @@ void ServerSession::HandleCommand(Command command, absl::string_view* input) {
       return;
     case Verb::kRset:
       ResetTransaction();
-      Transit(ServerInput::kRset);
+      if (!Transit(ServerInput::kRset)) return;
       Send(Ok());
       return;
     case Verb::kNoop:
-      Transit(ServerInput::kNoop);
+      if (!Transit(ServerInput::kNoop)) return;
       Send(Ok());
       return;
     case Verb::kQuit:
@@ -656,18 +761,15 @@ void ServerSession::HandleCommand(Command command, absl::string_view* input) {
       return;
     case Verb::kVrfy:
     case Verb::kExpn:
-      Transit(InputOf(verb));
-      if (options_->vrfy_enabled) {
-        Send(Reply::Make(252, "2.5.0",
-                         "Cannot verify the user, but will accept the "
-                         "message and attempt delivery"));
-      } else {
-        Send(Reply::Make(502, "5.5.1",
-                         absl::StrCat(VerbName(verb), " command is disabled")));
-      }
+      // RFC 5321 §7.3: a site that does not verify answers 252, which
+      // neither confirms nor denies the address (Postfix does for VRFY).
+      if (!Transit(InputOf(verb))) return;
+      Send(Reply::Make(252, "2.5.0",
+                       "Cannot verify the user, but will accept the message "
+                       "and attempt delivery"));
       return;
     case Verb::kHelp:
-      Transit(ServerInput::kHelp);
+      if (!Transit(ServerInput::kHelp)) return;
       Send(Reply::Make(214, "2.0.0",
                        "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP "
                        "QUIT VRFY HELP STARTTLS AUTH"));
@@ -708,7 +810,7 @@ void ServerSession::OnEhlo(Command command) {
   ResetTransaction();
   pending_ehlo_ = command.verb == Verb::kEhlo;
   pending_helo_ = command.domain;
-  Transit(InputOf(command.verb));
+  if (!Transit(InputOf(command.verb))) return;
   ServerEvent event;
   event.type = ServerEventType::kHelo;
   event.command = std::move(command);
@@ -752,7 +854,7 @@ void ServerSession::OnMail(Command command) {
   smtputf8_ = p.smtputf8;
   binary_body_ = p.body == BodyType::kBinaryMime;
   pending_accept_ = &SenderOk();
-  Transit(ServerInput::kMail);
+  if (!Transit(ServerInput::kMail)) return;
   ServerEvent event;
   event.type = ServerEventType::kMailFrom;
   event.command = std::move(command);
@@ -771,7 +873,7 @@ void ServerSession::OnRcpt(Command command) {
     return;
   }
   pending_accept_ = &RecipientOk();
-  Transit(ServerInput::kRcpt);
+  if (!Transit(ServerInput::kRcpt)) return;
   ServerEvent event;
   event.type = ServerEventType::kRcptTo;
   event.command = std::move(command);
@@ -789,7 +891,8 @@ void ServerSession::OnData() {
   }
   message_size_ = 0;
   message_failure_.reset();
-  Transit(ServerInput::kData);
+  after_crlf_ = true;  // the DATA line's own CRLF
+  if (!Transit(ServerInput::kData)) return;
   Send(Reply::Make(354, "", "End data with <CR><LF>.<CR><LF>"));
 }
 
@@ -819,7 +922,7 @@ void ServerSession::OnBdat(const Command& command) {
     message_failure_.reset();
     saw_bdat_ = true;
   }
-  Transit(ServerInput::kBdat);
+  if (!Transit(ServerInput::kBdat)) return;
   chunk_remaining_ = command.chunk_size;
   chunk_last_ = command.last_chunk;
   if (chunk_remaining_ == 0) ChunkComplete();
@@ -843,7 +946,7 @@ void ServerSession::OnStartTls(absl::string_view* input) {
   input->remove_prefix(input->size());
   ResetTransaction();
   Send(Reply::Make(220, "2.0.0", "Ready to start TLS"));
-  Transit(ServerInput::kStartTls);
+  if (!Transit(ServerInput::kStartTls)) return;
   lines_.Reset();
   ServerEvent event;
   event.type = ServerEventType::kStartTls;
@@ -876,7 +979,7 @@ void ServerSession::OnAuth(const Command& command) {
   }
   auth_ = std::make_unique<Auth>();
   auth_->mechanism = command.argument;
-  Transit(ServerInput::kAuth);
+  if (!Transit(ServerInput::kAuth)) return;
   if (command.initial_response.has_value()) {
     OnAuthResponse(*command.initial_response);
   } else if (auth_->mechanism == kPlain) {
@@ -893,19 +996,19 @@ void ServerSession::ProcessAuthLine(absl::string_view* input) {
   if (!line.has_value()) return;
   if (line->status == LineStatus::kTooLong) {
     auth_.reset();
-    Transit(ServerInput::kAuthCancel);
+    if (!Transit(ServerInput::kAuthCancel)) return;
     SendError(500, "5.5.6", "Authentication exchange line is too long");
     return;
   }
   if (line->status != LineStatus::kOk) {
     auth_.reset();
-    Transit(ServerInput::kAuthCancel);
+    if (!Transit(ServerInput::kAuthCancel)) return;
     SendError(501, "5.5.2", "Bare CR or LF in authentication exchange");
     return;
   }
   if (line->text == "*") {
     auth_.reset();
-    Transit(ServerInput::kAuthCancel);
+    if (!Transit(ServerInput::kAuthCancel)) return;
     Send(Reply::Make(501, "5.7.0", "Authentication cancelled"));
     return;
   }
@@ -917,7 +1020,7 @@ void ServerSession::OnAuthResponse(absl::string_view text) {
   // "=" is an empty response (RFC 4954 §4).
   if (text != "=" && (text.empty() || !absl::Base64Unescape(text, &decoded))) {
     auth_.reset();
-    Transit(ServerInput::kAuthCancel);
+    if (!Transit(ServerInput::kAuthCancel)) return;
     SendError(501, "5.5.2", "Invalid base64 in authentication exchange");
     return;
   }
@@ -929,7 +1032,7 @@ void ServerSession::OnAuthResponse(absl::string_view text) {
     std::vector<std::string> parts = absl::StrSplit(decoded, '\0');
     if (parts.size() != 3 || parts[1].empty()) {
       auth_.reset();
-      Transit(ServerInput::kAuthCancel);
+      if (!Transit(ServerInput::kAuthCancel)) return;
       SendError(501, "5.5.2", "Malformed PLAIN response");
       return;
     }
@@ -941,8 +1044,8 @@ void ServerSession::OnAuthResponse(absl::string_view text) {
     if (auth_->round == 0) {
       auth_->username = std::move(decoded);
       ++auth_->round;
-      Transit(ServerInput::kAuthLine);
-      Transit(ServerInput::kAuthChallenge);
+      if (!Transit(ServerInput::kAuthLine)) return;
+      if (!Transit(ServerInput::kAuthChallenge)) return;
       Send(Reply::Make(334, "", absl::Base64Escape("Password:")));
       return;
     }
@@ -952,7 +1055,7 @@ void ServerSession::OnAuthResponse(absl::string_view text) {
     event.auth.response = std::move(decoded);
   }
   pending_accept_ = &AuthSucceeded();
-  Transit(ServerInput::kAuthLine);
+  if (!Transit(ServerInput::kAuthLine)) return;
   Emit(std::move(event));
 }
 
@@ -1004,6 +1107,10 @@ bool ServerSession::ScanPlainLines(absl::string_view* input) {
     if (hit == end || *hit != '\r' || hit + 1 == end || hit[1] != '\n') break;
     const size_t length = hit + 2 - p;
     if (reject_long && length > options_->max_data_line) break;
+    // A "." line after a bare line ending is content: the general path
+    // handles it (only normalize mode gets here with after_crlf_ false).
+    if (!after_crlf_ && *p == '.') break;
+    after_crlf_ = true;
     if (*p == '.') {
       if (run != p) AppendBody(absl::string_view(run, p - run));
       if (length == 3) {  // CRLF . CRLF
@@ -1039,8 +1146,13 @@ void ServerSession::ProcessData(absl::string_view* input) {
     const std::optional<Line> line = lines_.Next(input);
     if (!line.has_value()) break;
     absl::string_view text = line->text;
+    // Only CRLF "." CRLF ends the data, in every mode: a "." line counts
+    // only after a line that ended in CRLF.
+    const bool after_crlf = std::exchange(
+        after_crlf_, line->status == LineStatus::kSegment ? after_crlf_
+                                                          : line->crlf);
     if (line->status == LineStatus::kOk && !line->continued) {
-      if (text == ".") {
+      if (text == "." && after_crlf) {
         flush();
         EndOfMessage();
         return;
@@ -1072,6 +1184,15 @@ void ServerSession::ProcessData(absl::string_view* input) {
         AppendBody(absl::string_view(text.data(), text.size() + 2));
         break;
       case LineStatus::kTooLong:
+        if (!line->crlf &&
+            options_->bare_line_endings == BareLineEndings::kReject) {
+          // The dropped line ended in a bare LF: as ambiguous as any other.
+          Fatal(SessionError::kBareLineEnding, "bare LF in message data",
+                Reply::Make(554, "5.5.2",
+                            "Bare CR or LF in message data, closing "
+                            "connection"));
+          return;
+        }
         if (!message_failure_.has_value()) {
           message_failure_ = Reply::Make(
               554, "5.6.0",
@@ -1085,16 +1206,14 @@ void ServerSession::ProcessData(absl::string_view* input) {
         if (options_->bare_line_endings == BareLineEndings::kReject) {
           // Where the message ends is now ambiguous (SMTP smuggling): never
           // guess, never read on as commands.
-          Fatal("bare CR or LF in message data",
+          Fatal(SessionError::kBareLineEnding, "bare CR or LF in message data",
                 Reply::Make(554, "5.5.2",
                             "Bare CR or LF in message data, closing "
                             "connection"));
           return;
         }
-        if (line_start && line->status == LineStatus::kBareLf && text == ".") {
-          EndOfMessage();
-          return;
-        }
+        // A "." line ended by a bare LF, or after one, is content (never an
+        // end of data): unstuffed like any other line.
         if (line_start && !text.empty() && text.front() == '.') {
           text.remove_prefix(1);
         }
@@ -1127,7 +1246,7 @@ void ServerSession::ChunkComplete() {
     EndOfMessage();
     return;
   }
-  Transit(ServerInput::kChunkDone);
+  if (!Transit(ServerInput::kChunkDone)) return;
   Send(Reply::Make(250, "2.0.0",
                    absl::StrCat("Chunk accepted, ", message_size_,
                                 " octets so far")));
@@ -1137,14 +1256,14 @@ void ServerSession::EndOfMessage() {
   if (message_failure_.has_value()) {
     Reply reply = *std::move(message_failure_);
     AbortMessage(reply.lines.empty() ? "message refused" : reply.lines.front());
-    Transit(ServerInput::kMessageFailed);
+    if (!Transit(ServerInput::kMessageFailed)) return;
     ResetTransaction();
     Send(std::move(reply));
     return;
   }
   FlushBody();
   const bool via_bdat = state_ == ServerState::kBdatChunk;
-  Transit(ServerInput::kEndOfData);
+  if (!Transit(ServerInput::kEndOfData)) return;
   pending_accept_ = &MessageAccepted();
   ServerEvent event;
   event.type = ServerEventType::kMessageComplete;

@@ -15,6 +15,7 @@
 #include "core/smtp/line_reader.h"
 #include "core/smtp/reply.h"
 #include "core/smtp/server_transitions.h"
+#include "core/smtp/session_error.h"
 #include "core/tlsfacts/tls_facts.h"
 
 namespace starling::smtp {
@@ -26,10 +27,12 @@ enum class StartTlsTail : uint8_t {
   kDiscard,  // drop the bytes and go on with the handshake
 };
 
-// What to do with a bare CR or bare LF in DATA (SMTP smuggling class).
+// What to do with a bare CR or bare LF in DATA (SMTP smuggling class). In
+// every mode the data ends only at CRLF "." CRLF.
 enum class BareLineEndings : uint8_t {
   kReject,     // reply 554 5.5.2 and close: where the message ends is ambiguous
-  kNormalize,  // treat each as CRLF (lenient; see docs/smtp-server.md)
+  kNormalize,  // store each as CRLF inside the content (Postfix 3.9's
+               // smtpd_forbid_bare_newline = normalize); never an end of data
 };
 
 // What to do with a DATA line longer than max_data_line (RFC 5321 §4.5.3.1.6
@@ -60,13 +63,14 @@ struct ServerOptions {
   bool require_tls = false;  // MAIL before STARTTLS gets 530 5.7.0
   StartTlsTail starttls_tail = StartTlsTail::kClose;
   BareLineEndings bare_line_endings = BareLineEndings::kReject;
-  bool vrfy_enabled = false;  // VRFY/EXPN: 252 when true, else 502
 
   // Limits (RFC 5321 §4.5.3.1 minimums by default).
   uint64_t max_message_size = 35 * 1024 * 1024;  // SIZE; 0 = unlimited
   size_t max_recipients = 100;
   size_t max_errors = 10;            // protocol errors before 421 and close
-  size_t max_command_line = 512;     // CRLF included
+  // CRLF included. MAIL and RCPT lines may be longer by what the extensions
+  // offered allow (MaxCommandLine() in command.h: DSN, AUTH, SIZE, ...).
+  size_t max_command_line = 512;
   size_t max_auth_line = 12288;      // RFC 4954 §4
   size_t max_data_line = 1000;       // CRLF included; see long_data_lines
   LongDataLines long_data_lines = LongDataLines::kPassThrough;
@@ -77,6 +81,9 @@ struct ServerOptions {
   // RFC 5321 §4.5.3.2.7: at least 5 minutes waiting for the client.
   absl::Duration command_timeout = absl::Minutes(5);
   absl::Duration data_timeout = absl::Minutes(5);
+  // From the 220 to STARTTLS until the embedder reports the handshake's end
+  // (Postfix: smtpd_starttls_timeout, 300 s). A client that stalls is closed.
+  absl::Duration starttls_timeout = absl::Minutes(5);
 };
 
 enum class ServerEventType : uint8_t {
@@ -116,12 +123,15 @@ struct ServerEvent {
 // The inbound SMTP session (RFC 5321 server), sans-I/O: the embedder feeds
 // bytes with Receive(), pulls events with NextEvent(), answers decisions with
 // Accept()/Reject(), sends PendingOutput() and reports time with OnTimeout().
+// Every call that changes state takes `now`; timers restart from it.
 //
 // Errors: local misuse (a call that is wrong in the current state) returns
 // kFailedPrecondition and changes nothing. A fatal protocol violation by the
-// client queues its final reply (if any), emits kClosed and returns
-// kAborted from every later call that takes input (sticky). Recoverable client
-// errors are answered with a reply and do not make Receive() fail.
+// client queues its final reply (if any), emits kClosed and makes every later
+// call return the same kAborted status (sticky); fatal_reason() types it. A
+// transition missing from the table (a bug) is a sticky kInternal error, not a
+// crash. Recoverable client errors are answered with a reply and do not make
+// Receive() fail.
 class ServerSession {
  public:
   explicit ServerSession(std::shared_ptr<const ServerOptions> options);
@@ -142,19 +152,26 @@ class ServerSession {
   std::optional<ServerEvent> NextEvent();
 
   // Answers the pending decision (kHelo, kMailFrom, kRcptTo,
-  // kMessageComplete, kAuth). `reply` overrides the default reply; Accept
-  // needs a 2xx reply, Reject a 4xx/5xx one. A 421 rejection closes.
-  absl::Status Accept(std::optional<Reply> reply = std::nullopt);
-  absl::Status Reject(const Reply& reply);
+  // kMessageComplete, kAuth) with the default reply, or `reply`: Accept
+  // needs a 2xx reply, Reject a 4xx/5xx one (text: RFC 5321 textstring). A
+  // 421 rejection closes. The command timer restarts at `now`.
+  absl::Status Accept(absl::Time now);
+  absl::Status Accept(const Reply& reply, absl::Time now);
+  absl::Status Reject(const Reply& reply, absl::Time now);
   // For a pending kAuth of a mechanism other than PLAIN/LOGIN: send a 334
   // challenge (raw bytes; base64-encoded here) and wait for the next response.
-  absl::Status AuthChallenge(absl::string_view challenge);
+  absl::Status AuthChallenge(absl::string_view challenge, absl::Time now);
 
   // After kStartTls: the handshake completed (the session restarts as after
   // the greeting: no HELO name, transaction, AUTH state or capabilities
-  // survive) or failed (the session closes; nothing more is sent).
-  absl::Status TlsEstablished(TlsFacts facts);
-  absl::Status TlsFailed(absl::string_view reason);
+  // survive) or failed (the session closes; nothing more is sent). Until one
+  // of them, NextDeadline() is the STARTTLS timeout.
+  absl::Status TlsEstablished(TlsFacts facts, absl::Time now);
+  absl::Status TlsFailed(absl::string_view reason, absl::Time now);
+
+  // The connection was closed or reset by the peer: an open message is
+  // aborted (kMessageAborted) and the session closes (kClosed).
+  void ConnectionLost(absl::Time now);
 
   // Bytes to send now; valid until the next mutating call.
   absl::string_view PendingOutput() const { return output_; }
@@ -166,7 +183,7 @@ class ServerSession {
   absl::Status OnTimeout(absl::Time now);
 
   // Ends the session with 421 4.3.2 (e.g. the server is shutting down).
-  void Shutdown();
+  void Shutdown(absl::Time now);
 
   // While false, STARTTLS is not advertised and is answered 454 4.7.0 (e.g.
   // the certificate could not be loaded). Default: true.
@@ -175,6 +192,7 @@ class ServerSession {
   ServerState state() const { return state_; }
   bool closed() const { return state_ == ServerState::kClosed; }
   const absl::Status& fatal_error() const { return fatal_; }
+  SessionError fatal_reason() const { return fatal_reason_; }
   bool pending_decision() const;
 
   // Facts the embedder's decisions may use.
@@ -190,13 +208,18 @@ class ServerSession {
   size_t buffered_bytes() const;
 
  private:
+  friend class ServerSessionTestPeer;
   struct Auth;
 
-  void Transit(ServerInput input);
+  // The table's row for (state, input), or a sticky kInternal error that
+  // closes the session. Returns whether the row existed.
+  bool Transit(ServerInput input);
+  absl::Status Decide(const Reply* reply, bool accept, absl::Time now);
   void Send(const Reply& reply);
   void SendError(int code, absl::string_view enhanced, absl::string_view text);
   void Close(absl::string_view reason);
-  void Fatal(absl::string_view reason, std::optional<Reply> reply);
+  void Fatal(SessionError error, absl::string_view reason,
+             std::optional<Reply> reply);
   void Emit(ServerEvent event);
   void AbortMessage(absl::string_view reason);
   void ResetTransaction();
@@ -226,6 +249,7 @@ class ServerSession {
   void AppendBody(absl::string_view bytes);
   void FlushBody();
   void UpdateLineLimit();
+  LineExtensions OfferedLineExtensions() const;
   bool InMessage() const;
 
   Reply EhloReplyNow() const;
@@ -235,6 +259,7 @@ class ServerSession {
   std::shared_ptr<const ServerOptions> options_;
   ServerState state_ = ServerState::kAwaitConnect;
   absl::Status fatal_;
+  SessionError fatal_reason_ = SessionError::kNone;
 
   LineReader lines_;
   std::string input_;   // unprocessed input held while blocked
@@ -265,6 +290,9 @@ class ServerSession {
   bool chunk_discard_ = false;    // reading a refused chunk: drop, then reply
   std::optional<Reply> chunk_reply_;
   std::string body_;              // body octets not yet emitted
+  // DATA: the last line ended in CRLF (the DATA line did). Only then can a
+  // "." line end the data: the end is CRLF "." CRLF in every mode.
+  bool after_crlf_ = true;
 
   const Reply* pending_accept_ = nullptr;  // default reply for Accept()
   std::string pending_helo_;             // name in a pending EHLO/HELO

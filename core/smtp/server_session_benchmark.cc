@@ -41,7 +41,7 @@ void Serve(ServerSession& session) {
   for (;;) {
     while (auto event = session.NextEvent()) benchmark::DoNotOptimize(event);
     if (!session.pending_decision()) break;
-    (void)session.Accept();
+    (void)session.Accept(kNow);
   }
   session.ConsumeOutput(session.PendingOutput().size());
 }

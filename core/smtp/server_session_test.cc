@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/smtp/scripted_server.h"
@@ -116,17 +117,15 @@ TEST(ServerSessionTest, AppendixD2AbortedTransaction) {
               Contains("503 5.5.1 Need MAIL and RCPT before DATA"));
 }
 
-// RFC 5321 Appendix D.4: verifying (disabled by default, 252 when enabled).
-TEST(ServerSessionTest, VrfyAndExpn) {
-  Conversation off;
-  ASSERT_TRUE(off.Polite("EHLO a.example\r\nVRFY Crispin\r\nEXPN list\r\n").ok());
-  EXPECT_THAT(off.replies(), Contains("502 5.5.1 VRFY command is disabled"));
-  EXPECT_THAT(off.replies(), Contains("502 5.5.1 EXPN command is disabled"));
-  auto options = Options();
-  options->vrfy_enabled = true;
-  Conversation on(options);
-  ASSERT_TRUE(on.Polite("EHLO a.example\r\nVRFY Crispin\r\n").ok());
-  EXPECT_THAT(on.replies().back(), HasSubstr("252 2.5.0"));
+// RFC 5321 Appendix D.4 and §7.3: a server that does not verify answers 252,
+// neither confirming nor denying the address (as Postfix does for VRFY).
+TEST(ServerSessionTest, VrfyAndExpnAnswer252) {
+  Conversation c;
+  ASSERT_TRUE(c.Polite("EHLO a.example\r\nVRFY Crispin\r\nEXPN list\r\n").ok());
+  const std::vector<std::string> replies = c.replies();
+  ASSERT_GE(replies.size(), 3u);
+  EXPECT_THAT(replies[replies.size() - 2], HasSubstr("252 2.5.0"));
+  EXPECT_THAT(replies.back(), HasSubstr("252 2.5.0"));
 }
 
 TEST(ServerSessionTest, HeloSessionHasNoEnhancedCodesOrParameters) {
@@ -274,6 +273,9 @@ INSTANTIATE_TEST_SUITE_P(EndOfDataVariants, SmugglingTest,
                          ::testing::Values("\n.\n", "\r\n.\n", "\n.\r\n",
                                            "\r.\r", "\r\n.\r", "\r.\r\n"));
 
+// Postfix 3.9's smtpd_forbid_bare_newline = normalize: bare CR and LF are
+// stored as CRLF, but only CRLF "." CRLF ends the data. A "." line ended by a
+// bare LF, or after one, is content.
 TEST(ServerSessionTest, NormalizeModeTreatsBareLineEndingsAsCrlf) {
   auto options = Options();
   options->bare_line_endings = BareLineEndings::kNormalize;
@@ -284,10 +286,20 @@ TEST(ServerSessionTest, NormalizeModeTreatsBareLineEndingsAsCrlf) {
   Conversation run(options, script);
   ASSERT_TRUE(run.Pipelined("EHLO a.example\r\n").ok());
   ASSERT_TRUE(run.Pipelined("MAIL FROM:<a@a.example>\r\nRCPT TO:<b@b.example>\r\nDATA\r\n").ok());
-  ASSERT_TRUE(run.Pipelined("a\nb\rc\r\n..d\n.\n").ok());
+  ASSERT_TRUE(run.Pipelined("a\nb\rc\r\n..d\n.\n.\r\nMAIL FROM:<x@y.example>\r\n").ok());
+  EXPECT_THAT(run.events(), Not(Contains(HasSubstr("message-complete"))));
+  ASSERT_TRUE(run.Pipelined("end\r\n.\r\n").ok());
   EXPECT_THAT(run.events(),
-              Contains("message-complete 13 octets via DATA "
-                       "body=[a\\r\\nb\\r\\nc\\r\\n.d\\r\\n]"));
+              Contains("message-complete 47 octets via DATA "
+                       "body=[a\\r\\nb\\r\\nc\\r\\n.d\\r\\n\\r\\n\\r\\n"
+                       "MAIL FROM:<x@y.example>\\r\\nend\\r\\n]"));
+  // The smuggled MAIL stayed content: one transaction, not two.
+  const std::vector<std::string> events = run.events();
+  EXPECT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const std::string& e) {
+                            return absl::StartsWith(e, "mail-from");
+                          }),
+            1);
 }
 
 TEST(ServerSessionTest, PipelinedTransactionRepliesInOrder) {
@@ -391,14 +403,15 @@ TEST(ServerSessionTest, PlaintextDuringHandshakeCloses) {
   ASSERT_TRUE(session.AcceptConnection(kStart).ok());
   ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
   ASSERT_TRUE(session.NextEvent().has_value());
-  ASSERT_TRUE(session.Accept().ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
   ASSERT_TRUE(session.Receive("STARTTLS\r\n", kStart).ok());
   ASSERT_EQ(session.state(), ServerState::kTlsHandshake);
   EXPECT_EQ(session.Receive("MAIL FROM:<x@y.example>\r\n", kStart).code(),
             absl::StatusCode::kAborted);
   EXPECT_TRUE(session.closed());
-  EXPECT_EQ(session.TlsEstablished({}).code(),
-            absl::StatusCode::kFailedPrecondition);
+  // Sticky: every later call returns the same error.
+  EXPECT_EQ(session.TlsEstablished({}, kStart).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(session.fatal_reason(), SessionError::kPlaintextAfterStartTls);
 }
 
 TEST(ServerSessionTest, StartTlsRefusals) {
@@ -618,21 +631,21 @@ TEST(ServerSessionTest, RefusedConnectionOnlyAcceptsQuit) {
 
 TEST(ServerSessionTest, EmbedderMisuseIsDistinctAndHarmless) {
   ServerSession session(Options());
-  EXPECT_EQ(session.Accept().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(session.Accept(kStart).code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(session.AcceptConnection(kStart).ok());
   EXPECT_EQ(session.AcceptConnection(kStart).code(),
             absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
-  EXPECT_EQ(session.Reject(Reply::Make(250, "", "no")).code(),
+  EXPECT_EQ(session.Reject(Reply::Make(250, "", "no"), kStart).code(),
             absl::StatusCode::kInvalidArgument);
   Reply with_crlf;
   with_crlf.code = 550;
   with_crlf.lines = {"bad\r\nMAIL FROM:<injected@example>"};
-  EXPECT_EQ(session.Reject(with_crlf).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(session.TlsEstablished({}).code(),
+  EXPECT_EQ(session.Reject(with_crlf, kStart).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(session.TlsEstablished({}, kStart).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(session.pending_decision());
-  EXPECT_TRUE(session.Accept().ok());
+  EXPECT_TRUE(session.Accept(kStart).ok());
 }
 
 TEST(ServerSessionTest, RejectWith421Closes) {
@@ -640,7 +653,7 @@ TEST(ServerSessionTest, RejectWith421Closes) {
   ServerSession session(options);
   ASSERT_TRUE(session.AcceptConnection(kStart).ok());
   ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
-  ASSERT_TRUE(session.Reject(Reply::Make(421, "4.3.2", "Going away")).ok());
+  ASSERT_TRUE(session.Reject(Reply::Make(421, "4.3.2", "Going away"), kStart).ok());
   EXPECT_TRUE(session.closed());
 }
 
@@ -648,14 +661,14 @@ TEST(ServerSessionTest, AsyncDecisionsProcessBufferedPipelinedCommands) {
   ServerSession session(Options());
   ASSERT_TRUE(session.AcceptConnection(kStart).ok());
   ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
-  ASSERT_TRUE(session.Accept().ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
   session.ConsumeOutput(session.PendingOutput().size());
   ASSERT_TRUE(session.Receive("MAIL FROM:<a@a.example>\r\nRCPT TO:<b@b.example>\r\n", kStart).ok());
   // The RCPT waits behind the pending sender decision.
   ASSERT_EQ(session.state(), ServerState::kMailPending);
-  ASSERT_TRUE(session.Accept().ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
   ASSERT_EQ(session.state(), ServerState::kRcptPending);
-  ASSERT_TRUE(session.Reject(Reply::Make(450, "4.2.1", "Later")).ok());
+  ASSERT_TRUE(session.Reject(Reply::Make(450, "4.2.1", "Later"), kStart).ok());
   EXPECT_EQ(session.PendingOutput(), "250 2.1.0 Sender OK\r\n450 4.2.1 Later\r\n");
   EXPECT_EQ(session.state(), ServerState::kTransaction);
 }
@@ -720,11 +733,11 @@ TEST(ServerSessionLimitsTest, BodyChunkSizeBoundsDataEvents) {
   ServerSession session(options);
   ASSERT_TRUE(session.AcceptConnection(kStart).ok());
   ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
-  ASSERT_TRUE(session.Accept().ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
   ASSERT_TRUE(session.Receive("MAIL FROM:<a@a.example>\r\n", kStart).ok());
-  ASSERT_TRUE(session.Accept().ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
   ASSERT_TRUE(session.Receive("RCPT TO:<b@b.example>\r\n", kStart).ok());
-  ASSERT_TRUE(session.Accept().ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
   ASSERT_TRUE(session.Receive("DATA\r\n", kStart).ok());
   ASSERT_TRUE(session.Receive("0123456789012345678901234\r\n.\r\n", kStart).ok());
   std::string body;

@@ -48,6 +48,39 @@ class TransitionLookup {
   uint8_t next_[kStates][kInputs];
 };
 
+// A table in which (from, input) may allow several targets (the session
+// picks one by its data): a bit per allowed target, built at compile time.
+template <typename Row, int kStates, int kInputs>
+class TransitionRelation {
+ public:
+  using State = decltype(Row::from);
+  using Input = decltype(Row::input);
+  static_assert(kStates <= 32, "one bit per state");
+
+  template <size_t N>
+  constexpr explicit TransitionRelation(const Row (&rows)[N]) : allowed_() {
+    for (auto& row : allowed_) {
+      for (auto& cell : row) cell = 0;
+    }
+    for (const Row& t : rows) {
+      allowed_[static_cast<int>(t.from)][static_cast<int>(t.input)] |=
+          uint32_t{1} << static_cast<int>(t.to);
+    }
+  }
+
+  bool Any(State from, Input input) const {
+    return allowed_[static_cast<int>(from)][static_cast<int>(input)] != 0;
+  }
+
+  bool Allows(State from, Input input, State to) const {
+    return (allowed_[static_cast<int>(from)][static_cast<int>(input)] >>
+            static_cast<int>(to)) & 1;
+  }
+
+ private:
+  uint32_t allowed_[kStates][kInputs];
+};
+
 // One edge per (from, to) pair labelled with all its inputs; the `shared`
 // input that every open state has (closing) is drawn once, as `note`.
 // States whose name ends in "Pending" (waiting for the embedder) are dashed.

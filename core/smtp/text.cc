@@ -1,0 +1,51 @@
+#include "core/smtp/text.h"
+
+#include <cstdint>
+
+namespace starling::smtp {
+
+bool IsValidUtf8(absl::string_view text) {
+  const auto* p = reinterpret_cast<const uint8_t*>(text.data());
+  const auto* end = p + text.size();
+  auto cont = [&](const uint8_t* q, uint8_t lo, uint8_t hi) {
+    return q < end && *q >= lo && *q <= hi;
+  };
+  while (p < end) {
+    const uint8_t c = *p;
+    if (c < 0x80) {
+      ++p;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      if (!cont(p + 1, 0x80, 0xBF)) return false;
+      p += 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      const uint8_t lo = c == 0xE0 ? 0xA0 : 0x80;
+      const uint8_t hi = c == 0xED ? 0x9F : 0xBF;
+      if (!cont(p + 1, lo, hi) || !cont(p + 2, 0x80, 0xBF)) return false;
+      p += 3;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      const uint8_t lo = c == 0xF0 ? 0x90 : 0x80;
+      const uint8_t hi = c == 0xF4 ? 0x8F : 0xBF;
+      if (!cont(p + 1, lo, hi) || !cont(p + 2, 0x80, 0xBF) ||
+          !cont(p + 3, 0x80, 0xBF)) {
+        return false;
+      }
+      p += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsTextString(absl::string_view text, bool utf8) {
+  bool high = false;
+  for (const char ch : text) {
+    const auto c = static_cast<uint8_t>(ch);
+    if (c == '\t' || (c >= 0x20 && c <= 0x7e)) continue;
+    if (c < 0x80 || !utf8) return false;  // controls, DEL; 8-bit without UTF-8
+    high = true;
+  }
+  return !high || IsValidUtf8(text);
+}
+
+}  // namespace starling::smtp
