@@ -696,10 +696,12 @@ absl::Status Parser::ParseMtaSts(const toml::node& node,
   absl::StatusOr<const toml::node*> max_age =
       Find(t, "max_age", "domain.mta_sts", true);
   if (!max_age.ok()) return max_age.status();
-  absl::StatusOr<int64_t> age = Integer(**max_age, "domain.mta_sts.max_age", 0,
-                                        policy::kStsMaxAgeLimit);
+  // What a real domain may publish (1..10 digits); senders clamp it.
+  absl::StatusOr<int64_t> age =
+      Integer(**max_age, "domain.mta_sts.max_age", 0, 9999999999);
   if (!age.ok()) return age.status();
-  policy.max_age = *age;
+  policy.max_age = std::min<int64_t>(*age, policy::kStsMaxAgeLimit);
+  if (*age != policy.max_age) out.mta_sts_published_max_age = *age;
   absl::StatusOr<const toml::node*> id = Find(t, "id", "domain.mta_sts", true);
   if (!id.ok()) return id.status();
   absl::StatusOr<std::string> i = String(**id, "domain.mta_sts.id");

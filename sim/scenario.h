@@ -87,6 +87,9 @@ struct ScenarioDomain {
   std::vector<TlsaRecord> tlsa;
   std::optional<policy::StsPolicy> mta_sts;
   std::string mta_sts_id;  // the policy id (TXT "id="), when mta_sts is set
+  // The max_age the policy file says when it is over the year a sender keeps
+  // (mta_sts->max_age is clamped, RFC 8461 §3.2); unset: the same.
+  std::optional<int64_t> mta_sts_published_max_age;
   StsFetchOutcome mta_sts_fetch = StsFetchOutcome::kOk;
   int line = 0;
 };

@@ -349,8 +349,22 @@ TEST(ScenarioErrorTest, RangesAndCounts) {
               8, "domain.mx.preference: 70000 is out of range (0..65535)");
   ExpectError(ParseWithTail(absl::StrCat(
                   kDomain, "mta_sts = { mode = \"testing\", mx = [\"a.b\"], "
-                           "max_age = 31557601, id = \"1\" }\n")),
-              9, "domain.mta_sts.max_age: 31557601 is out of range");
+                           "max_age = 10000000000, id = \"1\" }\n")),
+              9, "domain.mta_sts.max_age: 10000000000 is out of range");
+}
+
+// A domain may publish any 10-digit max_age; what a sender keeps is clamped
+// to a year (RFC 8461 §3.2), everywhere.
+TEST(ScenarioTest, MtaStsMaxAgeIsClampedAsASenderWould) {
+  absl::StatusOr<Scenario> s = ParseScenario(
+      absl::StrCat(kMinimalHead, kDomain,
+                   "mta_sts = { mode = \"testing\", mx = [\"a.b\"], "
+                   "max_age = 9999999999, id = \"1\" }\n"),
+      "s.toml");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const ScenarioDomain& d = s->domains.back();
+  EXPECT_EQ(d.mta_sts->max_age, policy::kStsMaxAgeLimit);
+  EXPECT_EQ(d.mta_sts_published_max_age, 9999999999);
 }
 
 TEST(ScenarioErrorTest, BadValues) {

@@ -139,6 +139,42 @@ TEST(SenderTest, DeliversOverVerifiedTlsUnderSecure) {
   EXPECT_TRUE(world.sender().bounces().empty());
 }
 
+// Swallows everything the server sends after its 220 to STARTTLS: the
+// handshake never completes on the client's side.
+class SwallowAfterStartTls : public LinkTamper {
+ public:
+  std::string Rewrite(Side from, absl::string_view bytes) override {
+    if (from != Side::kB || swallowing_) return swallowing_ ? "" : std::string(bytes);
+    if (absl::StrContains(bytes, "Ready to start TLS")) swallowing_ = true;
+    return std::string(bytes);
+  }
+
+ private:
+  bool swallowing_ = false;
+};
+
+// The connection dies while the client is in the TLS handshake (the server
+// failed its side, or the network did): a TLS failure with an RFC 8460 type,
+// judged by the policy - never "proceed-tls, connection lost at MAIL".
+TEST(SenderTest, ConnectionLostDuringTheHandshakeIsATlsFailure) {
+  World world("* encrypt\n");
+  world.dns().AddMx("example.net", 10, "mx.example.net");
+  LinkFaults faults;
+  faults.tamper = [] { return std::make_unique<SwallowAfterStartTls>(); };
+  faults.reset_at = kReference + absl::Seconds(20);
+  world.AddPartner("mx.example.net", PartnerProfile::kGood, std::move(faults));
+  world.Send({kBob});
+  ASSERT_TRUE(world.scheduler().RunUntil(kReference + absl::Minutes(1)).ok());
+  ASSERT_FALSE(world.sender().attempts().empty());
+  const AttemptRecord& attempt = world.sender().attempts()[0];
+  EXPECT_FALSE(attempt.tls);
+  EXPECT_NE(attempt.verdict, smtp::DeliveryVerdict::kProceedTls);
+  EXPECT_FALSE(attempt.tlsrpt_result_type.empty()) << world.Log();
+  ASSERT_EQ(attempt.recipients.size(), 1u);
+  EXPECT_EQ(attempt.recipients[0].result.stage, smtp::ClientStage::kTlsHandshake)
+      << world.Log();
+}
+
 TEST(SenderTest, NoStartTlsUnderMayDeliversInPlaintext) {
   World world("* may\n");
   world.dns().AddMx("example.net", 10, "mx.example.net");

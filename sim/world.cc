@@ -308,7 +308,11 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
     if (!domain.mta_sts.has_value()) continue;
     policy::StsFetch fetch;
     fetch.content_type = "text/plain";
-    fetch.body = policy::PrintStsPolicy(*domain.mta_sts);
+    // Served as the domain publishes it; the sender clamps max_age.
+    policy::StsPolicy published = *domain.mta_sts;
+    published.max_age =
+        domain.mta_sts_published_max_age.value_or(published.max_age);
+    fetch.body = policy::PrintStsPolicy(published);
     switch (domain.mta_sts_fetch) {
       case StsFetchOutcome::kOk:
         break;

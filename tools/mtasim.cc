@@ -23,10 +23,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -36,6 +36,7 @@
 #include "sim/swarm.h"
 #include "sim/transcript.h"
 #include "sim/world.h"
+#include "tools/cli.h"
 
 ABSL_FLAG(std::string, seed, "",
           "the world's seed (default: the scenario's world.seed, else 1)");
@@ -276,6 +277,7 @@ int main(int argc, char** argv) {
       "[--report=DIR] [--pcap=DIR] [--transcript=DOMAIN] [--json] "
       "[--check-determinism]\n"
       "       mtasim --swarm --seeds=A..B [--check-determinism]");
+  starling::tools::HandleHelp(argc, argv, "tools/mtasim.cc");
   // Abseil flag names use underscores; accept --check-determinism too.
   std::vector<std::string> storage(argv, argv + argc);
   std::vector<char*> argv_fixed;

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -27,6 +28,7 @@
 #include "botan/hex.h"
 #include "core/smtp/scripted_client.h"
 #include "core/smtp/scripted_server.h"
+#include "tools/cli.h"
 
 ABSL_FLAG(std::string, side, "server",
           "server: FILE is client input for the server session; client: FILE "
@@ -41,6 +43,24 @@ ABSL_FLAG(std::string, message, "",
 ABSL_FLAG(std::string, policy, "may",
           "--side=client: may (opportunistic TLS) or encrypt (TLS mandatory)");
 ABSL_FLAG(bool, prefer_bdat, false, "--side=client: BDAT when offered");
+ABSL_FLAG(std::string, body_type, "7bit",
+          "--side=client: the message's declared body: 7bit, 8bitmime or "
+          "binarymime (a body with 8-bit octets goes as 8BITMIME anyway)");
+ABSL_FLAG(bool, smtputf8, false,
+          "--side=client: the message needs SMTPUTF8 (UTF-8 addresses or "
+          "headers)");
+ABSL_FLAG(std::string, ret, "",
+          "--side=client: DSN RET= full or hdrs (sent when the server has DSN)");
+ABSL_FLAG(std::string, envid, "",
+          "--side=client: DSN ENVID= (xtext; sent when the server has DSN)");
+ABSL_FLAG(std::vector<std::string>, notify, {},
+          "--side=client: DSN NOTIFY= for every recipient: never, or any of "
+          "success,failure,delay");
+ABSL_FLAG(bool, orcpt, false,
+          "--side=client: DSN ORCPT=rfc822;<recipient> for every recipient");
+ABSL_FLAG(std::string, auth, "",
+          "--side=client: AUTH credentials USER:PASSWORD (PLAIN or LOGIN, "
+          "only over TLS)");
 ABSL_FLAG(bool, pipelined, false,
           "hand the input over as it is (one piece, or cut at random points "
           "with --seed) instead of one command at a time");
@@ -63,7 +83,11 @@ ABSL_FLAG(bool, require_tls, false, "refuse MAIL before STARTTLS (530 5.7.0)");
 ABSL_FLAG(bool, discard_after_starttls, false,
           "drop plaintext pipelined after STARTTLS instead of closing");
 ABSL_FLAG(bool, normalize_line_endings, false,
-          "accept bare CR/LF in DATA as line ends instead of closing");
+          "store bare CR/LF in DATA as CRLF instead of closing (the data still "
+          "ends only at CRLF.CRLF)");
+ABSL_FLAG(bool, strict_helo, false,
+          "EHLO/HELO names must be RFC 5321 Domains (default: also what real "
+          "clients send, e.g. '_' in a label)");
 ABSL_FLAG(std::vector<std::string>, users, {},
           "AUTH PLAIN/LOGIN accounts as user:password (offered after TLS)");
 ABSL_FLAG(bool, auth_in_plaintext, false, "offer AUTH before TLS too");
@@ -153,6 +177,43 @@ int ReplayClient(const std::string& script) {
                 std::istreambuf_iterator<char>());
   }
   OutboundMessage message;
+  const std::string body_type = absl::GetFlag(FLAGS_body_type);
+  if (body_type == "8bitmime") {
+    message.body_type = starling::smtp::BodyType::k8BitMime;
+  } else if (body_type == "binarymime") {
+    message.body_type = starling::smtp::BodyType::kBinaryMime;
+  } else if (body_type != "7bit") {
+    return Fail(absl::StrCat("--body_type must be 7bit, 8bitmime or binarymime, "
+                             "not \"", body_type, "\""));
+  }
+  message.smtputf8 = absl::GetFlag(FLAGS_smtputf8);
+  const std::string ret = absl::GetFlag(FLAGS_ret);
+  if (ret == "full") {
+    message.ret = starling::smtp::DsnReturn::kFull;
+  } else if (ret == "hdrs") {
+    message.ret = starling::smtp::DsnReturn::kHeaders;
+  } else if (!ret.empty()) {
+    return Fail(absl::StrCat("--ret must be full or hdrs, not \"", ret, "\""));
+  }
+  if (!absl::GetFlag(FLAGS_envid).empty()) {
+    message.envid = absl::GetFlag(FLAGS_envid);
+  }
+  std::optional<starling::smtp::DsnNotify> notify;
+  for (const std::string& n : absl::GetFlag(FLAGS_notify)) {
+    if (!notify.has_value()) notify.emplace();
+    if (n == "never") {
+      notify->never = true;
+    } else if (n == "success") {
+      notify->success = true;
+    } else if (n == "failure") {
+      notify->failure = true;
+    } else if (n == "delay") {
+      notify->delay = true;
+    } else {
+      return Fail(absl::StrCat("--notify takes never, success, failure, delay; "
+                               "not \"", n, "\""));
+    }
+  }
   if (!absl::GetFlag(FLAGS_mail_from).empty()) {
     absl::StatusOr<Mailbox> sender = ParseMailbox(absl::GetFlag(FLAGS_mail_from));
     if (!sender.ok()) return Fail(absl::StrCat("--mail_from: ", sender.status().message()));
@@ -161,7 +222,10 @@ int ReplayClient(const std::string& script) {
   for (const std::string& to : absl::GetFlag(FLAGS_rcpt_to)) {
     absl::StatusOr<Mailbox> rcpt = ParseMailbox(to);
     if (!rcpt.ok()) return Fail(absl::StrCat("--rcpt_to: ", rcpt.status().message()));
-    message.recipients.push_back({*rcpt, {}});
+    starling::smtp::RcptParameters dsn;
+    dsn.notify = notify;
+    if (absl::GetFlag(FLAGS_orcpt)) dsn.orcpt = absl::StrCat("rfc822;", to);
+    message.recipients.push_back({*rcpt, dsn});
   }
   message.size = body.size();
   message.body = std::make_shared<starling::smtp::StringBodySource>(std::move(body));
@@ -169,6 +233,15 @@ int ReplayClient(const std::string& script) {
   auto options = std::make_shared<ClientOptions>();
   options->helo_name = absl::GetFlag(FLAGS_hostname);
   options->prefer_bdat = absl::GetFlag(FLAGS_prefer_bdat);
+  if (!absl::GetFlag(FLAGS_auth).empty()) {
+    std::vector<std::string> parts =
+        absl::StrSplit(absl::GetFlag(FLAGS_auth), absl::MaxSplits(':', 1));
+    if (parts.size() != 2 || parts[0].empty()) {
+      return Fail("--auth wants USER:PASSWORD");
+    }
+    options->auth_username = parts[0];
+    options->auth_password = parts[1];
+  }
   std::vector<OutboundMessage> messages;
   messages.push_back(std::move(message));
   absl::StatusOr<std::unique_ptr<ClientSession>> session = ClientSession::Create(
@@ -215,6 +288,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Replays SMTP client input against Starling's server session.\n"
       "usage: smtp-replay [flags] [FILE|-]");
+  starling::tools::HandleHelp(argc, argv, "tools/smtp_replay.cc");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() > 2) return Fail("at most one input file");
 
@@ -252,6 +326,7 @@ int main(int argc, char** argv) {
                                    ? BareLineEndings::kNormalize
                                    : BareLineEndings::kReject;
   options->max_message_size = absl::GetFlag(FLAGS_max_size);
+  options->command_limits.strict_helo = absl::GetFlag(FLAGS_strict_helo);
   if (absl::GetFlag(FLAGS_max_recipients) < 1) {
     return Fail("--max_recipients must be at least 1");
   }

@@ -9,6 +9,12 @@
 
 int main(int argc, char** argv) {
   const std::string side = argc > 1 ? argv[1] : "server";
+  if (side == "--help" || side == "-h") {
+    std::cout << "usage: smtp_state_diagram [server|client]\n"
+                 "Prints the Graphviz source of a session's transition "
+                 "table (docs/smtp-server.dot, docs/smtp-client.dot).\n";
+    return 0;
+  }
   if (side == "server") {
     std::cout << starling::smtp::ServerTransitionsDot();
   } else if (side == "client") {

@@ -103,7 +103,8 @@ absl::StatusOr<std::string> StsIdFromTxtRecords(
   return ParseStsTxt(*found);
 }
 
-absl::StatusOr<StsPolicy> ParseStsPolicy(absl::string_view body) {
+absl::StatusOr<StsPolicy> ParseStsPolicy(absl::string_view body,
+                                         std::vector<std::string>* notes) {
   if (body.size() > kStsMaxPolicyBytes) {
     return absl::InvalidArgumentError("MTA-STS policy larger than 64 KiB");
   }
@@ -152,6 +153,10 @@ absl::StatusOr<StsPolicy> ParseStsPolicy(absl::string_view body) {
       }
       policy.max_age = static_cast<int64_t>(
           std::min<uint64_t>(seconds, kStsMaxAgeLimit));
+      if (seconds > kStsMaxAgeLimit && notes != nullptr) {
+        notes->push_back(absl::StrCat("max_age ", seconds, " clamped to ",
+                                      kStsMaxAgeLimit, " (RFC 8461 §3.2)"));
+      }
       have_max_age = true;
     } else if (key == "mx") {
       absl::string_view host = value;
@@ -272,7 +277,8 @@ StsResolution ResolveSts(const StsTxtLookup& txt,
       break;
   }
   if (failure.empty()) {
-    absl::StatusOr<StsPolicy> parsed = ParseStsPolicy(fetch->body);
+    std::vector<std::string> notes;
+    absl::StatusOr<StsPolicy> parsed = ParseStsPolicy(fetch->body, &notes);
     if (!parsed.ok()) {
       r.failure_result_type = "sts-policy-invalid";
       failure = std::string(parsed.status().message());
@@ -282,6 +288,9 @@ StsResolution ResolveSts(const StsTxtLookup& txt,
       r.trace.push_back(absl::StrCat("MTA-STS: fetched policy id ", txt.id,
                                      " (mode ", StsModeName(parsed->mode),
                                      ", max_age ", parsed->max_age, ")"));
+      for (const std::string& note : notes) {
+        r.trace.push_back(absl::StrCat("MTA-STS: ", note));
+      }
       return r;
     }
   }

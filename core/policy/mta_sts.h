@@ -42,8 +42,10 @@ struct StsPolicy {
 // The policy file (§3.2), strictly: "key: value" lines (LF or CRLF),
 // version STSv1, mode, max_age (1..10 digits; clamped), mx patterns
 // ("host" or "*.domain", valid DNS names) required unless mode is none;
-// version, mode and max_age exactly once; unknown keys ignored.
-absl::StatusOr<StsPolicy> ParseStsPolicy(absl::string_view body);
+// version, mode and max_age exactly once; unknown keys ignored. A max_age
+// above kStsMaxAgeLimit is clamped to it and, when `notes` is given, says so.
+absl::StatusOr<StsPolicy> ParseStsPolicy(absl::string_view body,
+                                         std::vector<std::string>* notes = nullptr);
 std::string PrintStsPolicy(const StsPolicy& policy);
 
 // §4.1: does the MX host match one of the policy's patterns?

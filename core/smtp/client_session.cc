@@ -83,6 +83,24 @@ bool AnyAccepted(const cs::Transaction& tx) {
 
 }  // namespace
 
+absl::string_view ClientSession::SentName(Sent sent) {
+  switch (sent) {
+    case Sent::kGreeting: return "greeting";
+    case Sent::kEhlo: return "EHLO";
+    case Sent::kHelo: return "HELO";
+    case Sent::kStartTls: return "STARTTLS";
+    case Sent::kAuth: return "AUTH";
+    case Sent::kMail: return "MAIL";
+    case Sent::kRcpt: return "RCPT";
+    case Sent::kData: return "DATA";
+    case Sent::kBdat: return "BDAT";
+    case Sent::kEndOfData: return "end-of-data";
+    case Sent::kRset: return "RSET";
+    case Sent::kQuit: return "QUIT";
+  }
+  return "?";
+}
+
 absl::string_view ClientStageName(ClientStage stage) {
   switch (stage) {
     case ClientStage::kConnect: return "connect";
@@ -633,7 +651,7 @@ void ClientSession::OnReply(const Reply& reply) {
                              " with no command outstanding (replies out of "
                              "step)")
               : absl::StrCat("reply ", reply.code, " cannot answer the ",
-                             ClientStageName(StageOf(outstanding_.front().sent)),
+                             SentName(outstanding_.front().sent),
                              " command (replies out of step)"));
     return;
   }

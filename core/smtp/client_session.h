@@ -316,6 +316,7 @@ class ClientSession {
   // The reply input for `reply` answering `sent`, or nullopt when that
   // command cannot get that reply.
   static std::optional<ClientInput> Classify(Sent sent, const Reply& reply);
+  static absl::string_view SentName(Sent sent);
 
   bool Send(absl::string_view bytes, Sent sent, uint32_t recipient = 0);
   bool SendCommand(const Command& command, Sent sent, uint32_t recipient = 0);

@@ -801,5 +801,307 @@ TEST(ClientScriptTest, MandatoryPolicyNeverWritesEnvelopeInPlaintext) {
   EXPECT_LT(sent.find("STARTTLS"), sent.find("MAIL FROM"));
 }
 
+// ---- replies out of step, whatever the segmentation ------------------------------
+
+}  // namespace
+
+// Reaches a transition the table does not have (only a bug could).
+class ClientSessionTestPeer {
+ public:
+  static bool Transit(ClientSession& session, ClientInput input) {
+    return session.Transit(input, client_state::Closed{});
+  }
+};
+
+namespace {
+
+// The server's bytes fed in two pieces cut at `cut` (npos: in one piece), or
+// politely (one reply at a time) when `cut` is 0; the client's output is
+// drained after every piece.
+std::vector<std::string> ResultsFor(absl::string_view script, size_t cut,
+                                    OutboundMessage message,
+                                    absl::Status* fatal = nullptr) {
+  Scripted s({std::move(message)});
+  if (cut == 0) {
+    (void)s.client->FeedPolitely(script);
+  } else if (cut >= script.size()) {
+    (void)s.client->Feed(script);
+  } else {
+    if (s.client->Feed(script.substr(0, cut)).ok()) {
+      (void)s.client->Feed(script.substr(cut));
+    }
+  }
+  s.client->Hangup();
+  if (fatal != nullptr) *fatal = s.client->session().fatal_error();
+  std::vector<std::string> out;
+  for (const RecipientResult& r : s.client->session().results()[0].recipients) {
+    out.push_back(absl::StrCat(r.mailbox.local_part, ":",
+                               RecipientStatusName(r.status)));
+  }
+  return out;
+}
+
+// A reply slipped in between the 354 and the end of data takes the place of
+// the end-of-data reply; the real one then answers QUIT, which only 221 may.
+// However the bytes are cut, the message is never counted as delivered (or
+// bounced): the replies were out of step.
+TEST(ClientOutOfStepTest, SurplusReplyAfterThe354NeverCountsAsDelivery) {
+  const std::string script = absl::StrCat(
+      kGreeting, kEhloPlain,
+      "250 ok\r\n250 ok\r\n354 go\r\n250 2.0.0 forged\r\n250 2.0.0 queued\r\n"
+      "221 bye\r\n");
+  for (size_t cut = 0; cut <= script.size(); ++cut) {
+    absl::Status fatal;
+    EXPECT_THAT(ResultsFor(script, cut, Message({"bob"}), &fatal),
+                ::testing::ElementsAre("bob:temp-failed"))
+        << "cut at " << cut;
+    EXPECT_EQ(fatal.code(), absl::StatusCode::kAborted) << "cut at " << cut;
+  }
+}
+
+// The injected reply is a refusal while the server really took the message:
+// no bounce (the retry may duplicate; it never loses or wrongly returns it).
+TEST(ClientOutOfStepTest, InjectedRefusalNeverBounces) {
+  const std::string script = absl::StrCat(
+      kGreeting, kEhloPlain,
+      "250 ok\r\n250 ok\r\n354 go\r\n554 5.7.1 forged\r\n250 2.0.0 queued\r\n"
+      "221 bye\r\n");
+  for (size_t cut : {size_t{0}, script.size(), script.find("554")}) {
+    EXPECT_THAT(ResultsFor(script, cut, Message({"bob"})),
+                ::testing::ElementsAre("bob:temp-failed"))
+        << "cut at " << cut;
+  }
+}
+
+// A big body is still being written when the surplus reply arrives: with
+// nothing outstanding it is fatal at once.
+TEST(ClientOutOfStepTest, ReplyWhileTheBodyIsBeingWrittenIsFatal) {
+  auto options = ClientOpts();
+  options->output_high_water = 64;
+  std::string body;
+  for (int i = 0; i < 400; ++i) body += std::string(70, 'x') + "\r\n";
+  Scripted s({Message({"bob"}, body)}, options);
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloPlain, "250 ok\r\n250 ok\r\n")).ok());
+  // The 354 and a reply behind it in one piece: the body is not yet sent.
+  const absl::Status status = s.client->Feed("354 go\r\n250 2.0.0 forged\r\n");
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(s.client->session().fatal_reason(), SessionError::kRepliesOutOfStep);
+  EXPECT_EQ(s.result().status, RecipientStatus::kTempFailed);
+  EXPECT_THAT(s.sent(), Not(HasSubstr("\r\n.\r\n")));
+}
+
+// Results stay tentative until a reply only its own command can get.
+TEST(ClientOutOfStepTest, ResultsSettleAtA221) {
+  Scripted s({Message({"bob"})});
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloPlain, "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n")).ok());
+  EXPECT_EQ(s.result().status, RecipientStatus::kPending);
+  EXPECT_FALSE(s.client->session().results()[0].done);
+  ASSERT_TRUE(s.client->FeedPolitely("221 bye\r\n").ok());
+  EXPECT_EQ(s.result().status, RecipientStatus::kDelivered);
+  EXPECT_TRUE(s.client->session().results()[0].done);
+}
+
+TEST(ClientOutOfStepTest, RepliesOnlyAnotherCommandCanGetAreFatal) {
+  for (absl::string_view reply :
+       {"235 2.7.0 ok\r\n", "354 go\r\n", "221 bye\r\n", "334 x\r\n",
+        "220 again\r\n", "211 status\r\n"}) {
+    Scripted s({Message({"bob"})});
+    ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(kGreeting, kEhloPlain)).ok());
+    // The reply to MAIL.
+    EXPECT_EQ(s.client->Feed(reply).code(), absl::StatusCode::kAborted) << reply;
+    EXPECT_EQ(s.client->session().fatal_reason(),
+              SessionError::kRepliesOutOfStep);
+  }
+}
+
+// RFC 5321 §4.2: reply text is textstring. Control characters are a
+// protocol error wherever the reply comes.
+TEST(ClientReplyTextTest, ControlCharactersAreFatalInEveryState) {
+  const std::vector<std::string> prefix = {
+      "", std::string(kGreeting), absl::StrCat(kGreeting, kEhloPlain),
+      absl::StrCat(kGreeting, kEhloPlain, "250 ok\r\n250 ok\r\n"),
+      absl::StrCat(kGreeting, kEhloPlain, "250 ok\r\n250 ok\r\n354 go\r\n")};
+  for (const std::string& before : prefix) {
+    for (char control : {'\0', '\x01', '\x07', '\x1b', '\x7f'}) {
+      Scripted s({Message({"bob"})});
+      ASSERT_TRUE(s.client->FeedPolitely(before).ok());
+      const std::string reply =
+          absl::StrCat("250 text", std::string(1, control), "here\r\n");
+      EXPECT_EQ(s.client->Feed(reply).code(), absl::StatusCode::kAborted);
+      EXPECT_EQ(s.client->session().fatal_reason(), SessionError::kMalformedReply);
+      EXPECT_NE(s.result().status, RecipientStatus::kDelivered);
+    }
+  }
+}
+
+TEST(ClientReplyTextTest, Utf8OnlyFromAServerThatOffersSmtputf8) {
+  Scripted plain({Message({"bob"})});
+  ASSERT_TRUE(plain.client->FeedPolitely(absl::StrCat(kGreeting, kEhloPlain)).ok());
+  EXPECT_EQ(plain.client->Feed("250 d\xc3\xa9j\xc3\xa0 vu\r\n").code(),
+            absl::StatusCode::kAborted);
+
+  Scripted utf8({Message({"bob"})});
+  ASSERT_TRUE(utf8.client->FeedPolitely(absl::StrCat(
+      kGreeting, "250-mx.b.example\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
+                 "250 SMTPUTF8\r\n",
+      "250 d\xc3\xa9j\xc3\xa0 vu\r\n250 ok\r\n354 go\r\n250 queued\r\n"
+      "221 bye\r\n")).ok());
+  EXPECT_EQ(utf8.result().status, RecipientStatus::kDelivered);
+}
+
+// ---- what the client declares ---------------------------------------------------
+
+TEST(ClientBodyTypeTest, EightBitBodyGoesWithBody8BitMime) {
+  Scripted s({Message({"bob"}, "Subject: caf\xc3\xa9\r\n\r\nd\xc3\xa9j\xc3\xa0\r\n")});
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloPlain,
+      "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n")).ok());
+  EXPECT_THAT(s.sent(), HasSubstr("MAIL FROM:<alice@a.example> BODY=8BITMIME\r\n"));
+  EXPECT_EQ(s.result().status, RecipientStatus::kDelivered);
+}
+
+TEST(ClientBodyTypeTest, EightBitBodyNeverGoesToAServerWithout8BitMime) {
+  Scripted s({Message({"bob"}, "d\xc3\xa9j\xc3\xa0\r\n")});
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, "250-mx.b.example\r\n250 PIPELINING\r\n", "221 bye\r\n")).ok());
+  EXPECT_EQ(s.result().status, RecipientStatus::kPermFailed);
+  EXPECT_EQ(s.result().stage, ClientStage::kLocal);
+  EXPECT_EQ(s.result().reply.code, 554);
+  EXPECT_THAT(s.sent(), Not(HasSubstr("MAIL FROM")));
+}
+
+// A stream cannot say up front: an 8-bit octet in a body sent as 7BIT fails
+// the message, and the connection drops before the end of data.
+class StreamedBody : public BodySource {
+ public:
+  explicit StreamedBody(std::string body) : body_(std::move(body)) {}
+  absl::StatusOr<absl::string_view> Read(size_t, bool* end) override {
+    *end = true;
+    return absl::string_view(body_);
+  }
+
+ private:
+  std::string body_;
+};
+
+TEST(ClientBodyTypeTest, UndeclaredEightBitOctetFailsBeforeTheEndOfData) {
+  OutboundMessage message = Message({"bob"});
+  message.body = std::make_shared<StreamedBody>("plain\r\nthen 8-bit: \xe9\r\n");
+  Scripted s({std::move(message)});
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, kEhloPlain, "250 ok\r\n250 ok\r\n354 go\r\n")).ok());
+  EXPECT_TRUE(s.client->session().closed());
+  EXPECT_EQ(s.result().status, RecipientStatus::kPermFailed);
+  EXPECT_THAT(s.result().detail, HasSubstr("8-bit"));
+  EXPECT_THAT(s.sent(), Not(HasSubstr("\xe9")));
+  EXPECT_THAT(s.sent(), Not(HasSubstr("\r\n.\r\n")));
+}
+
+// RFC 3461 §3: DSN parameters lengthen RCPT by 500 octets (real clients send
+// 615-octet RCPT lines with NOTIFY and ORCPT that Postfix and Exim accept).
+TEST(ClientLineLimitTest, DsnParametersMayExceed512Octets) {
+  OutboundMessage message = Message({"bob"});
+  DsnNotify notify;
+  notify.success = notify.failure = notify.delay = true;
+  message.recipients[0].dsn.notify = notify;
+  message.recipients[0].dsn.orcpt =
+      absl::StrCat("rfc822;", std::string(463, 'o'), "@b.example");
+  Scripted s({std::move(message)});
+  ASSERT_TRUE(s.client->FeedPolitely(absl::StrCat(
+      kGreeting, "250-mx.b.example\r\n250-PIPELINING\r\n250 DSN\r\n")).ok());
+  const std::string sent = s.sent();
+  const size_t rcpt = sent.find("RCPT TO:");
+  ASSERT_NE(rcpt, std::string::npos);
+  EXPECT_GT(sent.find("\r\n", rcpt) - rcpt + 2, 512u);
+  // Past what DSN allows: refused before anything is sent.
+  OutboundMessage too_long = Message({"bob"});
+  too_long.recipients[0].dsn.orcpt =
+      absl::StrCat("rfc822;", std::string(1100, 'o'), "@b.example");
+  OpportunisticTlsPolicy policy;
+  std::vector<OutboundMessage> messages;
+  messages.push_back(std::move(too_long));
+  EXPECT_EQ(ClientSession::Create(ClientOpts(), Dest(), &policy,
+                                  std::move(messages), kStart)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// ---- the TLS handshake's edges ----------------------------------------------------
+
+TEST(ClientTlsTest, StallAfterStartTlsIsClosedAtTheHandshakeDeadline) {
+  Scripted s({Message({"bob"})});
+  ClientSession& c = s.client->session();
+  // Do not let the scripted client answer the handshake.
+  auto options = ClientOpts();
+  OpportunisticTlsPolicy policy;
+  std::vector<OutboundMessage> messages;
+  messages.push_back(Message({"bob"}));
+  auto session =
+      ClientSession::Create(options, Dest(), &policy, std::move(messages), kStart);
+  ASSERT_TRUE(session.ok());
+  ClientSession& client = **session;
+  for (absl::string_view reply : {kGreeting, kEhloTls}) {
+    ASSERT_TRUE(client.Receive(reply, kStart).ok());
+    client.ConsumeOutput(client.PendingOutput().size(), kStart);
+  }
+  const absl::Time handshake = kStart + absl::Seconds(3);
+  ASSERT_TRUE(client.Receive("220 go ahead\r\n", handshake).ok());
+  ASSERT_EQ(client.state(), ClientState::kTlsHandshake);
+  EXPECT_EQ(client.NextDeadline(), handshake + absl::Minutes(5));
+  ASSERT_TRUE(client.OnTimeout(handshake + absl::Minutes(4)).ok());
+  EXPECT_FALSE(client.closed());
+  ASSERT_TRUE(client.OnTimeout(handshake + absl::Minutes(5)).ok());
+  EXPECT_TRUE(client.closed());
+  EXPECT_EQ(client.results()[0].recipients[0].stage, ClientStage::kTlsHandshake);
+  EXPECT_EQ(client.results()[0].recipients[0].status, RecipientStatus::kTempFailed);
+  (void)c;
+}
+
+// The server completes the handshake, then refuses us (a fatal alert about
+// our certificate, or it just hangs up) before any reply over TLS: that is a
+// failed handshake, judged by the policy, not "connection lost at EHLO".
+TEST(ClientTlsTest, FailureAfterTheHandshakeBeforeAnyReplyIsTheHandshakes) {
+  for (bool alert : {true, false}) {
+    OpportunisticTlsPolicy policy;
+    std::vector<OutboundMessage> messages;
+    messages.push_back(Message({"bob"}));
+    auto session = ClientSession::Create(ClientOpts(), Dest(), &policy,
+                                         std::move(messages), kStart);
+    ASSERT_TRUE(session.ok());
+    ClientSession& client = **session;
+    for (absl::string_view reply : {kGreeting, kEhloTls,
+                                    absl::string_view("220 go ahead\r\n")}) {
+      ASSERT_TRUE(client.Receive(reply, kStart).ok());
+      client.ConsumeOutput(client.PendingOutput().size(), kStart);
+    }
+    ASSERT_TRUE(client.TlsEstablished(TlsFacts{}, kStart).ok());
+    ASSERT_EQ(client.state(), ClientState::kEhlo);
+    if (alert) {
+      EXPECT_TRUE(client.TlsFailed("peer alert: bad_certificate", kStart).ok());
+    } else {
+      client.ConnectionLost("reset", kStart);
+    }
+    EXPECT_TRUE(client.closed());
+    EXPECT_EQ(client.results()[0].recipients[0].stage, ClientStage::kTlsHandshake);
+    EXPECT_EQ(client.results()[0].tls, nullptr);
+  }
+}
+
+TEST(ClientSessionTest, MissingTableRowIsAStickyInternalErrorNotACrash) {
+  Scripted s({Message({"bob"})});
+  ClientSession& c = s.client->session();
+  EXPECT_FALSE(ClientSessionTestPeer::Transit(c, ClientInput::kMailSent));
+  EXPECT_TRUE(c.closed());
+  EXPECT_EQ(c.fatal_error().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(c.fatal_reason(), SessionError::kInternal);
+  EXPECT_EQ(c.Receive("220 hi\r\n", kStart).code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(c.TlsEstablished(TlsFacts{}, kStart).code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(s.result().status, RecipientStatus::kTempFailed);
+}
+
 }  // namespace
 }  // namespace starling::smtp

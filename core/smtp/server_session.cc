@@ -1212,16 +1212,17 @@ void ServerSession::ProcessData(absl::string_view* input) {
                             "connection"));
           return;
         }
-        // A "." line ended by a bare LF, or after one, is content (never an
-        // end of data): unstuffed like any other line.
-        if (line_start && !text.empty() && text.front() == '.') {
-          text.remove_prefix(1);
-        }
         // Normalise: each bare CR and the line's own ending become CRLF (a
-        // segment's line goes on, so it gets no ending of its own).
+        // segment's line goes on, so it gets no ending of its own). Every
+        // piece that starts a line is unstuffed, as a client that treats
+        // bare CR and LF as line ends (ours does) stuffed it. A "." line
+        // ended by a bare LF, or after one, is content: never an end.
         bool first = true;
         for (absl::string_view piece : absl::StrSplit(text, '\r')) {
           if (!first) AppendBody("\r\n");
+          if ((line_start || !first) && !piece.empty() && piece.front() == '.') {
+            piece.remove_prefix(1);
+          }
           AppendBody(piece);
           first = false;
         }

@@ -822,5 +822,188 @@ TEST(ServerSessionLongLinesTest, ContinuationIsNotEndOfData) {
   EXPECT_THAT(run.events(), Contains(HasSubstr("message-complete 19 octets")));
 }
 
+// ---- line limits follow the extensions offered ------------------------------------
+
+// 615 octets with CRLF, as a real client sent it: a 73-octet address, NOTIFY
+// and a 500-octet ORCPT (the most RFC 3461 allows).
+std::string LongRcpt() {
+  const std::string address = std::string(63, 'b') + "@b.example";
+  const std::string orcpt =
+      "rfc822;" + std::string(500 - 7 - address.size(), 'o') + address;
+  return absl::StrCat("RCPT TO:<", address, "> NOTIFY=SUCCESS,FAILURE ORCPT=",
+                      orcpt, "\r\n");
+}
+
+TEST(ServerLineLimitTest, DsnRcptLongerThan512IsAcceptedWhenDsnIsOffered) {
+  const std::string rcpt = LongRcpt();
+  ASSERT_EQ(rcpt.size(), 615u);
+  Conversation run;
+  ASSERT_TRUE(run.Polite(absl::StrCat("EHLO a.example\r\nMAIL FROM:<a@a.example> "
+                                      "RET=HDRS ENVID=x", std::string(90, 'e'),
+                                      " SIZE=100 BODY=8BITMIME\r\n", rcpt))
+                  .ok());
+  EXPECT_THAT(run.events(), Contains(HasSubstr("rcpt-to <bbbb")));
+
+  auto no_dsn = Options();
+  no_dsn->offer_dsn = false;
+  Conversation refused(no_dsn);
+  ASSERT_TRUE(refused.Polite(absl::StrCat(
+      "EHLO a.example\r\nMAIL FROM:<a@a.example>\r\n", rcpt)).ok());
+  EXPECT_THAT(refused.replies().back(), HasSubstr("500 5.5.2 Line too long"));
+  // Other commands keep the 512-octet limit.
+  Conversation noop;
+  ASSERT_TRUE(noop.Polite(absl::StrCat("EHLO a.example\r\nNOOP ",
+                                       std::string(600, 'n'), "\r\n")).ok());
+  EXPECT_THAT(noop.replies().back(), HasSubstr("500 5.5.2 Line too long"));
+}
+
+// ---- the embedder's side of the boundary ------------------------------------------
+
+TEST(ServerBoundaryTest, EmbedderRepliesMustBeTextstring) {
+  ServerSession session(Options());
+  ASSERT_TRUE(session.AcceptConnection(kStart).ok());
+  ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
+  for (char control : {'\0', '\x07', '\x1b', '\x7f'}) {
+    Reply reply = Reply::Make(550, "5.7.1", "no");
+    reply.lines[0].push_back(control);
+    EXPECT_EQ(session.Reject(reply, kStart).code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  Reply eight_bit = Reply::Make(550, "5.7.1", "d\xc3\xa9j\xc3\xa0");
+  EXPECT_EQ(session.Reject(eight_bit, kStart).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(session.pending_decision());
+  EXPECT_TRUE(session.Reject(Reply::Make(550, "5.7.1", "no\tthanks"), kStart).ok());
+}
+
+// A decision that takes longer than the command timeout (a slow database)
+// is not followed by "421 Timeout" behind its own reply: the client's timer
+// starts when the decision is answered.
+TEST(ServerBoundaryTest, SlowDecisionIsNotFollowedByATimeout) {
+  ServerSession session(Options());
+  ASSERT_TRUE(session.AcceptConnection(kStart).ok());
+  ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
+  EXPECT_EQ(session.NextDeadline(), absl::InfiniteFuture());
+  const absl::Time late = kStart + absl::Minutes(7);
+  ASSERT_TRUE(session.Accept(late).ok());
+  EXPECT_EQ(session.NextDeadline(), late + absl::Minutes(5));
+  ASSERT_TRUE(session.OnTimeout(late).ok());
+  EXPECT_FALSE(session.closed());
+  EXPECT_THAT(std::string(session.PendingOutput()), Not(HasSubstr("421")));
+}
+
+TEST(ServerBoundaryTest, StallAfterStartTlsIsClosedAtTheHandshakeDeadline) {
+  ServerSession session(Options());
+  ASSERT_TRUE(session.AcceptConnection(kStart).ok());
+  ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
+  const absl::Time starttls = kStart + absl::Seconds(2);
+  ASSERT_TRUE(session.Receive("STARTTLS\r\n", starttls).ok());
+  ASSERT_EQ(session.state(), ServerState::kTlsHandshake);
+  session.ConsumeOutput(session.PendingOutput().size());
+  EXPECT_EQ(session.NextDeadline(), starttls + absl::Minutes(5));
+  ASSERT_TRUE(session.OnTimeout(starttls + absl::Minutes(5)).ok());
+  EXPECT_TRUE(session.closed());
+  // Nothing in plaintext goes into the middle of a handshake.
+  EXPECT_TRUE(session.PendingOutput().empty());
+}
+
+TEST(ServerBoundaryTest, ConnectionLostMidDataAbortsTheMessage) {
+  ServerSession session(Options());
+  ASSERT_TRUE(session.AcceptConnection(kStart).ok());
+  ASSERT_TRUE(session.Receive("EHLO a.example\r\n", kStart).ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
+  ASSERT_TRUE(session.Receive("MAIL FROM:<a@a.example>\r\n", kStart).ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
+  ASSERT_TRUE(session.Receive("RCPT TO:<b@b.example>\r\n", kStart).ok());
+  ASSERT_TRUE(session.Accept(kStart).ok());
+  ASSERT_TRUE(session.Receive("DATA\r\n", kStart).ok());
+  ASSERT_TRUE(session.Receive("Subject: half\r\n", kStart).ok());
+  while (session.NextEvent()) {
+  }
+  session.ConnectionLost(kStart + absl::Seconds(1));
+  std::vector<ServerEventType> events;
+  while (auto event = session.NextEvent()) events.push_back(event->type);
+  EXPECT_THAT(events, ElementsAre(ServerEventType::kMessageAborted,
+                                  ServerEventType::kClosed));
+  EXPECT_TRUE(session.closed());
+  EXPECT_TRUE(session.PendingOutput().empty());
+}
+
+TEST(ServerBoundaryTest, ShutdownAfterAFatalErrorAndEveryCallReturnsIt) {
+  ServerSession session(Options());
+  ASSERT_TRUE(session.Receive("EHLO early\r\n", kStart).code() ==
+              absl::StatusCode::kAborted);  // pregreet
+  EXPECT_EQ(session.fatal_reason(), SessionError::kPregreet);
+  EXPECT_EQ(session.Accept(kStart).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(session.Reject(Reply::Make(550, "", "x"), kStart).code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(session.AcceptConnection(kStart).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(session.TlsFailed("x", kStart).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(session.OnTimeout(kStart).code(), absl::StatusCode::kAborted);
+}
+
+}  // namespace
+
+// Reaches a transition the table does not have (only a bug could).
+class ServerSessionTestPeer {
+ public:
+  static bool Transit(ServerSession& session, ServerInput input) {
+    return session.Transit(input);
+  }
+};
+
+namespace {
+
+TEST(ServerBoundaryTest, MissingTableRowIsAStickyInternalErrorNotACrash) {
+  ServerSession session(Options());
+  ASSERT_TRUE(session.AcceptConnection(kStart).ok());
+  EXPECT_FALSE(ServerSessionTestPeer::Transit(session, ServerInput::kEndOfData));
+  EXPECT_TRUE(session.closed());
+  EXPECT_EQ(session.fatal_error().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(session.fatal_reason(), SessionError::kInternal);
+  EXPECT_EQ(session.Receive("EHLO a.example\r\n", kStart).code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(session.Accept(kStart).code(), absl::StatusCode::kInternal);
+}
+
+// ---- end of data is CRLF "." CRLF in every mode -------------------------------------
+
+class EndOfDataModeTest : public ::testing::TestWithParam<BareLineEndings> {};
+
+TEST_P(EndOfDataModeTest, LfDotCrlfIsNeverTheEnd) {
+  auto options = Options();
+  options->bare_line_endings = GetParam();
+  Conversation run(options);
+  ASSERT_TRUE(run.Polite("EHLO a.example\r\nMAIL FROM:<a@a.example>\r\n"
+                         "RCPT TO:<b@b.example>\r\nDATA\r\n").ok());
+  (void)run.Pipelined("x\n.\r\nMAIL FROM:<evil@a.example>\r\n");
+  EXPECT_THAT(run.events(), Not(Contains(HasSubstr("message-complete"))));
+  EXPECT_THAT(run.events(), Not(Contains(HasSubstr("evil"))));
+}
+
+// A line over max_data_line whose LF has no CR before it is as ambiguous as
+// any bare LF: refused in reject mode, never an end of data in any mode.
+TEST_P(EndOfDataModeTest, OverlongLineEndedByABareLfHidesNoEnd) {
+  auto options = Options();
+  options->bare_line_endings = GetParam();
+  options->long_data_lines = LongDataLines::kReject;
+  options->max_data_line = 20;
+  Conversation run(options);
+  ASSERT_TRUE(run.Polite("EHLO a.example\r\nMAIL FROM:<a@a.example>\r\n"
+                         "RCPT TO:<b@b.example>\r\nDATA\r\n").ok());
+  const absl::Status status = run.Pipelined(
+      absl::StrCat(std::string(40, 'l'), "\n.\r\nMAIL FROM:<evil@a.example>\r\n"));
+  EXPECT_THAT(run.events(), Not(Contains(HasSubstr("message-complete"))));
+  EXPECT_THAT(run.events(), Not(Contains(HasSubstr("evil"))));
+  if (GetParam() == BareLineEndings::kReject) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, EndOfDataModeTest,
+                         ::testing::Values(BareLineEndings::kReject,
+                                           BareLineEndings::kNormalize));
+
 }  // namespace
 }  // namespace starling::smtp

@@ -31,6 +31,7 @@
 #include "core/policy/names.h"
 #include "core/policy/postfix_import.h"
 #include "core/policy/table.h"
+#include "tools/cli.h"
 
 ABSL_FLAG(std::string, table, "", "explain: the policy table file");
 ABSL_FLAG(std::string, domain, "", "explain: the next-hop (recipient) domain");
@@ -163,11 +164,17 @@ int Explain() {
   if (!absl::GetFlag(FLAGS_sts).empty()) {
     std::optional<std::string> body = ReadFile(absl::GetFlag(FLAGS_sts));
     if (!body.has_value()) return kUsage;
-    absl::StatusOr<StsPolicy> parsed = ParseStsPolicy(*body);
+    std::vector<std::string> notes;
+    absl::StatusOr<StsPolicy> parsed = ParseStsPolicy(*body, &notes);
     if (!parsed.ok()) {
       std::cerr << absl::GetFlag(FLAGS_sts) << ": " << parsed.status().message() << "\n";
       return 1;
     }
+    for (const std::string& note : notes) {
+      std::cerr << absl::GetFlag(FLAGS_sts) << ": " << note << "\n";
+    }
+    std::cout << "mta-sts policy: mode " << StsModeName(parsed->mode)
+              << ", max_age " << parsed->max_age << "\n";
     sts = *parsed;
   }
   std::optional<TlsFacts> facts;
@@ -249,6 +256,7 @@ int main(int argc, char** argv) {
       "  tlspolicy explain --table FILE --domain D [--mx HOST] [--facts FACTS.json]\n"
       "      [--tlsa \"3 1 1 HEX\"] [--dnssec secure|insecure|bogus] [--sts FILE]\n"
       "      [--requiretls] [--tls_required_no] [--server_requiretls] [--now TIME]");
+  starling::tools::HandleHelp(argc, argv, "tools/tlspolicy/tlspolicy.cc");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) {
     std::cerr << absl::ProgramUsageMessage() << "\n";

@@ -49,6 +49,10 @@ expect 2 "--table and --domain are required" -- "$tool" explain --domain=x.examp
 expect 1 "facts: versoin: unknown field" -- "$tool" explain --table="$data/table.txt" \
   --domain=example.com --facts=<(echo '{"versoin": 1}')
 expect 2 "unknown command" -- "$tool" frobnicate
+expect 1 "max_age 9999999999 clamped to 31557600" -- "$tool" explain \
+  --table="$data/table.txt" --domain=other.example --mx=mx1.example.com \
+  --sts=<(printf 'version: STSv1\nmode: enforce\nmx: mx1.example.com\nmax_age: 9999999999\n')
+expect 0 "tlspolicy explain --table FILE" -- "$tool" --help
 
 if [[ $failures -gt 0 ]]; then
   echo "$failures check(s) failed"
