@@ -5,7 +5,10 @@
 //    ever written before TLS: no AUTH, MAIL, RCPT, DATA, BDAT or body byte;
 //  - the client never writes a bare CR or LF, a command over 512 octets or a
 //    body line over 1000;
-//  - a fatal error is sticky; once closed, every recipient has a result.
+//  - a fatal error is sticky and typed; once closed, every recipient has a
+//    result;
+//  - an 8-bit octet never leaves without BODY=8BITMIME having been declared.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -113,7 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     message.tls_flags.requiretls = flags & 32;
     message.size = 40;
     message.body = std::make_shared<StringBodySource>(
-        ".leading dot\nbare LF\rbare CR\r\n.\r\nend");
+        (flags & 64) && m == 1 ? ".leading dot\n8-bit \xe9t\xe9\r\n.\r\nend"
+                               : ".leading dot\nbare LF\rbare CR\r\n.\r\nend");
     messages.push_back(std::move(message));
   }
   absl::Time now = absl::FromUnixSeconds(1700000000);
@@ -123,12 +127,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ClientSession& client = **created;
 
   WireCheck wire;
+  std::string all_sent;
   absl::Status fatal;
   auto drain = [&](size_t max) {
     const absl::string_view out = client.PendingOutput();
     const size_t n = std::min(max, out.size());
     const absl::string_view sent = out.substr(0, n);
     wire.Observe(sent);
+    all_sent.append(sent.data(), sent.size());
     if (client.tls() == nullptr) wire.plaintext.append(sent.data(), sent.size());
     client.ConsumeOutput(n, now);
   };
@@ -152,6 +158,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           } else {
             Require(client.TlsFailed("fuzz", now).ok());
           }
+        } else if (client.state() == ClientState::kEhlo &&
+                   client.tls() != nullptr && in.Below(4) == 0) {
+          // The server's alert right after the handshake: accepted (and
+          // judged as the handshake's failure) until a reply came over TLS.
+          const absl::Status status = client.TlsFailed("fuzz alert", now);
+          Require(status.ok() ||
+                  status.code() == absl::StatusCode::kFailedPrecondition);
         }
         break;
       case 6:
@@ -183,6 +196,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const absl::string_view line = clear.substr(0, lf + 1);
     Require(AllowedInPlaintext(line));
     clear.remove_prefix(line.size());
+  }
+  if (!fatal.ok()) Require(client.fatal_reason() != SessionError::kNone);
+  if (std::any_of(all_sent.begin(), all_sent.end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+    Require(absl::StrContains(all_sent, " BODY=8BITMIME"));
   }
   if (client.closed()) {
     for (const MessageResult& m : client.results()) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/string_view.h"
@@ -38,8 +39,13 @@ class FuzzInput {
 };
 
 // Invariant check that survives NDEBUG: a violation is a crash for libFuzzer.
-inline void Require(bool ok) {
-  if (!ok) std::abort();
+// Aborts (the fuzzer's finding) when an invariant does not hold, saying
+// which one.
+inline void Require(bool ok, const char* file = __builtin_FILE(),
+                    int line = __builtin_LINE()) {
+  if (ok) return;
+  std::fprintf(stderr, "invariant violated at %s:%d\n", file, line);
+  std::abort();
 }
 
 }  // namespace starling::fuzz

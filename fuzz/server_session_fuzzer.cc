@@ -8,7 +8,10 @@
 //    (plaintext behind STARTTLS is never executed);
 //  - message data events only occur inside a message, their sizes add up to
 //    the completed message's size, which respects the size limit;
-//  - buffered memory stays bounded by the configured limits.
+//  - buffered memory stays bounded by the configured limits;
+//  - a DATA message completes only at CRLF "." CRLF, in every line-ending
+//    mode: never more completions than the client's bytes hold that sequence;
+//  - a fatal error is typed.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +37,18 @@ struct Checker {
   bool in_handshake = false;
   bool in_message = false;
   uint64_t message_bytes = 0;
+  std::string fed;          // every byte given to Receive()
+  bool lost = false;        // ConnectionLost(): unsent output is void
+  size_t data_messages = 0;  // completed by DATA (not BDAT)
+
+  size_t CrlfDotCrlf() const {
+    size_t n = 0;
+    for (size_t at = fed.find("\r\n.\r\n"); at != std::string::npos;
+         at = fed.find("\r\n.\r\n", at + 1)) {
+      ++n;
+    }
+    return n;
+  }
 
   void DrainOutput(size_t max) {
     absl::string_view out = session->PendingOutput();
@@ -67,6 +82,7 @@ struct Checker {
           Require(event->message_size == message_bytes);
           Require(options->max_message_size == 0 ||
                   event->message_size <= options->max_message_size);
+          if (!event->via_bdat) Require(++data_messages <= CrlfDotCrlf());
           in_message = false;
           message_bytes = 0;
           break;
@@ -97,7 +113,8 @@ struct Checker {
       Require(reply.ok());
       if (!reply->has_value()) break;
     }
-    Require(rest.empty() && !parser.in_reply());
+    // A connection lost mid-reply cuts the reply that was being sent.
+    Require(rest.empty() && (lost || !parser.in_reply()));
   }
 };
 
@@ -155,7 +172,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t pending_before = session.PendingOutput().size();
     switch (in.Below(12)) {
       case 0: case 1: case 2: case 3: case 4: case 5: {
-        const absl::Status status = session.Receive(in.Bytes(1 + in.Below(200)), now);
+        const absl::string_view bytes = in.Bytes(1 + in.Below(200));
+        check.fed.append(bytes.data(), bytes.size());
+        const absl::Status status = session.Receive(bytes, now);
         if (!fatal.ok()) Require(status == fatal);
         if (status.code() == absl::StatusCode::kAborted) fatal = status;
         break;
@@ -166,11 +185,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 7:
         if (session.pending_decision()) {
-          if (in.Bool()) {
-            Require(session.Accept(now).ok());
-          } else {
-            Require(session.Reject(DecisionReply(in), now).ok());
-          }
+          // The decision is taken; buffered pipelined input it releases may
+          // then end the session (that fatal error is what comes back).
+          const absl::Status status = in.Bool()
+                                          ? session.Accept(now)
+                                          : session.Reject(DecisionReply(in), now);
+          Require(status.ok() || status.code() == absl::StatusCode::kAborted);
+          if (!status.ok()) fatal = status;
         } else {
           Require(!session.Accept(now).ok());
         }
@@ -191,7 +212,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       case 10:
-        if (in.Below(16) == 0) session.Shutdown(now);
+        if (in.Below(16) == 0) {
+          session.Shutdown(now);
+        } else if (in.Below(32) == 0) {
+          session.ConnectionLost(now);
+          check.lost = true;
+        }
         break;
       default:
         check.DrainOutput(in.Below(300));
@@ -211,5 +237,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check.DrainOutput(SIZE_MAX);
   check.CheckEvents();
   check.CheckReplies();
+  if (!fatal.ok()) Require(session.fatal_reason() != SessionError::kNone);
   return 0;
 }

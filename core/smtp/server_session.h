@@ -154,7 +154,9 @@ class ServerSession {
   // Answers the pending decision (kHelo, kMailFrom, kRcptTo,
   // kMessageComplete, kAuth) with the default reply, or `reply`: Accept
   // needs a 2xx reply, Reject a 4xx/5xx one (text: RFC 5321 textstring). A
-  // 421 rejection closes. The command timer restarts at `now`.
+  // 421 rejection closes. The command timer restarts at `now`. Pipelined
+  // input held during the decision is processed at once; if it ends the
+  // session, its fatal error is what returns.
   absl::Status Accept(absl::Time now);
   absl::Status Accept(const Reply& reply, absl::Time now);
   absl::Status Reject(const Reply& reply, absl::Time now);
