@@ -164,29 +164,23 @@ const absl::Time kT0 = absl::FromUnixSeconds(1800000000);  // 2027-01-15
 class DestinationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // gtest 1.12 runs the tests of a suite whose SetUpTestSuite skipped or
+    // failed, so SetUp skips or fails each one (errors are printed once).
     for (const std::string& missing : {DnsWorld::MissingTool(), PolicyHost::MissingTool()}) {
       if (!missing.empty()) {
-        *skip_ = absl::StrCat(missing, " is not installed: run tools/install-test-peers");
+        *missing_tool_ = missing;
         return;
       }
     }
     absl::StatusOr<std::string> dns_dir = testing::MakeTestDirectory("dns");
+    ASSERT_TRUE(dns_dir.ok()) << dns_dir.status();
     absl::StatusOr<std::string> https_dir = testing::MakeTestDirectory("policy-host");
-    if (!dns_dir.ok() || !https_dir.ok()) {
-      *setup_error_ = "cannot make test directories";
-      return;
-    }
+    ASSERT_TRUE(https_dir.ok()) << https_dir.status();
     absl::StatusOr<std::unique_ptr<DnsWorld>> world = DnsWorld::Start(*dns_dir, Zones());
-    if (!world.ok()) {
-      *setup_error_ = world.status().ToString();
-      return;
-    }
+    ASSERT_TRUE(world.ok()) << world.status();
     absl::StatusOr<std::unique_ptr<PolicyHost>> host =
         PolicyHost::Start(*https_dir, PolicyDomains());
-    if (!host.ok()) {
-      *setup_error_ = host.status().ToString();
-      return;
-    }
+    ASSERT_TRUE(host.ok()) << host.status();
     world_ = world->release();
     host_ = host->release();
   }
@@ -198,9 +192,10 @@ class DestinationTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (!skip_->empty()) GTEST_SKIP() << *skip_;
-    ASSERT_NE(world_, nullptr) << *setup_error_;
-    ASSERT_NE(host_, nullptr) << *setup_error_;
+    if (!missing_tool_->empty()) {
+      GTEST_SKIP() << *missing_tool_ << " is not installed: run tools/install-test-peers";
+    }
+    ASSERT_NE(host_, nullptr) << "the test world did not start (the error is above)";
     StsFetchOptions options;
     options.ca_file = host_->ca_file();
     options.connect_to = {host_->connect_to()};
@@ -233,17 +228,15 @@ class DestinationTest : public ::testing::Test {
   }
 
   static DnsWorld* world_;
+  static std::string* const missing_tool_;
   static PolicyHost* host_;
-  static std::string* const skip_;
-  static std::string* const setup_error_;
   std::optional<StsPolicyFetcher> fetcher_;
   std::optional<StsCache> cache_;
 };
 
 DnsWorld* DestinationTest::world_ = nullptr;
+std::string* const DestinationTest::missing_tool_ = new std::string;
 PolicyHost* DestinationTest::host_ = nullptr;
-std::string* const DestinationTest::skip_ = new std::string;
-std::string* const DestinationTest::setup_error_ = new std::string;
 
 TEST_F(DestinationTest, MxHostsInPreferenceOrderWithDane) {
   const DestinationResolution r = Resolve("Dane.Example.", kT0);

@@ -100,20 +100,16 @@ class LoopbackUdpPort {
 class ResolverTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // gtest 1.12 runs the tests of a suite whose SetUpTestSuite skipped or
+    // failed, so SetUp skips or fails each one (errors are printed once).
     if (std::string missing = DnsWorld::MissingTool(); !missing.empty()) {
-      *skip_ = absl::StrCat(missing, " is not installed: run tools/install-test-peers");
+      *missing_tool_ = missing;
       return;
     }
     absl::StatusOr<std::string> dir = testing::MakeTestDirectory("dns");
-    if (!dir.ok()) {
-      *setup_error_ = dir.status().ToString();
-      return;
-    }
+    ASSERT_TRUE(dir.ok()) << dir.status();
     absl::StatusOr<std::unique_ptr<DnsWorld>> world = DnsWorld::Start(*dir, Zones());
-    if (!world.ok()) {
-      *setup_error_ = world.status().ToString();
-      return;
-    }
+    ASSERT_TRUE(world.ok()) << world.status();
     world_ = world->release();
   }
   static void TearDownTestSuite() {
@@ -122,8 +118,10 @@ class ResolverTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (!skip_->empty()) GTEST_SKIP() << *skip_;
-    ASSERT_NE(world_, nullptr) << *setup_error_;
+    if (!missing_tool_->empty()) {
+      GTEST_SKIP() << *missing_tool_ << " is not installed: run tools/install-test-peers";
+    }
+    ASSERT_NE(world_, nullptr) << "the DNS world did not start (the error is above)";
     absl::StatusOr<std::unique_ptr<Resolver>> resolver =
         Resolver::Create(world_->ValidatingResolver(absl::Seconds(5)));
     ASSERT_TRUE(resolver.ok()) << resolver.status();
@@ -131,14 +129,12 @@ class ResolverTest : public ::testing::Test {
   }
 
   static DnsWorld* world_;
-  static std::string* const skip_;
-  static std::string* const setup_error_;
+  static std::string* const missing_tool_;
   std::unique_ptr<Resolver> resolver_;
 };
 
 DnsWorld* ResolverTest::world_ = nullptr;
-std::string* const ResolverTest::skip_ = new std::string;
-std::string* const ResolverTest::setup_error_ = new std::string;
+std::string* const ResolverTest::missing_tool_ = new std::string;
 
 TEST_F(ResolverTest, SecureMxAndAddresses) {
   absl::StatusOr<DnsAnswer<MxRecord>> mx = resolver_->LookupMx("Secure.Example.");

@@ -74,20 +74,16 @@ policy::StsResolution Resolve(const StsFetch& fetch) {
 class StsFetcherTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // gtest 1.12 runs the tests of a suite whose SetUpTestSuite skipped or
+    // failed, so SetUp skips or fails each one (errors are printed once).
     if (std::string missing = PolicyHost::MissingTool(); !missing.empty()) {
-      *skip_ = absl::StrCat(missing, " is not installed: run tools/install-test-peers");
+      *missing_tool_ = missing;
       return;
     }
     absl::StatusOr<std::string> dir = testing::MakeTestDirectory("policy-host");
-    if (!dir.ok()) {
-      *setup_error_ = dir.status().ToString();
-      return;
-    }
+    ASSERT_TRUE(dir.ok()) << dir.status();
     absl::StatusOr<std::unique_ptr<PolicyHost>> host = PolicyHost::Start(*dir, Domains());
-    if (!host.ok()) {
-      *setup_error_ = host.status().ToString();
-      return;
-    }
+    ASSERT_TRUE(host.ok()) << host.status();
     host_ = host->release();
   }
   static void TearDownTestSuite() {
@@ -96,8 +92,10 @@ class StsFetcherTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (!skip_->empty()) GTEST_SKIP() << *skip_;
-    ASSERT_NE(host_, nullptr) << *setup_error_;
+    if (!missing_tool_->empty()) {
+      GTEST_SKIP() << *missing_tool_ << " is not installed: run tools/install-test-peers";
+    }
+    ASSERT_NE(host_, nullptr) << "the policy host did not start (the error is above)";
   }
 
   static StsFetchOptions Options() {
@@ -118,13 +116,11 @@ class StsFetcherTest : public ::testing::Test {
   }
 
   static PolicyHost* host_;
-  static std::string* const skip_;
-  static std::string* const setup_error_;
+  static std::string* const missing_tool_;
 };
 
 PolicyHost* StsFetcherTest::host_ = nullptr;
-std::string* const StsFetcherTest::skip_ = new std::string;
-std::string* const StsFetcherTest::setup_error_ = new std::string;
+std::string* const StsFetcherTest::missing_tool_ = new std::string;
 
 TEST_F(StsFetcherTest, EnforcePolicy) {
   const StsFetch fetch = Fetch("enforce.example");
