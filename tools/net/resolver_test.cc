@@ -1,27 +1,22 @@
 #include "tools/net/resolver.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/net/testing/dns_world.h"
+#include "tools/net/testing/loopback.h"
 
 namespace starling::net {
 namespace {
 
 using ::starling::net::testing::DnsWorld;
+using ::starling::net::testing::LoopbackSocket;
 using ::starling::net::testing::TestZone;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -65,37 +60,6 @@ _25._tcp.mx.tampered IN TLSA 3 1 1 )", kHashC, "\n"),
        {}},
   };
 }
-
-// A loopback UDP port: `keep_open` binds it and never answers (queries time
-// out); otherwise it is closed again (nothing listens there).
-class LoopbackUdpPort {
- public:
-  explicit LoopbackUdpPort(bool keep_open) {
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address = {};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (fd_ >= 0 &&
-        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      port_ = ntohs(address.sin_port);
-    }
-    if (!keep_open && fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~LoopbackUdpPort() {
-    if (fd_ >= 0) close(fd_);
-  }
-  std::string address() const { return absl::StrCat("127.0.0.1@", port_); }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
 
 class ResolverTest : public ::testing::Test {
  protected:
@@ -275,11 +239,16 @@ TEST_F(ResolverTest, BatchAnswersInQuestionOrder) {
 }
 
 TEST_F(ResolverTest, UnansweredQueriesTimeOutWithinTheBound) {
-  const LoopbackUdpPort silent(/*keep_open=*/true);
-  const LoopbackUdpPort closed(/*keep_open=*/false);
+  // A server that never answers, and a port where nothing listens (unbound
+  // keeps retrying that one for about 17 s).
+  absl::StatusOr<LoopbackSocket> silent = LoopbackSocket::Bind(LoopbackSocket::Kind::kUdp);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  absl::StatusOr<LoopbackSocket> closed = LoopbackSocket::Bind(LoopbackSocket::Kind::kUdp);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  closed->Close();
   ResolverOptions options = world_->ValidatingResolver(absl::Seconds(1));
-  options.stub_zones = {{"silent.example.net.", {silent.address()}},
-                        {"closed.example.net.", {closed.address()}}};
+  options.stub_zones = {{"silent.example.net.", {silent->dns_address()}},
+                        {"closed.example.net.", {closed->dns_address()}}};
   absl::StatusOr<std::unique_ptr<Resolver>> resolver = Resolver::Create(options);
   ASSERT_TRUE(resolver.ok()) << resolver.status();
   DnsQueries queries;

@@ -1,9 +1,5 @@
 #include "tools/net/sts_fetcher.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -13,12 +9,14 @@
 #include "core/policy/mta_sts.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tools/net/testing/loopback.h"
 #include "tools/net/testing/policy_host.h"
 
 namespace starling::net {
 namespace {
 
 using ::starling::net::testing::HostCertificate;
+using ::starling::net::testing::LoopbackSocket;
 using ::starling::net::testing::PolicyDomain;
 using ::starling::net::testing::PolicyHost;
 using ::starling::net::testing::PolicyResponse;
@@ -206,17 +204,12 @@ TEST_F(StsFetcherTest, SystemStoreDoesNotTrustTheTestCa) {
 }
 
 TEST_F(StsFetcherTest, RefusedConnectionIsANetworkError) {
-  // A port that was free a moment ago and has nobody listening.
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  close(fd);
+  absl::StatusOr<LoopbackSocket> closed =
+      LoopbackSocket::Bind(LoopbackSocket::Kind::kTcpListening);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  closed->Close();
   StsFetchOptions options = Options();
-  options.connect_to = {absl::StrCat("::127.0.0.1:", ntohs(address.sin_port))};
+  options.connect_to = {absl::StrCat("::127.0.0.1:", closed->port())};
   absl::StatusOr<StsPolicyFetcher> fetcher = StsPolicyFetcher::Create(options);
   ASSERT_TRUE(fetcher.ok()) << fetcher.status();
   absl::StatusOr<StsFetch> fetch = fetcher->Fetch("enforce.example");
@@ -228,23 +221,17 @@ TEST_F(StsFetcherTest, RefusedConnectionIsANetworkError) {
 TEST_F(StsFetcherTest, SilentServerTimesOutWithinTheBound) {
   // Listening but never accepting: the kernel completes TCP handshakes, TLS
   // never starts.
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(fd, 4), 0);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  absl::StatusOr<LoopbackSocket> silent =
+      LoopbackSocket::Bind(LoopbackSocket::Kind::kTcpListening);
+  ASSERT_TRUE(silent.ok()) << silent.status();
   StsFetchOptions options = Options();
-  options.connect_to = {absl::StrCat("::127.0.0.1:", ntohs(address.sin_port))};
+  options.connect_to = {absl::StrCat("::127.0.0.1:", silent->port())};
   options.timeout = absl::Seconds(1);
   absl::StatusOr<StsPolicyFetcher> fetcher = StsPolicyFetcher::Create(options);
   ASSERT_TRUE(fetcher.ok()) << fetcher.status();
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<StsFetch> fetch = fetcher->Fetch("enforce.example");
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  close(fd);
   ASSERT_TRUE(fetch.ok()) << fetch.status();
   EXPECT_EQ(fetch->outcome, StsFetch::Outcome::kNetworkError);
   EXPECT_THAT(fetch->detail, HasSubstr("timed out")) << fetch->detail;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "tools/net/testing/loopback.h"
 
 namespace starling::net::testing {
 namespace {
@@ -42,22 +43,19 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 // it; StartNsd retries with a new port when NSD fails to bind.
 absl::StatusOr<uint16_t> FreeLoopbackPort() {
   for (int attempt = 0; attempt < 20; ++attempt) {
-    const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    absl::StatusOr<LoopbackSocket> udp = LoopbackSocket::Bind(LoopbackSocket::Kind::kUdp);
+    if (!udp.ok()) return udp.status();
+    // The same number for TCP: bind a TCP socket to it explicitly.
     const int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address = {};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    uint16_t port = 0;
-    if (udp >= 0 && tcp >= 0 &&
-        bind(udp, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        getsockname(udp, reinterpret_cast<sockaddr*>(&address), &length) == 0 &&
-        bind(tcp, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-      port = ntohs(address.sin_port);
-    }
-    if (udp >= 0) close(udp);
+    address.sin_port = htons(udp->port());
+    const bool free_for_tcp =
+        tcp >= 0 &&
+        bind(tcp, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     if (tcp >= 0) close(tcp);
-    if (port != 0) return port;
+    if (free_for_tcp) return udp->port();
   }
   return absl::UnavailableError("no free loopback port for UDP and TCP");
 }
