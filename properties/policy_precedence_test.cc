@@ -39,7 +39,6 @@
 #include "core/policy/level.h"
 #include "core/policy/mta_sts.h"
 #include "core/policy/policy_entry.h"
-#include "core/policy/sha2.h"
 #include "core/policy/table.h"
 #include "core/policy/test_facts.h"
 #include "core/smtp/capabilities.h"
@@ -54,6 +53,9 @@
 
 namespace starling::policy {
 namespace {
+
+using testing::StandInDigest32;
+using testing::StandInDigest64;
 
 using smtp::DeliveryVerdict;
 using smtp::PolicyDecision;
@@ -219,10 +221,10 @@ rc::Gen<DaneState> AnyDane() {
     const int n = *Uniform(0, 4);
     for (int i = 0; i < n; ++i) {
       d.records.push_back(*rc::gen::element(
-          TlsaRecord{3, 1, 1, Sha256(ReferenceLeaf().spki_der)},
-          TlsaRecord{3, 0, 1, Sha256(ReferenceLeaf().der)},
-          TlsaRecord{2, 1, 1, Sha256("spki:intermediate")},
-          TlsaRecord{3, 1, 1, Sha256("a key nobody has")},
+          TlsaRecord{3, 1, 1, StandInDigest32(ReferenceLeaf().spki_der)},
+          TlsaRecord{3, 0, 1, StandInDigest32(ReferenceLeaf().der)},
+          TlsaRecord{2, 1, 1, StandInDigest32("spki:intermediate")},
+          TlsaRecord{3, 1, 1, StandInDigest32("a key nobody has")},
           TlsaRecord{1, 1, 1, std::string(32, 'x')},  // PKIX-EE: unusable in SMTP
           TlsaRecord{3, 1, 1, "short"}));             // wrong digest length
     }
@@ -401,9 +403,9 @@ RC_GTEST_PROP(PolicyPrecedence, UsableDaneGovernsOverMtaSts, ()) {
   DaneState dane = *AnyDane();
   dane.dnssec = DnssecStatus::kSecure;
   dane.records.push_back(*rc::gen::element(
-      TlsaRecord{3, 1, 1, Sha256(ReferenceLeaf().spki_der)},
-      TlsaRecord{2, 1, 1, Sha256("spki:intermediate")},
-      TlsaRecord{3, 1, 1, Sha256("a key nobody has")}));
+      TlsaRecord{3, 1, 1, StandInDigest32(ReferenceLeaf().spki_der)},
+      TlsaRecord{2, 1, 1, StandInDigest32("spki:intermediate")},
+      TlsaRecord{3, 1, 1, StandInDigest32("a key nobody has")}));
   w.dane = dane;
   RC_PRE(DaneEnforced(w.entry));
   RC_ASSERT(ClassifyDane(*w.dane) == DaneStatus::kUsable);
@@ -707,7 +709,7 @@ TEST(PolicyPrecedenceRegression, PinAuthenticatesAtEveryLevel) {
     entry.level = level;
     const std::string pin = absl::BytesToHexString(
         match ? (spki ? ReferenceLeaf().spki_sha256 : ReferenceLeaf().sha256)
-              : Sha256("another key"));
+              : StandInDigest32("another key"));
     (spki ? entry.spki_pins : entry.cert_pins) = {pin};
     PolicyInputs in;
     in.entry = &entry;

@@ -13,7 +13,6 @@
 #include "core/policy/mta_sts.h"
 #include "core/smtp/client_session.h"
 #include "core/smtp/command.h"
-#include "core/policy/sha2.h"
 #include "core/tls/facts.h"
 #include "core/tls/testing/test_pki.h"
 #include "sim/attacker.h"
@@ -100,22 +99,21 @@ absl::StatusOr<TlsaRecord> ResolveTlsa(
         "TLSA usage 2 for profile ", PartnerProfileName(profile),
         ": its certificate is sent without an issuer"));
   }
-  std::string data = chain[index];
-  if (tlsa.selector == 1) {
-    absl::StatusOr<CertificateFacts> facts = tls::DescribeCertificateDer(data);
-    if (!facts.ok()) return facts.status();
-    data = facts->spki_der;
-  }
+  // The digests come from the TLS layer (Botan), like the ones DANE checks.
+  absl::StatusOr<CertificateFacts> facts =
+      tls::DescribeCertificateDer(chain[index]);
+  if (!facts.ok()) return facts.status();
+  const bool full = tlsa.selector == 0;
   TlsaRecord out = tlsa;
   switch (tlsa.matching_type) {
     case 1:
-      out.data = policy::Sha256(data);
+      out.data = full ? facts->sha256 : facts->spki_sha256;
       break;
     case 2:
-      out.data = policy::Sha512(data);
+      out.data = full ? facts->sha512 : facts->spki_sha512;
       break;
     default:
-      out.data = std::move(data);
+      out.data = full ? facts->der : facts->spki_der;
       break;
   }
   return out;

@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/policy/names.h"
-#include "core/policy/sha2.h"
 
 namespace starling::policy {
 
@@ -99,15 +98,19 @@ DaneStatus ClassifyDane(const DaneState& state) {
 
 namespace {
 
+// RFC 6698 §2.1: the selected part of the certificate, in full or by the
+// digest the TLS layer reported (policy never hashes). A digest the facts
+// lack never matches.
 bool Matches(const TlsaRecord& r, const CertificateFacts& cert) {
-  const std::string& selected = r.selector == 0 ? cert.der : cert.spki_der;
-  if (selected.empty()) return false;
+  const bool full = r.selector == 0;
+  const std::string* selected = nullptr;
   switch (r.matching_type) {
-    case 0: return selected == r.data;
-    case 1: return Sha256(selected) == r.data;
-    case 2: return Sha512(selected) == r.data;
+    case 0: selected = full ? &cert.der : &cert.spki_der; break;
+    case 1: selected = full ? &cert.sha256 : &cert.spki_sha256; break;
+    case 2: selected = full ? &cert.sha512 : &cert.spki_sha512; break;
+    default: return false;
   }
-  return false;
+  return !selected->empty() && *selected == r.data;
 }
 
 bool ValidAt(const CertificateFacts& cert, absl::Time now) {

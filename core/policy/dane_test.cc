@@ -3,12 +3,14 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
-#include "core/policy/sha2.h"
 #include "core/policy/test_facts.h"
 #include "gtest/gtest.h"
 
 namespace starling::policy {
 namespace {
+
+using testing::StandInDigest32;
+using testing::StandInDigest64;
 
 using testing::GoodFacts;
 using testing::TestNow;
@@ -57,21 +59,21 @@ TEST(DaneTest, DaneEeIgnoresNamesAndValidity) {
   facts.peer_chain[0].not_after = absl::FromUnixSeconds(0);  // long expired
   const CertificateFacts& leaf = facts.peer_chain[0];
   for (const TlsaRecord& r :
-       {Record(3, 1, 1, Sha256(leaf.spki_der)), Record(3, 0, 1, Sha256(leaf.der)),
-        Record(3, 1, 2, Sha512(leaf.spki_der)), Record(3, 0, 0, leaf.der),
+       {Record(3, 1, 1, StandInDigest32(leaf.spki_der)), Record(3, 0, 1, StandInDigest32(leaf.der)),
+        Record(3, 1, 2, StandInDigest64(leaf.spki_der)), Record(3, 0, 0, leaf.der),
         Record(3, 1, 0, leaf.spki_der)}) {
     DaneState s{DnssecStatus::kSecure, {r}};
     EXPECT_TRUE(MatchDane(s, facts, {"mx.example.com"}, TestNow()).authenticated)
         << TlsaRecordText(r);
   }
-  DaneState wrong{DnssecStatus::kSecure, {Record(3, 1, 1, Sha256("other"))}};
+  DaneState wrong{DnssecStatus::kSecure, {Record(3, 1, 1, StandInDigest32("other"))}};
   EXPECT_FALSE(MatchDane(wrong, facts, {"mx.example.com"}, TestNow()).authenticated);
 }
 
 TEST(DaneTest, DaneTaNeedsChainAndName) {
   TlsFacts facts = GoodFacts({"mx.example.com"});
   facts.chain_verdict = ChainVerdict::kUntrustedRoot;  // private CA is fine
-  const std::string ta = Sha256(facts.peer_chain[1].spki_der);
+  const std::string ta = StandInDigest32(facts.peer_chain[1].spki_der);
   DaneState s{DnssecStatus::kSecure, {Record(2, 1, 1, ta)}};
   EXPECT_TRUE(MatchDane(s, facts, {"mx.example.com", "example.com"}, TestNow()).authenticated);
   // Wrong name.
@@ -88,7 +90,7 @@ TEST(DaneTest, DaneTaNeedsChainAndName) {
   bad.chain_verdict = ChainVerdict::kBadSignature;
   EXPECT_FALSE(MatchDane(s, bad, {"mx.example.com"}, TestNow()).authenticated);
   // A 2 x x record matching the leaf itself does not count.
-  DaneState leaf_ta{DnssecStatus::kSecure, {Record(2, 1, 1, Sha256(facts.peer_chain[0].spki_der))}};
+  DaneState leaf_ta{DnssecStatus::kSecure, {Record(2, 1, 1, StandInDigest32(facts.peer_chain[0].spki_der))}};
   EXPECT_FALSE(MatchDane(leaf_ta, facts, {"mx.example.com"}, TestNow()).authenticated);
 }
 

@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/policy/names.h"
-#include "core/policy/sha2.h"
 
 namespace starling::policy {
 
@@ -255,11 +254,9 @@ std::vector<std::string> DaneNames(const Destination& d) {
   return {d.mx_host, d.next_hop_domain};
 }
 
-std::string LeafSha256(const CertificateFacts& leaf, bool spki) {
-  const std::string& given = spki ? leaf.spki_sha256 : leaf.sha256;
-  if (given.size() == 32) return given;
-  const std::string& der = spki ? leaf.spki_der : leaf.der;
-  return der.empty() ? std::string() : Sha256(der);
+// The pin digest the TLS layer reported (policy never hashes).
+const std::string& LeafSha256(const CertificateFacts& leaf, bool spki) {
+  return spki ? leaf.spki_sha256 : leaf.sha256;
 }
 
 struct Outcome {

@@ -7,7 +7,6 @@
 
 #include "absl/strings/escaping.h"
 #include "core/policy/engine.h"
-#include "core/policy/sha2.h"
 #include "core/policy/test_facts.h"
 #include "gtest/gtest.h"
 #include "rapidcheck.h"
@@ -15,6 +14,9 @@
 
 namespace starling::policy {
 namespace {
+
+using testing::StandInDigest32;
+using testing::StandInDigest64;
 
 using smtp::DeliveryVerdict;
 using smtp::TlsProblem;
@@ -84,9 +86,9 @@ rc::Gen<std::optional<DaneState>> AnyDane(const TlsFacts& reference) {
     const int n = *rc::gen::inRange(0, 3);
     for (int i = 0; i < n; ++i) {
       d.records.push_back(*rc::gen::element(
-          TlsaRecord{3, 1, 1, Sha256(reference.peer_chain[0].spki_der)},
-          TlsaRecord{2, 1, 1, Sha256(reference.peer_chain[1].spki_der)},
-          TlsaRecord{3, 1, 1, Sha256("rolled over")},
+          TlsaRecord{3, 1, 1, StandInDigest32(reference.peer_chain[0].spki_der)},
+          TlsaRecord{2, 1, 1, StandInDigest32(reference.peer_chain[1].spki_der)},
+          TlsaRecord{3, 1, 1, StandInDigest32("rolled over")},
           TlsaRecord{1, 1, 1, std::string(32, 'x')}));
     }
     return d;

@@ -6,13 +6,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/policy/hook.h"
-#include "core/policy/sha2.h"
 #include "core/policy/table.h"
 #include "core/policy/test_facts.h"
 #include "gtest/gtest.h"
 
 namespace starling::policy {
 namespace {
+
+using testing::StandInDigest32;
+using testing::StandInDigest64;
 
 using smtp::DeliveryVerdict;
 using smtp::Destination;
@@ -60,7 +62,7 @@ StsPolicy Sts(StsMode mode, std::vector<std::string> mx = {"mx.example.com"}) {
 
 DaneState DaneFor(const TlsFacts& facts) {
   return DaneState{DnssecStatus::kSecure,
-                   {TlsaRecord{3, 1, 1, Sha256(facts.peer_chain[0].spki_der)}}};
+                   {TlsaRecord{3, 1, 1, StandInDigest32(facts.peer_chain[0].spki_der)}}};
 }
 
 TEST(EngineTest, MayGoesPlaintextWhenTlsIsMissing) {
@@ -174,7 +176,7 @@ TEST(EngineTest, Dane) {
   EXPECT_EQ(eval.authenticated_by, "dane");
   // A different key fails; plaintext fails.
   auto other = EvaluateHandshake(f.Inputs(), Dest(), GoodFacts({"mx.example.com"}));
-  f.dane->records[0].data = Sha256("rolled");
+  f.dane->records[0].data = StandInDigest32("rolled");
   other = EvaluateHandshake(f.Inputs(), Dest(), facts);
   EXPECT_EQ(other.decision.verdict, DeliveryVerdict::kTryNextMx);
   EXPECT_EQ(other.decision.tlsrpt_result_type, "validation-failure");

@@ -20,10 +20,14 @@
 namespace starling::tls {
 namespace {
 
-std::string Sha256(const std::vector<uint8_t>& bytes) {
+// Botan's digest of `bytes` ("SHA-256", "SHA-512", "SHA-160", "MD5"); empty
+// for empty input (nothing to describe).
+std::string Digest(const char* algorithm, absl::string_view bytes) {
+  if (bytes.empty()) return std::string();
   std::unique_ptr<Botan::HashFunction> hash =
-      Botan::HashFunction::create_or_throw("SHA-256");
-  const Botan::secure_vector<uint8_t> digest = hash->process(bytes);
+      Botan::HashFunction::create_or_throw(algorithm);
+  hash->update(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  const Botan::secure_vector<uint8_t> digest = hash->final();
   return std::string(digest.begin(), digest.end());
 }
 
@@ -156,9 +160,19 @@ CertificateFacts DescribeCertificate(const Botan::X509_Certificate& cert) {
   facts.der.assign(der.begin(), der.end());
   const std::vector<uint8_t>& spki = cert.subject_public_key_info();
   facts.spki_der.assign(spki.begin(), spki.end());
-  facts.sha256 = Sha256(der);
-  facts.spki_sha256 = Sha256(spki);
+  FillDigests(&facts);
   return facts;
+}
+
+void FillDigests(CertificateFacts* cert) {
+  cert->sha256 = Digest("SHA-256", cert->der);
+  cert->spki_sha256 = Digest("SHA-256", cert->spki_der);
+  cert->sha512 = Digest("SHA-512", cert->der);
+  cert->spki_sha512 = Digest("SHA-512", cert->spki_der);
+  cert->sha1 = Digest("SHA-160", cert->der);
+  cert->spki_sha1 = Digest("SHA-160", cert->spki_der);
+  cert->md5 = Digest("MD5", cert->der);
+  cert->spki_md5 = Digest("MD5", cert->spki_der);
 }
 
 absl::StatusOr<CertificateFacts> DescribeCertificateDer(absl::string_view der) {

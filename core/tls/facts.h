@@ -21,6 +21,11 @@ CertificateFacts DescribeCertificate(const Botan::X509_Certificate& cert);
 // The same from DER (for tools); kInvalidArgument when it does not parse.
 absl::StatusOr<CertificateFacts> DescribeCertificateDer(absl::string_view der);
 
+// Fills every digest of `cert` (SHA-256, SHA-512, SHA-1 and MD5 of `der` and
+// of `spki_der`) from those bytes; an empty input gives empty digests. For
+// facts that arrive without them (a JSON file, another TLS stack).
+void FillDigests(CertificateFacts* cert);
+
 TlsVersion ToTlsVersion(Botan::TLS::Protocol_Version version);
 
 // The outcome of path validation, as TlsFacts reports it.

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "botan/x509cert.h"
@@ -131,6 +132,29 @@ TEST(FactsTest, GarbageDoesNotParse) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(DescribeCertificateDer("").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The digests DANE and pins compare are computed here, with Botan: checked
+// on the FIPS 180-4 / RFC 1321 "abc" vectors, each over the right bytes.
+TEST(FactsTest, FillDigestsComputesEveryDigestOfDerAndSpki) {
+  CertificateFacts cert;
+  cert.der = "abc";
+  FillDigests(&cert);
+  EXPECT_EQ(absl::BytesToHexString(cert.sha256),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(absl::BytesToHexString(cert.sha512),
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+            "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+  EXPECT_EQ(absl::BytesToHexString(cert.sha1),
+            "a9993e364706816aba3e25717850c26c9cd0d89d");
+  EXPECT_EQ(absl::BytesToHexString(cert.md5), "900150983cd24fb0d6963f7d28e17f72");
+  // Nothing to describe: no digest rather than the digest of nothing.
+  EXPECT_TRUE(cert.spki_sha256.empty());
+  EXPECT_TRUE(cert.spki_md5.empty());
+  cert.spki_der = "abc";
+  FillDigests(&cert);
+  EXPECT_EQ(cert.spki_sha512, cert.sha512);
+  EXPECT_EQ(cert.spki_sha1, cert.sha1);
 }
 
 TEST(FactsTest, Versions) {

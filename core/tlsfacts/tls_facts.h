@@ -11,7 +11,10 @@ namespace starling {
 
 enum class TlsVersion : uint8_t { kUnknown, kTls10, kTls11, kTls12, kTls13 };
 
-// What one certificate of a peer's chain says; hashes are raw 32-byte SHA-256.
+// What one certificate of a peer's chain says. Digests are raw bytes of the
+// certificate (DER) and of its SubjectPublicKeyInfo: core/tls computes them
+// with Botan; an embedder on another TLS stack fills the same fields. Policy
+// never hashes: DANE (RFC 6698 matching types 1 and 2) and pins compare these.
 struct CertificateFacts {
   std::string subject_dn;
   std::string issuer_dn;
@@ -24,8 +27,15 @@ struct CertificateFacts {
   std::string signature_algorithm;  // e.g. "SHA-256/RSA"
   std::string der;                  // the certificate (DANE selector 0)
   std::string spki_der;             // SubjectPublicKeyInfo (DANE selector 1)
-  std::string sha256;               // of der
+  std::string sha256;               // of der (32 bytes)
   std::string spki_sha256;          // of spki_der
+  std::string sha512;               // of der (64 bytes): DANE matching type 2
+  std::string spki_sha512;          // of spki_der
+  // Older fingerprints Postfix tables still use (smtp_tls_fingerprint_digest).
+  std::string sha1;                 // of der (20 bytes)
+  std::string spki_sha1;            // of spki_der
+  std::string md5;                  // of der (16 bytes)
+  std::string spki_md5;             // of spki_der
 };
 
 // Outcome of path validation against the configured trust store.

@@ -55,7 +55,6 @@ LIBRARY_SOURCES=(
   core/policy/names.cc
   core/policy/policy_entry.cc
   core/policy/postfix_import.cc
-  core/policy/sha2.cc
   core/policy/table.cc
   core/smtp/capabilities.cc
   core/smtp/client_session.cc

@@ -6,7 +6,6 @@
 #include "absl/time/time.h"
 #include "core/policy/dane.h"
 #include "core/policy/engine.h"
-#include "core/policy/sha2.h"
 #include "fuzz/fuzz_input.h"
 
 namespace {
@@ -40,6 +39,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     c.not_after = absl::FromUnixSeconds(static_cast<int64_t>(in.Below(4)) * 1000);
     c.der = std::string(in.Bytes(in.Below(8)));
     c.spki_der = std::string(in.Bytes(in.Below(8)));
+    // Digests are the TLS layer's to compute: here any bytes of the right size.
+    c.sha256 = std::string(in.Bytes(32));
+    c.spki_sha256 = std::string(in.Bytes(32));
+    c.sha512 = std::string(in.Bytes(64));
+    c.spki_sha512 = std::string(in.Bytes(64));
     facts.peer_chain.push_back(c);
   }
   DaneState state;
@@ -53,8 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Often the digest of a real chain element, so matches happen.
     if (in.Bool() && !facts.peer_chain.empty()) {
       const CertificateFacts& c = facts.peer_chain[in.Below(facts.peer_chain.size())];
-      const std::string& sel = r.selector == 0 ? c.der : c.spki_der;
-      r.data = r.matching_type == 1 ? Sha256(sel) : r.matching_type == 2 ? Sha512(sel) : sel;
+      const bool full = r.selector == 0;
+      r.data = r.matching_type == 1   ? (full ? c.sha256 : c.spki_sha256)
+               : r.matching_type == 2 ? (full ? c.sha512 : c.spki_sha512)
+                                      : (full ? c.der : c.spki_der);
     } else {
       r.data = std::string(in.Bytes(in.Below(70)));
     }

@@ -31,6 +31,7 @@
 #include "core/policy/names.h"
 #include "core/policy/postfix_import.h"
 #include "core/policy/table.h"
+#include "core/tls/facts.h"
 #include "tools/cli.h"
 
 ABSL_FLAG(std::string, table, "", "explain: the policy table file");
@@ -185,6 +186,14 @@ int Explain() {
     if (!parsed.ok()) {
       std::cerr << absl::GetFlag(FLAGS_facts) << ": " << parsed.status().message() << "\n";
       return 1;
+    }
+    // Digests the file leaves out are computed from its DER (with Botan, in
+    // core/tls: policy itself never hashes).
+    for (CertificateFacts& cert : parsed->peer_chain) {
+      if (cert.sha256.empty() && cert.sha512.empty() && cert.sha1.empty() &&
+          cert.md5.empty() && cert.spki_sha256.empty()) {
+        tls::FillDigests(&cert);
+      }
     }
     facts = *parsed;
   }

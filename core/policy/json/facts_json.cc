@@ -98,6 +98,18 @@ absl::Status ParseCertificate(const Json& j, CertificateFacts* cert) {
       s = GetHex(v, key, &cert->sha256);
     } else if (key == "spki_sha256_hex") {
       s = GetHex(v, key, &cert->spki_sha256);
+    } else if (key == "sha512_hex") {
+      s = GetHex(v, key, &cert->sha512);
+    } else if (key == "spki_sha512_hex") {
+      s = GetHex(v, key, &cert->spki_sha512);
+    } else if (key == "sha1_hex") {
+      s = GetHex(v, key, &cert->sha1);
+    } else if (key == "spki_sha1_hex") {
+      s = GetHex(v, key, &cert->spki_sha1);
+    } else if (key == "md5_hex") {
+      s = GetHex(v, key, &cert->md5);
+    } else if (key == "spki_md5_hex") {
+      s = GetHex(v, key, &cert->spki_md5);
     } else {
       return Bad(key, "unknown field");
     }

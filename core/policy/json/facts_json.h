@@ -17,8 +17,12 @@ namespace starling::policy {
 //      "not_before": "2024-01-01T00:00:00Z", "not_after": "...",
 //      "key_type": "ECDSA", "key_bits": 256, "signature_algorithm": "...",
 //      "der_hex": "...", "spki_der_hex": "...",
-//      "sha256_hex": "...", "spki_sha256_hex": "..."}]}
-// Every field is optional; unknown fields and wrong types are errors.
+//      "sha256_hex": "...", "spki_sha256_hex": "...", "sha512_hex": "...",
+//      "spki_sha512_hex": "...", "sha1_hex", "spki_sha1_hex", "md5_hex",
+//      "spki_md5_hex"}]}
+// Every field is optional; unknown fields and wrong types are errors. Digests
+// are taken as given (policy never hashes): a tool that has the DER may fill
+// the missing ones with tls::FillDigests().
 // chain_verdict: not-checked, trusted, expired, not-yet-valid,
 // untrusted-root, self-signed, bad-signature, revoked, incomplete-chain,
 // weak-key-or-hash, other-failure.
