@@ -7,7 +7,7 @@
 //  - sessions alone with a fake handshake (cheap, many cases): the embedder
 //    hands every plaintext byte to the session before it reports the
 //    handshake, which is the worst an embedder can do;
-//  - the real byte path: smtp sessions over sim::TlsPipe with real
+//  - the real byte path: smtp sessions over core/starttls connections with real
 //    tls::Channels and certificates from the test PKI, and a
 //    man-in-the-middle that splices the tail into the plaintext stream right
 //    after the STARTTLS line (client -> server) or right after the 220
@@ -39,7 +39,7 @@
 #include "gtest/gtest.h"
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"
-#include "sim/tls_pipe.h"
+#include "core/starttls/connection.h"
 
 namespace starling::properties {
 namespace {
@@ -300,7 +300,7 @@ RC_GTEST_PROP(StartTlsBoundary, ClientNeverParsesInjectedReplies, ()) {
             smtp::RecipientStatus::kTempFailed);
 }
 
-// ---- the real byte path: TlsPipe + tls::Channel + test PKI ---------------------
+// ---- the real byte path: core/starttls + tls::Channel + test PKI ---------------------
 
 const tls::testing::TestPki& Pki() {
   static const std::shared_ptr<const tls::testing::TestPki> pki =
@@ -320,8 +320,9 @@ struct Wire {
 
 enum class Attack : uint8_t { kCommandTail, kReplyTail };
 
-// One client and one server over pipes, a man-in-the-middle splicing `tail`
-// into one direction at the boundary.
+// One client and one server connection (core/starttls: real STARTTLS over
+// real tls::Channels), a man-in-the-middle splicing `tail` into one
+// direction at the boundary.
 class MitmConnection {
  public:
   MitmConnection(Attack attack, std::string tail, smtp::StartTlsTail mode,
@@ -333,7 +334,12 @@ class MitmConnection {
     server_options->hostname = "mx.b.example";
     server_options->offer_starttls = true;
     server_options->starttls_tail = mode;
-    server_ = std::make_unique<smtp::ServerSession>(server_options);
+    tls::ChannelOptions server_tls;
+    server_tls.role = tls::Role::kServer;
+    server_tls.identities = {Pki().identity(tls::testing::CertKind::kGood)};
+    server_tls.rng = tls::SeededRng(seed, "server");
+    server_ = std::make_unique<starttls::ServerConnection>(
+        starttls::ServerConnection::Options{server_options, server_tls});
 
     auto client_options = std::make_shared<smtp::ClientOptions>();
     client_options->helo_name = "relay.a.example";
@@ -343,16 +349,13 @@ class MitmConnection {
     message.body = std::make_shared<smtp::StringBodySource>("Subject: t\r\n\r\n.dot\r\n");
     std::vector<smtp::OutboundMessage> messages;
     messages.push_back(std::move(message));
-    client_ = *smtp::ClientSession::Create(client_options,
-                                           {"b.example", "mx.b.example"}, &policy_,
-                                           std::move(messages), kReference);
-
-    client_tls_.role = tls::Role::kClient;
-    client_tls_.trust = Pki().trust_store();
-    client_tls_.rng = tls::SeededRng(seed, "client");
-    server_tls_.role = tls::Role::kServer;
-    server_tls_.identities = {Pki().identity(tls::testing::CertKind::kGood)};
-    server_tls_.rng = tls::SeededRng(seed, "server");
+    tls::ChannelOptions client_tls;
+    client_tls.role = tls::Role::kClient;
+    client_tls.trust = Pki().trust_store();
+    client_tls.rng = tls::SeededRng(seed, "client");
+    client_ = *starttls::ClientConnection::Create(
+        {client_options, {"b.example", "mx.b.example"}, client_tls}, &policy_,
+        std::move(messages), kReference);
     Note("accept", server_->AcceptConnection(kReference));
   }
 
@@ -360,92 +363,57 @@ class MitmConnection {
     for (int guard = 0; guard < 100000; ++guard) {
       bool progress = ClientTurn();
       progress |= ServerTurn();
-      progress |= Deliver(&to_server_, &server_pipe_, /*to_server=*/true);
-      progress |= Deliver(&to_client_, &client_pipe_, /*to_server=*/false);
+      progress |= Deliver(&to_server_, /*to_server=*/true);
+      progress |= Deliver(&to_client_, /*to_server=*/false);
       if (!progress) break;
     }
-    if (!client_->closed()) client_->ConnectionLost("no progress", kReference);
+    if (!client_->session().closed()) {
+      client_->ConnectionLost("no progress", kReference);
+    }
   }
 
   // Observations.
-  const smtp::ClientSession& client() const { return *client_; }
-  const smtp::ServerSession& server() const { return *server_; }
+  const smtp::ClientSession& client() const { return client_->session(); }
+  const smtp::ServerSession& server() const { return server_->session(); }
   const std::vector<std::string>& server_before_tls() const { return server_before_; }
   const std::vector<std::string>& server_after_tls() const { return server_after_; }
   const std::string& body() const { return body_; }
   const std::string& client_clear() const { return client_clear_; }
   const std::string& server_clear() const { return server_clear_; }
-  bool client_tls_up() const { return client_tls_up_; }
-  bool server_tls_up() const { return server_tls_up_; }
+  bool client_tls_up() const { return client_->handshake_facts().has_value(); }
+  bool server_tls_up() const { return server_->session().tls() != nullptr; }
   bool injected() const { return injected_; }
-  bool client_tls_failed() const { return client_tls_failed_; }
+  bool client_tls_failed() const { return client_->tls_failure().has_value(); }
   const std::vector<std::string>& errors() const { return errors_; }
-  bool server_tls_failed() const { return server_tls_failed_; }
+  bool server_tls_failed() const { return server_->tls_failure().has_value(); }
 
  private:
   bool ClientTurn() {
-    bool progress = !client_pipe_.Plaintext().empty();
-    const size_t before = client_->PendingOutput().size();
-    Note("client pump", sim::PumpSession(*client_, client_pipe_, kReference));
-    progress |= client_->PendingOutput().size() != before;
-    while (std::optional<tls::ChannelEvent> e = client_pipe_.NextEvent()) {
-      progress = true;
-      if (e->type == tls::ChannelEventType::kHandshakeComplete) {
-        client_tls_up_ = true;
-        Note("client tls", client_->TlsEstablished(e->facts, kReference));
-      } else if (e->type == tls::ChannelEventType::kFailed) {
-        client_tls_failed_ = true;
-        if (client_->state() == smtp::ClientState::kTlsHandshake) {
-          Note("client tls", client_->TlsFailed(e->detail, kReference));
-        }
-      }
-    }
-    while (std::optional<smtp::ClientEvent> e = client_->NextEvent()) {
-      progress = true;
-      if (e->type == ClientEventType::kStartTls && !client_->closed()) {
-        tls::ChannelOptions options = client_tls_;
-        options.server_name = e->sni;
-        Note("client starttls", client_pipe_.StartTls(std::move(options)));
-      }
-    }
-    Note("client pump", sim::PumpSession(*client_, client_pipe_, kReference));
-    progress |= Flush(&client_pipe_, &to_server_, &client_clear_,
-                      attack_ == Attack::kCommandTail ? "STARTTLS\r\n" : "");
-    return progress;
+    bool progress = false;
+    while (client_->NextEvent()) progress = true;
+    const std::string out(client_->PendingWire());
+    if (out.empty()) return progress;
+    Carry(client_->pipe(), out, &to_server_, &client_clear_,
+          attack_ == Attack::kCommandTail ? "STARTTLS\r\n" : "");
+    client_->ConsumeWire(out.size(), kReference);
+    return true;
   }
 
   bool ServerTurn() {
-    bool progress = !server_pipe_.Plaintext().empty();
-    const size_t before = server_->PendingOutput().size();
-    if (!server_->closed()) {
-      Note("server pump", sim::PumpSession(*server_, server_pipe_, kReference));
-    }
-    progress |= server_->PendingOutput().size() != before;
-    while (std::optional<tls::ChannelEvent> e = server_pipe_.NextEvent()) {
-      progress = true;
-      if (e->type == tls::ChannelEventType::kHandshakeComplete) {
-        server_tls_up_ = true;
-        Note("server tls", server_->TlsEstablished(e->facts, kReference));
-      } else if (e->type == tls::ChannelEventType::kFailed) {
-        server_tls_failed_ = true;
-        if (server_->state() == smtp::ServerState::kTlsHandshake) {
-          Note("server tls", server_->TlsFailed(e->detail, kReference));
-        }
-      }
-    }
+    bool progress = false;
     while (std::optional<smtp::ServerEvent> e = server_->NextEvent()) {
       progress = true;
-      (server_tls_up_ ? server_after_ : server_before_).push_back(Describe(*e));
+      // After the server's STARTTLS event, with TLS up: it came over TLS (a
+      // failed handshake's "closed" did not).
+      const bool over_tls =
+          after_starttls_ && server_->session().tls() != nullptr;
+      (over_tls ? server_after_ : server_before_).push_back(Describe(*e));
       switch (e->type) {
         case ServerEventType::kMessageData:
           body_ += e->data;
           break;
         case ServerEventType::kStartTls:
-          // The 220 leaves in the clear before the first TLS byte.
-          Note("server pump", sim::PumpSession(*server_, server_pipe_, kReference));
-          Flush(&server_pipe_, &to_client_, &server_clear_,
-                attack_ == Attack::kReplyTail ? "Ready to start TLS\r\n" : "");
-          Note("server starttls", server_pipe_.StartTls(server_tls_));
+          after_starttls_ = true;
           break;
         case ServerEventType::kMessageAborted:
         case ServerEventType::kClosed:
@@ -454,39 +422,47 @@ class MitmConnection {
           Note("server accept", server_->Accept(kReference));
       }
     }
-    if (!server_->closed()) {
-      Note("server pump", sim::PumpSession(*server_, server_pipe_, kReference));
-    }
-    progress |= Flush(&server_pipe_, &to_client_, &server_clear_,
-                      attack_ == Attack::kReplyTail ? "Ready to start TLS\r\n" : "");
-    return progress;
+    const std::string out(server_->PendingWire());
+    if (out.empty()) return progress;
+    Carry(server_->pipe(), out, &to_client_, &server_clear_,
+          attack_ == Attack::kReplyTail ? "Ready to start TLS\r\n" : "");
+    server_->ConsumeWire(out.size());
+    return true;
   }
 
-  // Moves a pipe's network output onto a wire; the man in the middle adds
-  // the tail right after the plaintext ending in `boundary`.
-  bool Flush(sim::TlsPipe* pipe, Wire* wire, std::string* clear,
-             absl::string_view boundary) {
-    const absl::string_view out = pipe->NetworkOutput();
-    if (out.empty()) return false;
-    if (pipe->channel() == nullptr) clear->append(out.data(), out.size());
-    wire->bytes.append(out.data(), out.size());
-    pipe->ConsumeNetworkOutput(out.size());
+  // Puts wire output on a wire; the man in the middle adds the tail right
+  // after the plaintext ending in `boundary`.
+  void Carry(const starttls::TlsPipe& pipe, absl::string_view out, Wire* wire,
+             std::string* clear, absl::string_view boundary) {
+    const uint64_t at = pipe.network_consumed();
+    const size_t in_clear =
+        pipe.tls_start() <= at
+            ? 0
+            : static_cast<size_t>(std::min<uint64_t>(out.size(), pipe.tls_start() - at));
+    clear->append(out.data(), in_clear);
+    wire->bytes.append(out.data(), in_clear);
     if (!injected_ && !boundary.empty() && absl::EndsWith(*clear, boundary)) {
       injected_ = true;
       wire->bytes += tail_;
     }
-    return true;
+    wire->bytes.append(out.data() + in_clear, out.size() - in_clear);
   }
 
-  bool Deliver(Wire* wire, sim::TlsPipe* pipe, bool to_server) {
+  bool Deliver(Wire* wire, bool to_server) {
     if (wire->bytes.empty()) return false;
     const size_t n = wire->Take();
     const std::string piece = wire->bytes.substr(0, n);
     wire->bytes.erase(0, n);
-    if (to_server ? server_->closed() : client_->closed()) return true;  // dropped
-    const absl::Status status = pipe->ReceiveFromNetwork(piece, kReference);
-    if (!status.ok() && pipe->channel() == nullptr) {
-      Note(to_server ? "server receive" : "client receive", status);
+    if (to_server) {
+      if (server_->finished()) return true;  // dropped
+      const bool clear = server_->pipe().channel() == nullptr;
+      const absl::Status status = server_->ReceiveWire(piece, kReference);
+      if (clear) Note("server receive", status);
+    } else {
+      if (client_->finished()) return true;
+      const bool clear = client_->pipe().channel() == nullptr;
+      const absl::Status status = client_->ReceiveWire(piece, kReference);
+      if (clear) Note("client receive", status);
     }
     return true;
   }
@@ -498,21 +474,14 @@ class MitmConnection {
   Attack attack_;
   std::string tail_;
   bool injected_ = false;
+  bool after_starttls_ = false;
   smtp::OpportunisticTlsPolicy policy_;
-  std::unique_ptr<smtp::ClientSession> client_;
-  std::unique_ptr<smtp::ServerSession> server_;
-  tls::ChannelOptions client_tls_;
-  tls::ChannelOptions server_tls_;
-  sim::TlsPipe client_pipe_;
-  sim::TlsPipe server_pipe_;
+  std::unique_ptr<starttls::ClientConnection> client_;
+  std::unique_ptr<starttls::ServerConnection> server_;
   Wire to_server_;
   Wire to_client_;
   std::string client_clear_;
   std::string server_clear_;
-  bool client_tls_up_ = false;
-  bool server_tls_up_ = false;
-  bool client_tls_failed_ = false;
-  bool server_tls_failed_ = false;
   std::vector<std::string> server_before_;
   std::vector<std::string> server_after_;
   std::string body_;

@@ -1,10 +1,12 @@
 #include "sim/partner.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/smtp/reply.h"
 #include "core/tls/rng.h"
 
@@ -77,8 +79,13 @@ absl::StatusOr<PartnerProfile> ParsePartnerProfile(absl::string_view name) {
   for (PartnerProfile profile : AllPartnerProfiles()) {
     if (PartnerProfileName(profile) == lower) return profile;
   }
+  std::vector<absl::string_view> names;
+  for (PartnerProfile profile : AllPartnerProfiles()) {
+    names.push_back(PartnerProfileName(profile));
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown partner profile \"", name, "\""));
+      absl::StrCat("unknown partner profile \"", name,
+                   "\" (valid: ", absl::StrJoin(names, ", "), ")"));
 }
 
 CertKind PartnerCertKind(PartnerProfile profile) {
@@ -168,15 +175,14 @@ void Partner::Accepted(ReceivedMessage message) {
 PartnerConnection::PartnerConnection(Partner* partner, tls::ChannelOptions tls)
     : SessionEndpoint(partner->scheduler_, Side::kB),
       partner_(partner),
-      tls_(std::move(tls)),
-      session_(partner->server_options_) {}
+      connection_({partner->server_options_, std::move(tls)}) {}
 
 PartnerConnection::~PartnerConnection() {
   if (release_.sequence != 0) scheduler_->Cancel(release_);
 }
 
 void PartnerConnection::OnConnected() {
-  Note("accept", session_.AcceptConnection(scheduler_->Now()));
+  Note("accept", connection_.AcceptConnection(scheduler_->Now()));
   Step();
 }
 
@@ -191,57 +197,88 @@ void PartnerConnection::OnClosed(CloseReason reason) {
   // The client stopped sending before the session ended (no QUIT): there is
   // nobody left to answer. A closed session's held replies still leave
   // (a half-closed peer may read them) and the link closes after them.
-  if (!session_.closed()) {
+  if (!connection_.session().closed()) {
     if (release_.sequence != 0) scheduler_->Cancel(release_);
     release_ = EventHandle();
     held_.clear();
+    released_ = 0;
     Drop();
   }
 }
 
 bool PartnerConnection::Turn() {
   bool progress = false;
-  if (!pipe_.Plaintext().empty()) {
-    const std::string input(pipe_.Plaintext());
-    pipe_.ConsumePlaintext(input.size());
-    Note("receive", session_.Receive(input, scheduler_->Now()));
-    progress = true;
-  }
-  while (std::optional<tls::ChannelEvent> event = pipe_.NextEvent()) {
-    progress = true;
-    if (event->type == tls::ChannelEventType::kHandshakeComplete) {
-      ++partner_->tls_sessions_;
-      Note("tls", session_.TlsEstablished(event->facts, scheduler_->Now()));
-    } else if (event->type == tls::ChannelEventType::kFailed) {
-      Note("tls", session_.TlsFailed(event->detail, scheduler_->Now()));
-    }
-  }
   while (!dropped()) {
-    std::optional<smtp::ServerEvent> event = session_.NextEvent();
+    std::optional<smtp::ServerEvent> event = connection_.NextEvent();
     if (!event.has_value()) break;
     progress = true;
     HandleEvent(*std::move(event));
   }
   if (dropped()) return false;
-  return MoveOutput() || progress;
+  if (!counted_tls_ && connection_.session().tls() != nullptr) {
+    counted_tls_ = true;
+    ++partner_->tls_sessions_;
+  }
+  if (partner_->profile() == PartnerProfile::kTarpit &&
+      !connection_.PendingWire().empty()) {
+    Hold();
+    progress = true;
+  }
+  return progress;
+}
+
+absl::string_view PartnerConnection::PendingWire() const {
+  if (partner_->profile() != PartnerProfile::kTarpit) {
+    return connection_.PendingWire();
+  }
+  if (held_.empty() || released_ == 0) return {};
+  return held_.front().second;
+}
+
+void PartnerConnection::ConsumeWire(size_t n, absl::Time now) {
+  if (partner_->profile() != PartnerProfile::kTarpit) {
+    connection_.ConsumeWire(n);
+    return;
+  }
+  (void)now;
+  wire_offset_ += n;
+  held_.front().second.erase(0, n);
+  if (held_.front().second.empty()) {
+    held_.pop_front();
+    --released_;
+  }
+}
+
+uint64_t PartnerConnection::WireOffset() const {
+  return partner_->profile() == PartnerProfile::kTarpit
+             ? wire_offset_
+             : connection_.pipe().network_consumed();
+}
+
+void PartnerConnection::Hold() {
+  const absl::string_view out = connection_.PendingWire();
+  held_.emplace_back(scheduler_->Now() + partner_->options_.tarpit_delay,
+                     std::string(out));
+  connection_.ConsumeWire(out.size());
+  ArmRelease();
 }
 
 void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
   const PartnerProfile profile = partner_->profile();
   switch (event.type) {
     case smtp::ServerEventType::kHelo:
-      Note("accept", session_.Accept(scheduler_->Now()));
+      Note("accept", connection_.Accept(scheduler_->Now()));
       // The EHLO reply above still lists STARTTLS; the command itself
       // now gets 454.
       if (profile == PartnerProfile::kStartTls454) {
-        session_.set_tls_available(false);
+        connection_.mutable_session().set_tls_available(false);
       }
       break;
     case smtp::ServerEventType::kMailFrom:
       sender_ = event.command.path.has_value() ? event.command.path->ToString()
                                                : std::string();
       recipients_.clear();
-      Note("accept", session_.Accept(scheduler_->Now()));
+      Note("accept", connection_.Accept(scheduler_->Now()));
       break;
     case smtp::ServerEventType::kRcptTo: {
       const std::string recipient = event.command.path.has_value()
@@ -251,13 +288,13 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
           !partner_->GreylistPasses(sender_, recipient)) {
         ++partner_->greylisted_;
         Note("reject",
-             session_.Reject(smtp::Reply::Make(
+             connection_.Reject(smtp::Reply::Make(
                  451, "4.7.1", "Greylisted, please try again later"),
                  scheduler_->Now()));
         break;
       }
       recipients_.push_back(recipient);
-      Note("accept", session_.Accept(scheduler_->Now()));
+      Note("accept", connection_.Accept(scheduler_->Now()));
       break;
     }
     case smtp::ServerEventType::kMessageData:
@@ -272,7 +309,7 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
       message.sender = sender_;
       message.recipients = std::move(recipients_);
       message.body = std::move(body_);
-      message.over_tls = session_.tls() != nullptr;
+      message.over_tls = connection_.session().tls() != nullptr;
       recipients_.clear();
       body_.clear();
       partner_->Accepted(std::move(message));
@@ -282,79 +319,36 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
         Drop();
         break;
       }
-      Note("accept", session_.Accept(scheduler_->Now()));
+      Note("accept", connection_.Accept(scheduler_->Now()));
       break;
     }
     case smtp::ServerEventType::kMessageAborted:
       body_.clear();
       break;
-    case smtp::ServerEventType::kStartTls:
-      MoveOutput();  // the 220 leaves before the first TLS byte
-      if (profile == PartnerProfile::kTarpit) {
-        start_tls_after_held_ = true;
-      } else {
-        StartTls();
-      }
+    case smtp::ServerEventType::kStartTls:  // the connection handles it
       break;
     case smtp::ServerEventType::kClosed:
       break;
     case smtp::ServerEventType::kAuth:
-      Note("reject", session_.Reject(smtp::Reply::Make(
+      Note("reject", connection_.Reject(smtp::Reply::Make(
                          535, "5.7.8", "Authentication not supported here"),
                          scheduler_->Now()));
       break;
   }
 }
 
-void PartnerConnection::StartTls() {
-  Flush();
-  Note("starttls", pipe_.StartTls(tls_));
-}
-
-bool PartnerConnection::MoveOutput() {
-  const absl::string_view out = session_.PendingOutput();
-  if (out.empty()) return false;
-  const size_t size = out.size();
-  if (partner_->profile() == PartnerProfile::kTarpit) {
-    held_.emplace_back(scheduler_->Now() + partner_->options_.tarpit_delay,
-                       std::string(out));
-    session_.ConsumeOutput(size);
-    ArmRelease();
-    return true;
-  }
-  const TlsPipe::Mode mode = pipe_.mode();
-  if (mode != TlsPipe::Mode::kClear && mode != TlsPipe::Mode::kEstablished) {
-    return false;
-  }
-  const absl::Status sent = pipe_.Send(out);
-  if (sent.ok()) session_.ConsumeOutput(size);
-  Note("send", sent);
-  return sent.ok();
-}
-
 void PartnerConnection::ArmRelease() {
-  if (release_.sequence != 0 || held_.empty()) return;
-  release_ = scheduler_->At(held_.front().first, [this] {
+  if (release_.sequence != 0 || held_.size() == released_) return;
+  release_ = scheduler_->At(held_[released_].first, [this] {
     release_ = EventHandle();
-    Release();
-  });
-}
-
-void PartnerConnection::Release() {
-  while (!held_.empty() && held_.front().first <= scheduler_->Now()) {
-    const TlsPipe::Mode mode = pipe_.mode();
-    // Replies to a session whose TLS has ended can no longer be sent.
-    if (mode == TlsPipe::Mode::kClear || mode == TlsPipe::Mode::kEstablished) {
-      Note("send", pipe_.Send(held_.front().second));
+    // Every piece whose time has come may leave now.
+    while (released_ < held_.size() &&
+           held_[released_].first <= scheduler_->Now()) {
+      ++released_;
     }
-    held_.pop_front();
-  }
-  if (held_.empty() && start_tls_after_held_) {
-    start_tls_after_held_ = false;
-    StartTls();
-  }
-  ArmRelease();
-  Step();
+    ArmRelease();
+    Step();
+  });
 }
 
 }  // namespace starling::sim

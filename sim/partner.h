@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/smtp/server_session.h"
+#include "core/starttls/connection.h"
 #include "core/tls/channel.h"
 #include "core/tls/testing/test_pki.h"
 #include "sim/scheduler.h"
@@ -134,7 +135,8 @@ class Partner {
 };
 
 // The server end of one link: an smtp::ServerSession answered as the
-// partner's profile says, with a server tls::Channel on STARTTLS.
+// partner's profile says, with a server tls::Channel on STARTTLS (a
+// starttls::ServerConnection).
 class PartnerConnection : public SessionEndpoint {
  public:
   ~PartnerConnection() override;
@@ -142,19 +144,25 @@ class PartnerConnection : public SessionEndpoint {
   void OnConnected() override;
   void OnClosed(CloseReason reason) override;
 
-  const smtp::ServerSession& session() const { return session_; }
+  const smtp::ServerSession& session() const { return connection_.session(); }
 
  protected:
   bool Turn() override;
-  bool SessionClosed() const override { return session_.closed(); }
-  bool SessionHasOutput() const override {
-    return !session_.PendingOutput().empty() || !held_.empty();
+  absl::Status ReceiveWire(absl::string_view bytes, absl::Time now) override {
+    return connection_.ReceiveWire(bytes, now);
   }
+  // kTarpit: only the octets whose release time has come.
+  absl::string_view PendingWire() const override;
+  void ConsumeWire(size_t n, absl::Time now) override;
+  const starttls::TlsPipe& Pipe() const override { return connection_.pipe(); }
+  bool Finished() const override { return connection_.finished(); }
+  bool Holding() const override { return !held_.empty(); }
+  uint64_t WireOffset() const override;
   absl::Time SessionDeadline() const override {
-    return session_.NextDeadline();
+    return connection_.NextDeadline();
   }
   void SessionTimeout(absl::Time now) override {
-    Note("timeout", session_.OnTimeout(now));
+    Note("timeout", connection_.OnTimeout(now));
   }
 
  private:
@@ -162,20 +170,20 @@ class PartnerConnection : public SessionEndpoint {
 
   PartnerConnection(Partner* partner, tls::ChannelOptions tls);
 
-  // Moves the session's output to the pipe, or (kTarpit) holds it back.
-  bool MoveOutput();
+  // kTarpit: takes the connection's new wire output into held_.
+  void Hold();
   void ArmRelease();
-  void Release();
-  void StartTls();
   void HandleEvent(smtp::ServerEvent event);
 
   Partner* partner_;
-  tls::ChannelOptions tls_;
-  smtp::ServerSession session_;
-  // kTarpit: replies waiting for their release time, in order.
+  starttls::ServerConnection connection_;
+  // kTarpit: wire octets waiting for their release time, in order; the
+  // front ones whose time has come are released_ octets long.
   std::deque<std::pair<absl::Time, std::string>> held_;
+  size_t released_ = 0;
+  uint64_t wire_offset_ = 0;  // kTarpit: octets written so far
   EventHandle release_;
-  bool start_tls_after_held_ = false;
+  bool counted_tls_ = false;
   // The transaction being received.
   std::string sender_;
   std::vector<std::string> recipients_;

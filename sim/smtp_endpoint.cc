@@ -14,13 +14,13 @@ SessionEndpoint::~SessionEndpoint() { CancelTimer(); }
 
 void SessionEndpoint::OnData(absl::string_view bytes) {
   if (dropped_) return;
-  if (pipe_.channel() == nullptr) {
+  if (!Pipe().channel()) {
     received_clear_tail_.append(bytes.data(), bytes.size());
     if (received_clear_tail_.size() > kClearTail) {
       received_clear_tail_.erase(0, received_clear_tail_.size() - kClearTail);
     }
   }
-  Note("receive", pipe_.ReceiveFromNetwork(bytes, scheduler_->Now()));
+  Note("receive", ReceiveWire(bytes, scheduler_->Now()));
   Step();
 }
 
@@ -29,13 +29,9 @@ void SessionEndpoint::Step() {
   for (int guard = 0; guard < 1000 && !dropped_ && Turn(); ++guard) {
   }
   if (dropped_) return;
-  tls_established_ |= pipe_.mode() == TlsPipe::Mode::kEstablished;
+  tls_established_ |= Pipe().mode() == starttls::TlsPipe::Mode::kEstablished;
   Flush();
-  if (!link_closed_ && SessionClosed() && !SessionHasOutput()) {
-    if (pipe_.mode() == TlsPipe::Mode::kEstablished) {
-      Note("close tls", pipe_.CloseTls());
-    }
-    Flush();
+  if (!link_closed_ && Finished() && PendingWire().empty() && !Holding()) {
     link_closed_ = true;
     if (!link_->finished()) Note("close link", link_->Close(side_));
   }
@@ -43,15 +39,20 @@ void SessionEndpoint::Step() {
 }
 
 void SessionEndpoint::Flush() {
-  while (!pipe_.NetworkOutput().empty() && !link_->finished()) {
-    const absl::string_view out = pipe_.NetworkOutput();
+  while (!PendingWire().empty() && !link_->finished()) {
+    const absl::string_view out = PendingWire();
     max_unsent_ = std::max(max_unsent_, out.size());
     const size_t n = std::min(out.size(), link_->Writable(side_));
     if (n == 0) return;  // OnWritable() resumes
-    (pipe_.channel() == nullptr ? sent_clear_ : sent_tls_)
-        .append(out.data(), n);
+    // Octets before the switch to TLS left in the clear.
+    const uint64_t at = WireOffset();
+    const uint64_t tls_start = Pipe().tls_start();
+    const uint64_t clear =
+        tls_start <= at ? 0 : std::min<uint64_t>(n, tls_start - at);
+    sent_clear_.append(out.data(), clear);
+    sent_tls_.append(out.data() + clear, n - clear);
     Note("write", link_->Write(side_, out.substr(0, n)));
-    pipe_.ConsumeNetworkOutput(n);
+    ConsumeWire(n, scheduler_->Now());
   }
 }
 
@@ -108,24 +109,40 @@ void SessionEndpoint::CancelTimer() {
 absl::StatusOr<std::unique_ptr<ClientEndpoint>> ClientEndpoint::Create(
     Scheduler* scheduler, ClientEndpointOptions options,
     smtp::TlsPolicyHook* policy, std::vector<smtp::OutboundMessage> messages) {
-  absl::StatusOr<std::unique_ptr<smtp::ClientSession>> session =
-      smtp::ClientSession::Create(std::move(options.smtp),
-                                  std::move(options.destination), policy,
-                                  std::move(messages), scheduler->Now());
-  if (!session.ok()) return session.status();
-  return std::unique_ptr<ClientEndpoint>(new ClientEndpoint(
-      scheduler, std::move(options.tls), *std::move(session)));
+  absl::StatusOr<std::unique_ptr<starttls::ClientConnection>> connection =
+      starttls::ClientConnection::Create(
+          {std::move(options.smtp), std::move(options.destination),
+           std::move(options.tls)},
+          policy, std::move(messages), scheduler->Now());
+  if (!connection.ok()) return connection.status();
+  return std::unique_ptr<ClientEndpoint>(
+      new ClientEndpoint(scheduler, *std::move(connection)));
 }
 
-ClientEndpoint::ClientEndpoint(Scheduler* scheduler, tls::ChannelOptions tls,
-                               std::unique_ptr<smtp::ClientSession> session)
-    : SessionEndpoint(scheduler, Side::kA),
-      tls_(std::move(tls)),
-      session_(std::move(session)) {}
+ClientEndpoint::ClientEndpoint(
+    Scheduler* scheduler, std::unique_ptr<starttls::ClientConnection> connection)
+    : SessionEndpoint(scheduler, Side::kA), connection_(std::move(connection)) {}
+
+void ClientEndpoint::set_transcript(std::vector<TranscriptEntry>* transcript) {
+  if (transcript == nullptr) {
+    connection_->set_observer(nullptr);
+    return;
+  }
+  connection_->set_observer(
+      [this, transcript](bool sent, bool tls, absl::string_view bytes) {
+        transcript->push_back(
+            {scheduler_->Now(), sent, tls, std::string(bytes)});
+      });
+}
+
+std::optional<tls::FailureReason> ClientEndpoint::handshake_failure() const {
+  if (!connection_->tls_failure().has_value()) return std::nullopt;
+  return connection_->tls_failure()->reason;
+}
 
 void ClientEndpoint::OnClosed(CloseReason reason) {
-  if (!session_->closed()) {
-    session_->ConnectionLost(
+  if (!connection_->session().closed()) {
+    connection_->ConnectionLost(
         absl::StrCat("connection ", CloseReasonName(reason)), scheduler_->Now());
   }
   if (reason == CloseReason::kFin) {
@@ -136,39 +153,13 @@ void ClientEndpoint::OnClosed(CloseReason reason) {
 }
 
 bool ClientEndpoint::Turn() {
-  bool progress = !pipe_.Plaintext().empty();
-  const size_t output = session_->PendingOutput().size();
-  if (transcript_ != nullptr) {
-    const absl::Time now = scheduler_->Now();
-    Note("pump", PumpSession(*session_, pipe_, now,
-                             [this, now](bool sent, absl::string_view bytes) {
-                               transcript_->push_back(
-                                   {now, sent,
-                                    pipe_.mode() == TlsPipe::Mode::kEstablished,
-                                    std::string(bytes)});
-                             }));
-  } else {
-    Note("pump", PumpSession(*session_, pipe_, scheduler_->Now()));
-  }
-  progress |= session_->PendingOutput().size() != output;
-  while (std::optional<tls::ChannelEvent> event = pipe_.NextEvent()) {
+  bool progress = false;
+  while (std::optional<smtp::ClientEvent> event = connection_->NextEvent()) {
     progress = true;
-    if (event->type == tls::ChannelEventType::kHandshakeComplete) {
-      handshake_facts_ = event->facts;
-      handshake_time_ = scheduler_->Now();
-      Note("tls", session_->TlsEstablished(event->facts, scheduler_->Now()));
-    } else if (event->type == tls::ChannelEventType::kFailed) {
-      handshake_failure_ = event->reason;
-      Note("tls", session_->TlsFailed(event->detail, scheduler_->Now()));
-    }
   }
-  while (std::optional<smtp::ClientEvent> event = session_->NextEvent()) {
-    progress = true;
-    if (event->type == smtp::ClientEventType::kStartTls) {
-      tls::ChannelOptions options = tls_;
-      if (!event->sni.empty()) options.server_name = event->sni;
-      Note("starttls", pipe_.StartTls(std::move(options)));
-    }
+  if (handshake_time_ == absl::InfiniteFuture() &&
+      connection_->handshake_facts().has_value()) {
+    handshake_time_ = scheduler_->Now();
   }
   return progress;
 }

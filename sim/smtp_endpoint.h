@@ -12,21 +12,22 @@
 #include "absl/time/time.h"
 #include "core/smtp/client_session.h"
 #include "core/smtp/tls_policy_hook.h"
+#include "core/starttls/connection.h"
 #include "core/tls/channel.h"
 #include "core/tlsfacts/tls_facts.h"
 #include "sim/capture.h"
 #include "sim/link.h"
 #include "sim/scheduler.h"
-#include "sim/tls_pipe.h"
 
 namespace starling::sim {
 
-// One end of a Link that runs an SMTP session (client or server) over a
-// TlsPipe: it moves bytes between link, pipe and session, writes within the
-// link's window, drives the session's timers from the scheduler, closes the
-// link once the session has closed, and logs what went wrong and which bytes
-// left in the clear and under TLS. Subclasses own the session and answer its
-// events. The scheduler must outlive the endpoint.
+// One end of a Link that runs an SMTP connection (core/starttls: the session
+// and its STARTTLS channel): it hands the link's bytes to the connection,
+// writes the connection's wire output within the link's window, drives the
+// session's timers from the scheduler, closes the link once the connection
+// has finished, and logs what went wrong and which bytes left in the clear
+// and under TLS. Subclasses own the connection and answer its events. The
+// scheduler must outlive the endpoint.
 class SessionEndpoint : public LinkEndpoint {
  public:
   SessionEndpoint(Scheduler* scheduler, Side side);
@@ -55,19 +56,28 @@ class SessionEndpoint : public LinkEndpoint {
   size_t max_unsent() const { return max_unsent_; }
 
  protected:
-  // One round of moving bytes and answering events; true when anything
-  // happened (Step() repeats it until nothing does).
+  // Answers the connection's events; true when there were any (Step()
+  // repeats it until there are none).
   virtual bool Turn() = 0;
-  virtual bool SessionClosed() const = 0;
-  // Output the session has not yet handed to the pipe.
-  virtual bool SessionHasOutput() const = 0;
+  // The connection's wire side.
+  virtual absl::Status ReceiveWire(absl::string_view bytes, absl::Time now) = 0;
+  virtual absl::string_view PendingWire() const = 0;
+  virtual void ConsumeWire(size_t n, absl::Time now) = 0;
+  virtual const starttls::TlsPipe& Pipe() const = 0;
+  // Where PendingWire() starts in the wire output stream (for telling clear
+  // octets from TLS ones by the pipe's tls_start()).
+  virtual uint64_t WireOffset() const { return Pipe().network_consumed(); }
+  // The session has ended and all it said is in the wire output.
+  virtual bool Finished() const = 0;
+  // Wire output this end holds back on purpose (kTarpit): not yet finished.
+  virtual bool Holding() const { return false; }
   virtual absl::Time SessionDeadline() const = 0;
   virtual void SessionTimeout(absl::Time now) = 0;
 
-  // Runs Turn() until quiet, writes, closes when the session is done and
+  // Runs Turn() until quiet, writes, closes when the connection is done and
   // re-arms the session timer.
   void Step();
-  // Writes the pipe's network output within the window.
+  // Writes the wire output within the window.
   void Flush();
   // Ends this end abruptly: what is already written still leaves, then the
   // sending direction closes; later input is ignored and no timer runs.
@@ -81,7 +91,6 @@ class SessionEndpoint : public LinkEndpoint {
   Scheduler* scheduler_;
   Side side_;
   Link* link_ = nullptr;
-  TlsPipe pipe_;
 
  private:
   void ArmTimer();
@@ -120,45 +129,44 @@ class ClientEndpoint : public SessionEndpoint {
   void OnConnected() override { Step(); }
   void OnClosed(CloseReason reason) override;
 
-  const smtp::ClientSession& session() const { return *session_; }
+  const smtp::ClientSession& session() const { return connection_->session(); }
   // The facts of a completed handshake, and when it completed.
   const std::optional<TlsFacts>& handshake_facts() const {
-    return handshake_facts_;
+    return connection_->handshake_facts();
   }
   absl::Time handshake_time() const { return handshake_time_; }
   // Records the SMTP dialogue into `transcript` from now on (null: stop).
   // It must outlive the endpoint's use of it.
-  void set_transcript(std::vector<TranscriptEntry>* transcript) {
-    transcript_ = transcript;
-  }
+  void set_transcript(std::vector<TranscriptEntry>* transcript);
   // Why the handshake failed, when it did.
-  const std::optional<tls::FailureReason>& handshake_failure() const {
-    return handshake_failure_;
-  }
+  std::optional<tls::FailureReason> handshake_failure() const;
 
  protected:
   bool Turn() override;
-  bool SessionClosed() const override { return session_->closed(); }
-  bool SessionHasOutput() const override {
-    return !session_->PendingOutput().empty();
+  absl::Status ReceiveWire(absl::string_view bytes, absl::Time now) override {
+    return connection_->ReceiveWire(bytes, now);
   }
+  absl::string_view PendingWire() const override {
+    return connection_->PendingWire();
+  }
+  void ConsumeWire(size_t n, absl::Time now) override {
+    connection_->ConsumeWire(n, now);
+  }
+  const starttls::TlsPipe& Pipe() const override { return connection_->pipe(); }
+  bool Finished() const override { return connection_->finished(); }
   absl::Time SessionDeadline() const override {
-    return session_->NextDeadline();
+    return connection_->NextDeadline();
   }
   void SessionTimeout(absl::Time now) override {
-    Note("timeout", session_->OnTimeout(now));
+    Note("timeout", connection_->OnTimeout(now));
   }
 
  private:
-  ClientEndpoint(Scheduler* scheduler, tls::ChannelOptions tls,
-                 std::unique_ptr<smtp::ClientSession> session);
+  ClientEndpoint(Scheduler* scheduler,
+                 std::unique_ptr<starttls::ClientConnection> connection);
 
-  tls::ChannelOptions tls_;
-  std::unique_ptr<smtp::ClientSession> session_;
-  std::optional<TlsFacts> handshake_facts_;
+  std::unique_ptr<starttls::ClientConnection> connection_;
   absl::Time handshake_time_ = absl::InfiniteFuture();
-  std::optional<tls::FailureReason> handshake_failure_;
-  std::vector<TranscriptEntry>* transcript_ = nullptr;
 };
 
 }  // namespace starling::sim

@@ -1,7 +1,7 @@
 // End to end: an smtp::ClientSession delivers a message to an
 // smtp::ServerSession over a simulated link (random segmentation and
-// latency), with a real STARTTLS handshake between two tls::Channels in
-// TlsPipes. Everything comes from one seed.
+// latency), with a real STARTTLS handshake between two tls::Channels, each
+// side driven by core/starttls's connection. Everything comes from one seed.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -25,7 +25,8 @@
 #include "sim/link.h"
 #include "sim/random.h"
 #include "sim/scheduler.h"
-#include "sim/tls_pipe.h"
+#include "core/starttls/connection.h"
+#include "sim/smtp_endpoint.h"
 
 namespace starling::sim {
 namespace {
@@ -42,110 +43,33 @@ const TestPki& Pki() {
   return *pki;
 }
 
-// What both ends share: the link, the pipe, output flushing within the
-// window, closing once the session has closed, and a log of errors and of
-// the bytes sent in the clear and under TLS.
-class PipeEnd : public LinkEndpoint {
- public:
-  PipeEnd(Scheduler* scheduler, Side side)
-      : scheduler_(scheduler), side_(side) {}
-
-  void Attach(Link* link) { link_ = link; }
-
-  void OnData(absl::string_view bytes) override {
-    Note("receive", pipe_.ReceiveFromNetwork(bytes, scheduler_->Now()));
-    Step();
-  }
-  void OnWritable() override { Flush(); }
-
-  std::vector<std::string> errors;
-  std::string sent_clear;
-  std::string sent_tls;
-
- protected:
-  // Moves bytes between session and pipe and answers events until nothing
-  // changes; true when anything happened.
-  virtual bool Turn() = 0;
-  virtual bool SessionClosed() const = 0;
-  virtual bool SessionHasOutput() const = 0;
-
-  void Step() {
-    for (int guard = 0; guard < 1000 && Turn(); ++guard) {
-    }
-    Flush();
-    if (!link_closed_ && SessionClosed() && !SessionHasOutput()) {
-      if (pipe_.mode() == TlsPipe::Mode::kEstablished) {
-        Note("close tls", pipe_.CloseTls());
-      }
-      Flush();
-      link_closed_ = true;
-      if (!link_->finished()) Note("close link", link_->Close(side_));
-    }
-  }
-
-  void Flush() {
-    while (!pipe_.NetworkOutput().empty() && !link_->finished()) {
-      const absl::string_view out = pipe_.NetworkOutput();
-      const size_t n = std::min(out.size(), link_->Writable(side_));
-      if (n == 0) return;  // OnWritable() resumes
-      (pipe_.channel() == nullptr ? sent_clear : sent_tls)
-          .append(out.data(), n);
-      Note("write", link_->Write(side_, out.substr(0, n)));
-      pipe_.ConsumeNetworkOutput(n);
-    }
-  }
-
-  void Note(absl::string_view what, const absl::Status& status) {
-    if (!status.ok())
-      errors.push_back(absl::StrCat(what, ": ", status.ToString()));
-  }
-
-  Scheduler* scheduler_;
-  Side side_;
-  Link* link_ = nullptr;
-  TlsPipe pipe_;
-  bool link_closed_ = false;
-};
-
-// The receiving MTA: accepts everything, keeps the message bodies.
-class ServerEnd : public PipeEnd {
+// The receiving MTA: accepts everything, keeps the message bodies. The
+// STARTTLS plumbing is core/starttls's, the link plumbing SessionEndpoint's.
+class ServerEnd : public SessionEndpoint {
  public:
   ServerEnd(Scheduler* scheduler, tls::ChannelOptions tls)
-      : PipeEnd(scheduler, Side::kB),
-        session_(MakeOptions()),
-        tls_(std::move(tls)) {}
+      : SessionEndpoint(scheduler, Side::kB),
+        connection_({Options(), std::move(tls)}) {}
 
   void OnConnected() override {
-    Note("accept", session_.AcceptConnection(scheduler_->Now()));
+    Note("accept", connection_.AcceptConnection(scheduler_->Now()));
     Step();
   }
-  void OnClosed(CloseReason) override { Step(); }
-
-  const smtp::ServerSession& session() const { return session_; }
-  std::vector<std::string> messages;
-
- private:
-  static std::shared_ptr<const smtp::ServerOptions> MakeOptions() {
-    auto options = std::make_shared<smtp::ServerOptions>();
-    options->hostname = "mx.example.net";
-    options->offer_starttls = true;
-    return options;
+  void OnClosed(CloseReason reason) override {
+    if (reason == CloseReason::kFin) {
+      Step();
+    } else {
+      Detach();
+    }
   }
 
+  const smtp::ServerSession& session() const { return connection_.session(); }
+  std::vector<std::string> messages;
+
+ protected:
   bool Turn() override {
-    bool progress = !pipe_.Plaintext().empty();
-    const size_t output = session_.PendingOutput().size();
-    Note("pump", PumpSession(session_, pipe_, scheduler_->Now()));
-    progress |= session_.PendingOutput().size() != output;
-    while (std::optional<tls::ChannelEvent> event = pipe_.NextEvent()) {
-      progress = true;
-      if (event->type == tls::ChannelEventType::kHandshakeComplete) {
-        Note("tls", session_.TlsEstablished(event->facts, scheduler_->Now()));
-      } else if (event->type == tls::ChannelEventType::kFailed) {
-        Note("tls", session_.TlsFailed(event->detail, scheduler_->Now()));
-      }
-    }
-    while (std::optional<smtp::ServerEvent> event = session_.NextEvent()) {
+    bool progress = false;
+    while (std::optional<smtp::ServerEvent> event = connection_.NextEvent()) {
       progress = true;
       switch (event->type) {
         case smtp::ServerEventType::kMessageData:
@@ -154,108 +78,45 @@ class ServerEnd : public PipeEnd {
         case smtp::ServerEventType::kMessageComplete:
           messages.push_back(std::move(body_));
           body_.clear();
-          Note("accept", session_.Accept(scheduler_->Now()));
+          Note("accept", connection_.Accept(scheduler_->Now()));
           break;
-        case smtp::ServerEventType::kMessageAborted:
-          body_.clear();
-          break;
-        case smtp::ServerEventType::kStartTls:
-          // The 220 leaves in the clear before the first TLS byte.
-          Note("pump", PumpSession(session_, pipe_, scheduler_->Now()));
-          Flush();
-          Note("starttls", pipe_.StartTls(tls_));
-          break;
-        case smtp::ServerEventType::kClosed:
+        case smtp::ServerEventType::kHelo:
+        case smtp::ServerEventType::kMailFrom:
+        case smtp::ServerEventType::kRcptTo:
+          Note("accept", connection_.Accept(scheduler_->Now()));
           break;
         default:
-          Note("accept", session_.Accept(scheduler_->Now()));
+          break;
       }
     }
     return progress;
   }
-  bool SessionClosed() const override { return session_.closed(); }
-  bool SessionHasOutput() const override {
-    return !session_.PendingOutput().empty();
+  absl::Status ReceiveWire(absl::string_view bytes, absl::Time now) override {
+    return connection_.ReceiveWire(bytes, now);
   }
-
-  smtp::ServerSession session_;
-  tls::ChannelOptions tls_;
-  std::string body_;
-};
-
-// The sending MTA: one message, opportunistic TLS.
-class ClientEnd : public PipeEnd {
- public:
-  ClientEnd(Scheduler* scheduler, tls::ChannelOptions tls, std::string body)
-      : PipeEnd(scheduler, Side::kA), tls_(std::move(tls)) {
-    auto options = std::make_shared<smtp::ClientOptions>();
-    options->helo_name = "relay.example.org";
-    smtp::OutboundMessage message;
-    message.sender = smtp::Mailbox{"alice", "example.org"};
-    message.recipients.push_back({smtp::Mailbox{"bob", "example.net"}, {}});
-    message.size = body.size();
-    message.body = std::make_shared<smtp::StringBodySource>(std::move(body));
-    std::vector<smtp::OutboundMessage> messages;
-    messages.push_back(std::move(message));
-    absl::StatusOr<std::unique_ptr<smtp::ClientSession>> session =
-        smtp::ClientSession::Create(
-            options,
-            smtp::Destination{"example.net", "mx.example.net", 10, true},
-            &policy_, std::move(messages), scheduler->Now());
-    EXPECT_TRUE(session.ok()) << session.status();
-    session_ = *std::move(session);
+  absl::string_view PendingWire() const override {
+    return connection_.PendingWire();
   }
-
-  void OnConnected() override { Step(); }
-  void OnClosed(CloseReason reason) override {
-    if (!session_->closed()) {
-      session_->ConnectionLost(
-          absl::StrCat("connection ", CloseReasonName(reason)),
-          scheduler_->Now());
-    }
-    Step();
+  void ConsumeWire(size_t n, absl::Time) override { connection_.ConsumeWire(n); }
+  const starttls::TlsPipe& Pipe() const override { return connection_.pipe(); }
+  bool Finished() const override { return connection_.finished(); }
+  absl::Time SessionDeadline() const override {
+    return connection_.NextDeadline();
   }
-
-  const smtp::ClientSession& session() const { return *session_; }
-  std::optional<TlsFacts> handshake_facts;
-  absl::Time handshake_time = absl::InfiniteFuture();
-  std::optional<tls::FailureReason> handshake_failure;
+  void SessionTimeout(absl::Time now) override {
+    Note("timeout", connection_.OnTimeout(now));
+  }
 
  private:
-  bool Turn() override {
-    bool progress = !pipe_.Plaintext().empty();
-    const size_t output = session_->PendingOutput().size();
-    Note("pump", PumpSession(*session_, pipe_, scheduler_->Now()));
-    progress |= session_->PendingOutput().size() != output;
-    while (std::optional<tls::ChannelEvent> event = pipe_.NextEvent()) {
-      progress = true;
-      if (event->type == tls::ChannelEventType::kHandshakeComplete) {
-        handshake_facts = event->facts;
-        handshake_time = scheduler_->Now();
-        Note("tls", session_->TlsEstablished(event->facts, scheduler_->Now()));
-      } else if (event->type == tls::ChannelEventType::kFailed) {
-        handshake_failure = event->reason;
-        Note("tls", session_->TlsFailed(event->detail, scheduler_->Now()));
-      }
-    }
-    while (std::optional<smtp::ClientEvent> event = session_->NextEvent()) {
-      progress = true;
-      if (event->type == smtp::ClientEventType::kStartTls) {
-        tls::ChannelOptions options = tls_;
-        if (!event->sni.empty()) options.server_name = event->sni;
-        Note("starttls", pipe_.StartTls(std::move(options)));
-      }
-    }
-    return progress;
-  }
-  bool SessionClosed() const override { return session_->closed(); }
-  bool SessionHasOutput() const override {
-    return !session_->PendingOutput().empty();
+  static std::shared_ptr<const smtp::ServerOptions> Options() {
+    auto options = std::make_shared<smtp::ServerOptions>();
+    options->hostname = "mx.example.net";
+    options->offer_starttls = true;
+    return options;
   }
 
-  smtp::OpportunisticTlsPolicy policy_;
-  std::unique_ptr<smtp::ClientSession> session_;
-  tls::ChannelOptions tls_;
+  starttls::ServerConnection connection_;
+  std::string body_;
 };
 
 struct RunResult {
@@ -303,7 +164,24 @@ RunResult Deliver(const Scenario& scenario) {
   server_tls.identities = {Pki().identity(scenario.kind)};
   server_tls.rng = tls::SeededRng(scenario.seed, "server");
 
-  ClientEnd client(&scheduler, client_tls, scenario.body);
+  ClientEndpointOptions client_options;
+  auto smtp_options = std::make_shared<smtp::ClientOptions>();
+  smtp_options->helo_name = "relay.example.org";
+  client_options.smtp = smtp_options;
+  client_options.destination = {"example.net", "mx.example.net"};
+  client_options.tls = client_tls;
+  smtp::OutboundMessage message;
+  message.sender = smtp::Mailbox{"alice", "example.org"};
+  message.recipients.push_back({smtp::Mailbox{"bob", "example.net"}, {}});
+  message.size = scenario.body.size();
+  message.body = std::make_shared<smtp::StringBodySource>(scenario.body);
+  std::vector<smtp::OutboundMessage> messages;
+  messages.push_back(std::move(message));
+  smtp::OpportunisticTlsPolicy policy;
+  absl::StatusOr<std::unique_ptr<ClientEndpoint>> created = ClientEndpoint::Create(
+      &scheduler, std::move(client_options), &policy, std::move(messages));
+  EXPECT_TRUE(created.ok()) << created.status();
+  ClientEndpoint& client = **created;
   ServerEnd server(&scheduler, server_tls);
   Link link(&scheduler, random.Fork(1), scenario.link, &client, &server);
   client.Attach(&link);
@@ -319,18 +197,18 @@ RunResult Deliver(const Scenario& scenario) {
   EXPECT_TRUE(status.ok()) << status;
   result.finished = link.finished();
   result.results = client.session().results();
-  result.client_facts = client.handshake_facts;
-  result.handshake_time = client.handshake_time;
-  result.client_failure = client.handshake_failure;
+  result.client_facts = client.handshake_facts();
+  result.handshake_time = client.handshake_time();
+  result.client_failure = client.handshake_failure();
   result.server_saw_tls = server.session().tls() != nullptr;
   result.server_messages = server.messages;
-  result.errors = client.errors;
-  result.errors.insert(result.errors.end(), server.errors.begin(),
-                       server.errors.end());
-  result.client_clear = client.sent_clear;
-  result.client_tls = client.sent_tls;
-  result.server_clear = server.sent_clear;
-  result.server_tls = server.sent_tls;
+  result.errors = client.errors();
+  result.errors.insert(result.errors.end(), server.errors().begin(),
+                       server.errors().end());
+  result.client_clear = client.sent_clear();
+  result.client_tls = client.sent_tls();
+  result.server_clear = server.sent_clear();
+  result.server_tls = server.sent_tls();
   return result;
 }
 

@@ -1,4 +1,4 @@
-#include "sim/tls_pipe.h"
+#include "core/starttls/tls_pipe.h"
 
 #include <memory>
 #include <optional>
@@ -13,7 +13,7 @@
 #include "core/tls/testing/test_pki.h"
 #include "gtest/gtest.h"
 
-namespace starling::sim {
+namespace starling::starttls {
 namespace {
 
 using ::starling::tls::testing::CertKind;
@@ -160,4 +160,4 @@ TEST(TlsPipeTest, GarbageInsteadOfAHandshakeFails) {
 }
 
 }  // namespace
-}  // namespace starling::sim
+}  // namespace starling::starttls

@@ -1,8 +1,9 @@
-#include "sim/tls_pipe.h"
+#include "core/starttls/tls_pipe.h"
 
+#include <algorithm>
 #include <utility>
 
-namespace starling::sim {
+namespace starling::starttls {
 
 absl::string_view TlsPipeModeName(TlsPipe::Mode mode) {
   switch (mode) {
@@ -39,6 +40,7 @@ absl::Status TlsPipe::StartTls(tls::ChannelOptions options) {
   absl::StatusOr<tls::Channel> channel =
       tls::Channel::Create(std::move(options));
   if (!channel.ok()) return channel.status();
+  tls_start_ = consumed_ + output_.size();
   channel_.emplace(*std::move(channel));
   Collect();
   return absl::OkStatus();
@@ -72,6 +74,12 @@ absl::Status TlsPipe::CloseTls() {
   return status;
 }
 
+void TlsPipe::ConsumeNetworkOutput(size_t n) {
+  n = std::min(n, output_.size());
+  consumed_ += n;
+  output_.erase(0, n);
+}
+
 std::optional<tls::ChannelEvent> TlsPipe::NextEvent() {
   if (!channel_.has_value()) return std::nullopt;
   return channel_->NextEvent();
@@ -86,4 +94,4 @@ void TlsPipe::Collect() {
   channel_->ConsumePlaintext(text.size());
 }
 
-}  // namespace starling::sim
+}  // namespace starling::starttls

@@ -1,9 +1,8 @@
-#ifndef STARLING_SIM_TLS_PIPE_H_
-#define STARLING_SIM_TLS_PIPE_H_
+#ifndef STARLING_CORE_STARTTLS_TLS_PIPE_H_
+#define STARLING_CORE_STARTTLS_TLS_PIPE_H_
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 
@@ -12,14 +11,14 @@
 #include "absl/time/time.h"
 #include "core/tls/channel.h"
 
-namespace starling::sim {
+namespace starling::starttls {
 
 // The byte path between one SMTP session and the network, for a connection
 // that starts in the clear and may switch to TLS after STARTTLS: in the clear
 // bytes pass as they are; after StartTls() network bytes are TLS records
 // decrypted by a real tls::Channel and application bytes are encrypted by
-// it. The pipe moves bytes and reports the channel's events; the embedder
-// tells the SMTP session about them (TlsEstablished / TlsFailed).
+// it. The pipe moves bytes and reports the channel's events. The connections
+// in connection.h join it to an SMTP session; use those.
 class TlsPipe {
  public:
   enum class Mode : uint8_t {
@@ -60,7 +59,11 @@ class TlsPipe {
 
   // What should go to the network; valid until the next mutating call.
   absl::string_view NetworkOutput() const { return output_; }
-  void ConsumeNetworkOutput(size_t n) { output_.erase(0, n); }
+  void ConsumeNetworkOutput(size_t n);
+  // Where TLS starts in the network output stream, counted from its first
+  // octet: octets before it left in the clear. UINT64_MAX before StartTls().
+  uint64_t tls_start() const { return tls_start_; }
+  uint64_t network_consumed() const { return consumed_; }
 
   // The channel's next event (nullopt in the clear or when there is none).
   std::optional<tls::ChannelEvent> NextEvent();
@@ -78,47 +81,12 @@ class TlsPipe {
   std::optional<tls::Channel> channel_;
   std::string plaintext_;
   std::string output_;
+  uint64_t consumed_ = 0;
+  uint64_t tls_start_ = UINT64_MAX;
 };
 
 absl::string_view TlsPipeModeName(TlsPipe::Mode mode);
 
-// Moves bytes between an SMTP session (smtp::ClientSession or
-// smtp::ServerSession: Receive / PendingOutput / ConsumeOutput) and its pipe:
-// the pipe's plaintext into the session, and the session's output into the
-// pipe while the pipe can carry it (in the clear or established; never
-// during the handshake). Events stay for the embedder. Returns the first
-// error of the session or the pipe. `observe`, when set, sees the bytes the
-// session read (sent = false) and wrote (sent = true).
-using PumpObserver = std::function<void(bool sent, absl::string_view bytes)>;
-template <typename Session>
-absl::Status PumpSession(Session& session, TlsPipe& pipe, absl::Time now,
-                         const PumpObserver& observe = nullptr) {
-  absl::Status status;
-  if (!pipe.Plaintext().empty()) {
-    const std::string input(pipe.Plaintext());
-    pipe.ConsumePlaintext(input.size());
-    if (observe) observe(false, input);
-    status.Update(session.Receive(input, now));
-  }
-  const TlsPipe::Mode mode = pipe.mode();
-  const absl::string_view out = session.PendingOutput();
-  if (!out.empty() &&
-      (mode == TlsPipe::Mode::kClear || mode == TlsPipe::Mode::kEstablished)) {
-    const size_t size = out.size();
-    const absl::Status sent = pipe.Send(out);
-    if (sent.ok()) {
-      if (observe) observe(true, out);
-      if constexpr (requires { session.ConsumeOutput(size, now); }) {
-        session.ConsumeOutput(size, now);
-      } else {
-        session.ConsumeOutput(size);
-      }
-    }
-    status.Update(sent);
-  }
-  return status;
-}
+}  // namespace starling::starttls
 
-}  // namespace starling::sim
-
-#endif  // STARLING_SIM_TLS_PIPE_H_
+#endif  // STARLING_CORE_STARTTLS_TLS_PIPE_H_
