@@ -57,7 +57,7 @@
 #include "core/smtp/client_session.h"
 #include "core/smtp/dot_stuffing.h"
 #include "core/smtp/reply.h"
-#include "core/smtp/scripted_server.h"
+#include "core/smtp/testing/scripted_server.h"
 #include "core/smtp/server_session.h"
 #include "core/smtp/tls_policy_hook.h"
 #include "core/tlsfacts/tls_facts.h"

@@ -43,7 +43,7 @@
 #include "core/policy/test_facts.h"
 #include "core/smtp/capabilities.h"
 #include "core/smtp/client_session.h"
-#include "core/smtp/loopback.h"
+#include "core/smtp/testing/loopback.h"
 #include "core/smtp/server_session.h"
 #include "core/smtp/tls_policy_hook.h"
 #include "core/tlsfacts/tls_facts.h"

@@ -29,7 +29,7 @@
 #include "absl/time/time.h"
 #include "core/smtp/client_session.h"
 #include "core/smtp/reply.h"
-#include "core/smtp/scripted_server.h"
+#include "core/smtp/testing/scripted_server.h"
 #include "core/smtp/server_session.h"
 #include "core/smtp/tls_policy_hook.h"
 #include "core/tls/channel.h"

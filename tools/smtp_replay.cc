@@ -26,8 +26,8 @@
 #include "absl/time/time.h"
 #include "botan/hash.h"
 #include "botan/hex.h"
-#include "core/smtp/scripted_client.h"
-#include "core/smtp/scripted_server.h"
+#include "core/smtp/testing/scripted_client.h"
+#include "core/smtp/testing/scripted_server.h"
 #include "tools/cli.h"
 
 ABSL_FLAG(std::string, side, "server",

@@ -9,7 +9,7 @@
 #include "core/policy/hook.h"
 #include "core/policy/table.h"
 #include "core/policy/test_facts.h"
-#include "core/smtp/loopback.h"
+#include "core/smtp/testing/loopback.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

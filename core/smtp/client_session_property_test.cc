@@ -18,9 +18,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/smtp/client_session.h"
-#include "core/smtp/loopback.h"
-#include "core/smtp/scripted_client.h"
-#include "core/smtp/scripted_server.h"
+#include "core/smtp/testing/loopback.h"
+#include "core/smtp/testing/scripted_client.h"
+#include "core/smtp/testing/scripted_server.h"
 #include "gtest/gtest.h"
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"

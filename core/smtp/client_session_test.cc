@@ -6,8 +6,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/smtp/loopback.h"
-#include "core/smtp/scripted_client.h"
+#include "core/smtp/testing/loopback.h"
+#include "core/smtp/testing/scripted_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/smtp/dot_stuffing.h"
-#include "core/smtp/scripted_server.h"
+#include "core/smtp/testing/scripted_server.h"
 #include "core/smtp/server_session.h"
 #include "gtest/gtest.h"
 #include "rapidcheck.h"

@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "core/smtp/scripted_server.h"
+#include "core/smtp/testing/scripted_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

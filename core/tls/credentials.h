@@ -22,10 +22,19 @@ namespace starling::tls {
 // shared between channels, so keys are parsed once.
 class Identity {
  public:
-  // `chain_pem`: PEM CERTIFICATE blocks, leaf first. `key_pem`: an
-  // unencrypted PKCS#8 PRIVATE KEY block matching the leaf.
+  // `chain_pem`: PEM CERTIFICATE blocks, leaf first. `key_pem`: the leaf's
+  // private key in any form real admins have: PKCS#8 "PRIVATE KEY" (OpenSSL
+  // 3's default), PKCS#8 "ENCRYPTED PRIVATE KEY" (with `passphrase`), PKCS#1
+  // "RSA PRIVATE KEY" or SEC1 "EC PRIVATE KEY". kInvalidArgument, saying
+  // which, when a part is missing, unreadable, locked or does not match.
   static absl::StatusOr<std::shared_ptr<const Identity>> FromPem(
-      absl::string_view chain_pem, absl::string_view key_pem);
+      absl::string_view chain_pem, absl::string_view key_pem,
+      absl::string_view passphrase = "");
+  // The same from files (the key may be in the chain file); errors name the
+  // file.
+  static absl::StatusOr<std::shared_ptr<const Identity>> FromFiles(
+      const std::string& chain_path, const std::string& key_path,
+      absl::string_view passphrase = "");
 
   Identity(std::vector<Botan::X509_Certificate> chain,
            std::shared_ptr<const Botan::Private_Key> key);
@@ -56,6 +65,12 @@ class TrustStore {
   static absl::StatusOr<std::shared_ptr<const TrustStore>> FromDer(
       const std::vector<std::string>& anchors_der,
       const std::vector<std::string>& crls_der);
+  // Anchors from a CA bundle file, or from every file of a directory such as
+  // /etc/ssl/certs (hashed links and .pem files alike; files that hold no
+  // PEM certificate are skipped). kNotFound when the path does not exist,
+  // kInvalidArgument when it yields no anchor.
+  static absl::StatusOr<std::shared_ptr<const TrustStore>> FromPath(
+      const std::string& path);
 
   TrustStore(const std::vector<Botan::X509_Certificate>& anchors,
              const std::vector<Botan::X509_CRL>& crls);

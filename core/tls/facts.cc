@@ -209,6 +209,35 @@ ChainCheck CheckChain(const std::vector<Botan::X509_Certificate>& chain,
     return check;
   }
   try {
+    // The leaf itself is an anchor (a self-signed certificate given as the
+    // trust store, as admins pin partners): trusted by identity, as OpenSSL
+    // does, once it is valid now and strong enough. Botan would not build a
+    // path from an end entity to itself.
+    const Botan::X509_Certificate& leaf = chain.front();
+    const std::shared_ptr<const Botan::X509_Certificate> anchor =
+        trust.store()->find_cert(leaf.subject_dn(), leaf.subject_key_id());
+    if (anchor != nullptr && *anchor == leaf) {
+      const KeyFacts key = KeyFactsOf(leaf);
+      const absl::Time not_before = absl::FromUnixSeconds(
+          static_cast<int64_t>(leaf.not_before().time_since_epoch()));
+      const absl::Time not_after = absl::FromUnixSeconds(
+          static_cast<int64_t>(leaf.not_after().time_since_epoch()));
+      if (at < not_before) {
+        check.verdict = ChainVerdict::kNotYetValid;
+        check.detail = "the trusted certificate is not yet valid";
+      } else if (at > not_after) {
+        check.verdict = ChainVerdict::kExpired;
+        check.detail = "the trusted certificate has expired";
+      } else if (key.strength < min_strength) {
+        check.verdict = ChainVerdict::kWeakKeyOrHash;
+        check.detail = absl::StrCat("trusted certificate's ", key.type, " key of ",
+                                    key.bits, " bits is too weak");
+      } else {
+        check.verdict = ChainVerdict::kTrusted;
+        check.trust_anchor_dn = leaf.subject_dn().to_string();
+      }
+      return check;
+    }
     const Botan::Path_Validation_Restrictions restrictions(
         /*require_rev=*/false, min_strength);
     const Botan::Path_Validation_Result result = Botan::x509_path_validate(

@@ -1,4 +1,4 @@
-#include "core/smtp/scripted_server.h"
+#include "core/smtp/testing/scripted_server.h"
 
 #include <utility>
 

@@ -1,5 +1,5 @@
-#ifndef STARLING_CORE_SMTP_SCRIPTED_SERVER_H_
-#define STARLING_CORE_SMTP_SCRIPTED_SERVER_H_
+#ifndef STARLING_CORE_SMTP_TESTING_SCRIPTED_SERVER_H_
+#define STARLING_CORE_SMTP_TESTING_SCRIPTED_SERVER_H_
 
 #include <cstdint>
 #include <functional>
@@ -82,4 +82,4 @@ std::string EscapeBytes(absl::string_view bytes);
 
 }  // namespace starling::smtp
 
-#endif  // STARLING_CORE_SMTP_SCRIPTED_SERVER_H_
+#endif  // STARLING_CORE_SMTP_TESTING_SCRIPTED_SERVER_H_

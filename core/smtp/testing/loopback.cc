@@ -1,4 +1,4 @@
-#include "core/smtp/loopback.h"
+#include "core/smtp/testing/loopback.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,5 +1,5 @@
-#ifndef STARLING_CORE_SMTP_SCRIPTED_CLIENT_H_
-#define STARLING_CORE_SMTP_SCRIPTED_CLIENT_H_
+#ifndef STARLING_CORE_SMTP_TESTING_SCRIPTED_CLIENT_H_
+#define STARLING_CORE_SMTP_TESTING_SCRIPTED_CLIENT_H_
 
 #include <memory>
 #include <string>
@@ -57,4 +57,4 @@ std::vector<std::string> DescribeResults(const std::vector<MessageResult>& resul
 
 }  // namespace starling::smtp
 
-#endif  // STARLING_CORE_SMTP_SCRIPTED_CLIENT_H_
+#endif  // STARLING_CORE_SMTP_TESTING_SCRIPTED_CLIENT_H_

@@ -1,5 +1,5 @@
-#ifndef STARLING_CORE_SMTP_LOOPBACK_H_
-#define STARLING_CORE_SMTP_LOOPBACK_H_
+#ifndef STARLING_CORE_SMTP_TESTING_LOOPBACK_H_
+#define STARLING_CORE_SMTP_TESTING_LOOPBACK_H_
 
 #include <cstddef>
 #include <functional>
@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/smtp/client_session.h"
-#include "core/smtp/scripted_server.h"
+#include "core/smtp/testing/scripted_server.h"
 #include "core/smtp/server_session.h"
 
 namespace starling::smtp {
@@ -47,4 +47,4 @@ absl::StatusOr<LoopbackOutcome> RunLoopback(
 
 }  // namespace starling::smtp
 
-#endif  // STARLING_CORE_SMTP_LOOPBACK_H_
+#endif  // STARLING_CORE_SMTP_TESTING_LOOPBACK_H_

@@ -1,10 +1,10 @@
-#include "core/smtp/scripted_client.h"
+#include "core/smtp/testing/scripted_client.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/smtp/scripted_server.h"
+#include "core/smtp/testing/scripted_server.h"
 
 namespace starling::smtp {
 
