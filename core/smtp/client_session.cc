@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/smtp/text.h"
 
 namespace starling::smtp {
 namespace {
@@ -129,11 +130,8 @@ absl::string_view RecipientStatusName(RecipientStatus status) {
   return "?";
 }
 
-StringBodySource::StringBodySource(std::string body) : body_(std::move(body)) {
-  eight_bit_ = std::any_of(body_.begin(), body_.end(), [](char c) {
-    return static_cast<unsigned char>(c) >= 0x80;
-  });
-}
+StringBodySource::StringBodySource(std::string body)
+    : body_(std::move(body)), eight_bit_(smtp::HasEightBit(body_)) {}
 
 absl::StatusOr<absl::string_view> StringBodySource::Read(size_t max,
                                                          bool* end) {
@@ -1196,12 +1194,15 @@ void ClientSession::StartBody(cs::Transaction tx, ClientInput input) {
                                      : BodyEncoder::Mode::kBdatText,
                               binary ? 0 : options_->max_body_line),
                   /*chunk=*/{}, /*body_read=*/false};
-    bdat.encoder.set_seven_bit(body_type == BodyType::k7Bit);
+    // Sent as 7BIT: checked as it goes unless the source knew (no 8-bit).
+    bdat.encoder.set_seven_bit(body_type == BodyType::k7Bit &&
+                               !messages_[bdat.tx.message].body->HasEightBit().has_value());
     if (!Transit(input, std::move(bdat))) return;
   } else {
     cs::Body body{std::move(tx), BodyEncoder(BodyEncoder::Mode::kData,
                                              options_->max_body_line)};
-    body.encoder.set_seven_bit(body_type == BodyType::k7Bit);
+    body.encoder.set_seven_bit(body_type == BodyType::k7Bit &&
+                               !messages_[body.tx.message].body->HasEightBit().has_value());
     if (!Transit(input, std::move(body))) return;
   }
   PumpBody();

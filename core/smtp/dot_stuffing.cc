@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/smtp/line_reader.h"
+#include "core/smtp/text.h"
 
 namespace starling::smtp {
 
@@ -27,15 +28,11 @@ absl::Status BodyEncoder::EndLine(std::string* out) {
 
 absl::Status BodyEncoder::Encode(absl::string_view piece, std::string* out) {
   if (!error_.ok()) return error_;
-  if (seven_bit_) {
-    for (const char c : piece) {
-      if (static_cast<unsigned char>(c) >= 0x80) {
-        error_ = absl::FailedPreconditionError(
-            "message has an 8-bit octet but was declared 7BIT; refusing to "
-            "send it unlabelled");
-        return error_;
-      }
-    }
+  if (seven_bit_ && HasEightBit(piece)) {
+    error_ = absl::FailedPreconditionError(
+        "message has an 8-bit octet but was declared 7BIT; refusing to send "
+        "it unlabelled");
+    return error_;
   }
   consumed_ += piece.size();
   if (mode_ == Mode::kBinary) {

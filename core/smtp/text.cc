@@ -1,6 +1,7 @@
 #include "core/smtp/text.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace starling::smtp {
 
@@ -35,6 +36,19 @@ bool IsValidUtf8(absl::string_view text) {
     }
   }
   return true;
+}
+
+bool HasEightBit(absl::string_view text) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  uint64_t any = 0;
+  for (; end - p >= 8; p += 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    any |= word;
+  }
+  for (; p < end; ++p) any |= static_cast<uint8_t>(*p);
+  return (any & 0x8080808080808080ULL) != 0;
 }
 
 bool IsTextString(absl::string_view text, bool utf8) {

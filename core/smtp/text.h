@@ -9,6 +9,9 @@ namespace starling::smtp {
 // U+10FFFF.
 bool IsValidUtf8(absl::string_view text);
 
+// Whether `text` holds an octet >= 0x80 (8 octets per step: bodies are long).
+bool HasEightBit(absl::string_view text);
+
 // RFC 5321 §4.2 textstring: HT and SP..'~' only; with `utf8` (RFC 6531,
 // SMTPUTF8 in use) also well-formed UTF-8. Control characters never.
 bool IsTextString(absl::string_view text, bool utf8);
