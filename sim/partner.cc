@@ -117,24 +117,23 @@ CertKind PartnerCertKind(PartnerProfile profile) {
   }
 }
 
-Partner::Partner(Scheduler* scheduler, PartnerOptions options)
-    : scheduler_(scheduler),
-      options_(std::move(options)),
-      cert_kind_(PartnerCertKind(options_.profile)) {
+std::shared_ptr<const smtp::ServerOptions> PartnerServerOptions(
+    PartnerProfile profile, absl::string_view host_name) {
   auto server = std::make_shared<smtp::ServerOptions>();
-  server->hostname = options_.pki->host_name();
-  server->offer_starttls = options_.profile != PartnerProfile::kNoStartTls;
-  server->require_tls = options_.profile == PartnerProfile::kRequireTls;
-  server_options_ = std::move(server);
+  server->hostname = std::string(host_name);
+  server->offer_starttls = profile != PartnerProfile::kNoStartTls;
+  server->require_tls = profile == PartnerProfile::kRequireTls;
+  return server;
 }
 
-std::unique_ptr<PartnerConnection> Partner::NewConnection(uint64_t seed) {
-  ++connections_;
+tls::ChannelOptions PartnerChannelOptions(
+    PartnerProfile profile, const tls::testing::TestPki& pki,
+    CertKind presented, std::shared_ptr<Botan::RandomNumberGenerator> rng) {
   tls::ChannelOptions tls;
   tls.role = tls::Role::kServer;
-  tls.identities = {options_.pki->identity(cert_kind_)};
-  tls.rng = tls::SeededRng(seed, "server");
-  switch (options_.profile) {
+  tls.identities = {pki.identity(presented)};
+  tls.rng = std::move(rng);
+  switch (profile) {
     case PartnerProfile::kTls10Only:
       tls.policy.min_version = tls.policy.max_version = TlsVersion::kTls10;
       break;
@@ -148,13 +147,36 @@ std::unique_ptr<PartnerConnection> Partner::NewConnection(uint64_t seed) {
       break;
     case PartnerProfile::kRequireClientCert:
       tls.policy.client_auth = tls::ClientAuth::kRequire;
-      tls.trust = options_.pki->trust_store();
+      tls.trust = pki.trust_store();
       break;
     default:
       break;
   }
-  return std::unique_ptr<PartnerConnection>(
-      new PartnerConnection(this, std::move(tls)));
+  return tls;
+}
+
+bool PartnerState::GreylistPasses(const std::string& sender,
+                                  const std::string& recipient) {
+  return !greylist_seen_.emplace(sender, recipient).second;
+}
+
+void PartnerState::Accepted(ReceivedMessage message) {
+  accepted_recipients_ += message.recipients.size();
+  messages_.push_back(std::move(message));
+}
+
+Partner::Partner(Scheduler* scheduler, PartnerOptions options)
+    : scheduler_(scheduler),
+      options_(std::move(options)),
+      server_options_(
+          PartnerServerOptions(options_.profile, options_.pki->host_name())),
+      cert_kind_(PartnerCertKind(options_.profile)) {}
+
+std::unique_ptr<PartnerConnection> Partner::NewConnection(uint64_t seed) {
+  ++connections_;
+  return std::unique_ptr<PartnerConnection>(new PartnerConnection(
+      this, PartnerChannelOptions(options_.profile, *options_.pki, cert_kind_,
+                                  tls::SeededRng(seed, "server"))));
 }
 
 void Partner::SwitchCertificate(CertKind kind) {
@@ -162,20 +184,14 @@ void Partner::SwitchCertificate(CertKind kind) {
   ++certificate_switches_;
 }
 
-bool Partner::GreylistPasses(const std::string& sender,
-                             const std::string& recipient) {
-  return !greylist_seen_.emplace(sender, recipient).second;
-}
-
-void Partner::Accepted(ReceivedMessage message) {
-  accepted_recipients_ += message.recipients.size();
-  messages_.push_back(std::move(message));
-}
-
 PartnerConnection::PartnerConnection(Partner* partner, tls::ChannelOptions tls)
     : SessionEndpoint(partner->scheduler_, Side::kB),
       partner_(partner),
-      connection_({partner->server_options_, std::move(tls)}) {}
+      connection_({partner->server_options_, std::move(tls)}),
+      dialogue_(partner->profile(), &partner->state_,
+                [this](absl::string_view what, const absl::Status& status) {
+                  Note(what, status);
+                }) {}
 
 PartnerConnection::~PartnerConnection() {
   if (release_.sequence != 0) scheduler_->Cancel(release_);
@@ -212,7 +228,9 @@ bool PartnerConnection::Turn() {
     std::optional<smtp::ServerEvent> event = connection_.NextEvent();
     if (!event.has_value()) break;
     progress = true;
-    HandleEvent(*std::move(event));
+    if (!dialogue_.Handle(*std::move(event), connection_, scheduler_->Now())) {
+      Drop();
+    }
   }
   if (dropped()) return false;
   if (!counted_tls_ && connection_.session().tls() != nullptr) {
@@ -263,45 +281,52 @@ void PartnerConnection::Hold() {
   ArmRelease();
 }
 
-void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
-  const PartnerProfile profile = partner_->profile();
+PartnerDialogue::PartnerDialogue(PartnerProfile profile, PartnerState* state,
+                                 ErrorSink errors)
+    : profile_(profile), state_(state), errors_(std::move(errors)) {}
+
+void PartnerDialogue::Note(absl::string_view what, const absl::Status& status) {
+  if (!status.ok() && errors_) errors_(what, status);
+}
+
+bool PartnerDialogue::Handle(smtp::ServerEvent event,
+                             starttls::ServerConnection& connection,
+                             absl::Time now) {
+  const PartnerProfile profile = profile_;
   switch (event.type) {
     case smtp::ServerEventType::kHelo:
-      Note("accept", connection_.Accept(scheduler_->Now()));
+      Note("accept", connection.Accept(now));
       // The EHLO reply above still lists STARTTLS; the command itself
       // now gets 454.
       if (profile == PartnerProfile::kStartTls454) {
-        connection_.mutable_session().set_tls_available(false);
+        connection.mutable_session().set_tls_available(false);
       }
       break;
     case smtp::ServerEventType::kMailFrom:
       sender_ = event.command.path.has_value() ? event.command.path->ToString()
                                                : std::string();
       recipients_.clear();
-      Note("accept", connection_.Accept(scheduler_->Now()));
+      Note("accept", connection.Accept(now));
       break;
     case smtp::ServerEventType::kRcptTo: {
       const std::string recipient = event.command.path.has_value()
                                         ? event.command.path->ToString()
                                         : std::string();
       if (profile == PartnerProfile::kGreylist &&
-          !partner_->GreylistPasses(sender_, recipient)) {
-        ++partner_->greylisted_;
+          !state_->GreylistPasses(sender_, recipient)) {
+        state_->CountGreylisted();
         Note("reject",
-             connection_.Reject(smtp::Reply::Make(
+             connection.Reject(smtp::Reply::Make(
                  451, "4.7.1", "Greylisted, please try again later"),
-                 scheduler_->Now()));
+                 now));
         break;
       }
       recipients_.push_back(recipient);
-      Note("accept", connection_.Accept(scheduler_->Now()));
+      Note("accept", connection.Accept(now));
       break;
     }
     case smtp::ServerEventType::kMessageData:
-      if (profile == PartnerProfile::kDropMidData) {
-        Drop();
-        break;
-      }
+      if (profile == PartnerProfile::kDropMidData) return false;
       body_ += event.data;
       break;
     case smtp::ServerEventType::kMessageComplete: {
@@ -309,17 +334,14 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
       message.sender = sender_;
       message.recipients = std::move(recipients_);
       message.body = std::move(body_);
-      message.over_tls = connection_.session().tls() != nullptr;
+      message.over_tls = connection.session().tls() != nullptr;
       recipients_.clear();
       body_.clear();
-      partner_->Accepted(std::move(message));
+      state_->Accepted(std::move(message));
       // The message is taken but the client never hears so: the window in
       // which a retry duplicates it.
-      if (profile == PartnerProfile::kDropAfterEndOfData) {
-        Drop();
-        break;
-      }
-      Note("accept", connection_.Accept(scheduler_->Now()));
+      if (profile == PartnerProfile::kDropAfterEndOfData) return false;
+      Note("accept", connection.Accept(now));
       break;
     }
     case smtp::ServerEventType::kMessageAborted:
@@ -330,11 +352,12 @@ void PartnerConnection::HandleEvent(smtp::ServerEvent event) {
     case smtp::ServerEventType::kClosed:
       break;
     case smtp::ServerEventType::kAuth:
-      Note("reject", connection_.Reject(smtp::Reply::Make(
+      Note("reject", connection.Reject(smtp::Reply::Make(
                          535, "5.7.8", "Authentication not supported here"),
-                         scheduler_->Now()));
+                         now));
       break;
   }
+  return true;
 }
 
 void PartnerConnection::ArmRelease() {

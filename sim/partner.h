@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,6 +21,10 @@
 #include "core/tls/testing/test_pki.h"
 #include "sim/scheduler.h"
 #include "sim/smtp_endpoint.h"
+
+namespace Botan {
+class RandomNumberGenerator;
+}  // namespace Botan
 
 namespace starling::sim {
 
@@ -82,6 +87,63 @@ struct ReceivedMessage {
   bool over_tls = false;
 };
 
+// What a partner remembers across connections: its greylist and what it
+// accepted. Shared by the simulator's Partner and by starling-sink --zoo.
+class PartnerState {
+ public:
+  // kGreylist: false the first time the pair is seen.
+  bool GreylistPasses(const std::string& sender, const std::string& recipient);
+  void Accepted(ReceivedMessage message);
+
+  const std::vector<ReceivedMessage>& messages() const { return messages_; }
+  size_t accepted_recipients() const { return accepted_recipients_; }
+  size_t greylisted() const { return greylisted_; }
+  void CountGreylisted() { ++greylisted_; }
+
+ private:
+  std::set<std::pair<std::string, std::string>> greylist_seen_;
+  std::vector<ReceivedMessage> messages_;
+  size_t accepted_recipients_ = 0;
+  size_t greylisted_ = 0;
+};
+
+// What a profile's server is, wherever it runs (over the simulator's links
+// or on real sockets): its SMTP options and its TLS channel.
+std::shared_ptr<const smtp::ServerOptions> PartnerServerOptions(
+    PartnerProfile profile, absl::string_view host_name);
+tls::ChannelOptions PartnerChannelOptions(
+    PartnerProfile profile, const tls::testing::TestPki& pki,
+    tls::testing::CertKind presented,
+    std::shared_ptr<Botan::RandomNumberGenerator> rng);
+
+// How a profile's server answers one connection: every decision of the
+// session, and when it drops the connection. The tarpit's delay is the
+// driver's to apply (to everything the connection writes).
+class PartnerDialogue {
+ public:
+  // Where the errors of the calls it makes go.
+  using ErrorSink =
+      std::function<void(absl::string_view what, const absl::Status& status)>;
+
+  PartnerDialogue(PartnerProfile profile, PartnerState* state,
+                  ErrorSink errors);
+
+  // Answers `event` on `connection`; returns false when the profile drops
+  // the connection now (kDropMidData, kDropAfterEndOfData).
+  bool Handle(smtp::ServerEvent event, starttls::ServerConnection& connection,
+              absl::Time now);
+
+ private:
+  void Note(absl::string_view what, const absl::Status& status);
+
+  PartnerProfile profile_;
+  PartnerState* state_;
+  ErrorSink errors_;
+  std::string sender_;
+  std::vector<std::string> recipients_;
+  std::string body_;
+};
+
 class PartnerConnection;
 
 // A simulated receiving MTA: the state that outlives a connection (the
@@ -107,31 +169,26 @@ class Partner {
   size_t certificate_switches() const { return certificate_switches_; }
 
   PartnerProfile profile() const { return options_.profile; }
-  const std::vector<ReceivedMessage>& messages() const { return messages_; }
-  size_t accepted_recipients() const { return accepted_recipients_; }
+  const std::vector<ReceivedMessage>& messages() const {
+    return state_.messages();
+  }
+  size_t accepted_recipients() const { return state_.accepted_recipients(); }
   size_t connections() const { return connections_; }
   size_t tls_sessions() const { return tls_sessions_; }
   // RCPTs answered 451 by the greylist.
-  size_t greylisted() const { return greylisted_; }
+  size_t greylisted() const { return state_.greylisted(); }
 
  private:
   friend class PartnerConnection;
-
-  // kGreylist: false the first time the pair is seen.
-  bool GreylistPasses(const std::string& sender, const std::string& recipient);
-  void Accepted(ReceivedMessage message);
 
   Scheduler* scheduler_;
   PartnerOptions options_;
   std::shared_ptr<const smtp::ServerOptions> server_options_;
   tls::testing::CertKind cert_kind_;
   size_t certificate_switches_ = 0;
-  std::set<std::pair<std::string, std::string>> greylist_seen_;
-  std::vector<ReceivedMessage> messages_;
-  size_t accepted_recipients_ = 0;
+  PartnerState state_;
   size_t connections_ = 0;
   size_t tls_sessions_ = 0;
-  size_t greylisted_ = 0;
 };
 
 // The server end of one link: an smtp::ServerSession answered as the
@@ -173,10 +230,10 @@ class PartnerConnection : public SessionEndpoint {
   // kTarpit: takes the connection's new wire output into held_.
   void Hold();
   void ArmRelease();
-  void HandleEvent(smtp::ServerEvent event);
 
   Partner* partner_;
   starttls::ServerConnection connection_;
+  PartnerDialogue dialogue_;
   // kTarpit: wire octets waiting for their release time, in order; the
   // front ones whose time has come are released_ octets long.
   std::deque<std::pair<absl::Time, std::string>> held_;
@@ -184,11 +241,6 @@ class PartnerConnection : public SessionEndpoint {
   uint64_t wire_offset_ = 0;  // kTarpit: octets written so far
   EventHandle release_;
   bool counted_tls_ = false;
-  // The transaction being received.
-  std::string sender_;
-  std::vector<std::string> recipients_;
-  std::string pending_recipient_;
-  std::string body_;
 };
 
 }  // namespace starling::sim
