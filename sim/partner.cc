@@ -161,8 +161,9 @@ bool PartnerState::GreylistPasses(const std::string& sender,
 }
 
 void PartnerState::Accepted(ReceivedMessage message) {
+  ++accepted_messages_;
   accepted_recipients_ += message.recipients.size();
-  messages_.push_back(std::move(message));
+  if (keep_messages_) messages_.push_back(std::move(message));
 }
 
 Partner::Partner(Scheduler* scheduler, PartnerOptions options)

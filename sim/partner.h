@@ -91,18 +91,26 @@ struct ReceivedMessage {
 // accepted. Shared by the simulator's Partner and by starling-sink --zoo.
 class PartnerState {
  public:
+  // `keep_messages` false: count what is accepted but keep no copy (a
+  // long-running zoo on real sockets).
+  explicit PartnerState(bool keep_messages = true)
+      : keep_messages_(keep_messages) {}
+
   // kGreylist: false the first time the pair is seen.
   bool GreylistPasses(const std::string& sender, const std::string& recipient);
   void Accepted(ReceivedMessage message);
 
   const std::vector<ReceivedMessage>& messages() const { return messages_; }
+  size_t accepted_messages() const { return accepted_messages_; }
   size_t accepted_recipients() const { return accepted_recipients_; }
   size_t greylisted() const { return greylisted_; }
   void CountGreylisted() { ++greylisted_; }
 
  private:
   std::set<std::pair<std::string, std::string>> greylist_seen_;
+  bool keep_messages_;
   std::vector<ReceivedMessage> messages_;
+  size_t accepted_messages_ = 0;
   size_t accepted_recipients_ = 0;
   size_t greylisted_ = 0;
 };

@@ -524,12 +524,8 @@ bool Sender::Connect(const std::string& domain, Run& run,
   // The destination's entry may lower the protocol floor (a legacy partner's
   // connector) or allow static RSA key exchange.
   const policy::PolicyEntry& entry = table_->Lookup(domain);
-  tls::ChannelPolicy& handshake = client_options.tls.policy;
-  handshake.min_version = std::min(handshake.min_version, entry.min_version);
-  if (!entry.forward_secrecy) {
-    handshake.forward_secrecy_only = false;
-    handshake.key_exchanges.push_back("RSA");
-  }
+  tls::AllowForDestination(entry.min_version, entry.forward_secrecy,
+                           &client_options.tls.policy);
   client_options.tls.rng = tls::SeededRng(seed, "client");
   absl::StatusOr<std::unique_ptr<ClientEndpoint>> client =
       ClientEndpoint::Create(scheduler_, std::move(client_options),

@@ -12,6 +12,11 @@ namespace starling::tools {
 // from its source file's, finds no flags. Call before ParseCommandLine.
 void HandleHelp(int argc, char** argv, absl::string_view source_file);
 
+// Lets "--max-size=10" mean "--max_size=10" (admins type dashes, Abseil's
+// flags have underscores): rewrites the name part of each flag in argv in
+// place. Stops at "--".
+void AcceptDashedFlags(int argc, char** argv);
+
 }  // namespace starling::tools
 
 #endif  // STARLING_TOOLS_CLI_H_

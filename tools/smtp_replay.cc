@@ -29,6 +29,7 @@
 #include "core/smtp/testing/scripted_client.h"
 #include "core/smtp/testing/scripted_server.h"
 #include "tools/cli.h"
+#include "tools/message_options.h"
 
 ABSL_FLAG(std::string, side, "server",
           "server: FILE is client input for the server session; client: FILE "
@@ -100,7 +101,6 @@ namespace {
 using starling::smtp::BareLineEndings;
 using starling::smtp::ClientOptions;
 using starling::smtp::ClientSession;
-using starling::smtp::Mailbox;
 using starling::smtp::OpportunisticTlsPolicy;
 using starling::smtp::OutboundMessage;
 using starling::smtp::ScriptedClient;
@@ -147,16 +147,6 @@ class EncryptPolicy : public OpportunisticTlsPolicy {
   }
 };
 
-absl::StatusOr<Mailbox> ParseMailbox(absl::string_view address) {
-  const size_t at = address.rfind('@');
-  if (at == absl::string_view::npos || at == 0 || at + 1 == address.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", address, "\" is not local@domain"));
-  }
-  return Mailbox{std::string(address.substr(0, at)),
-                 std::string(address.substr(at + 1))};
-}
-
 // Plays `script` (a server's bytes) against a client session.
 int ReplayClient(const std::string& script) {
   const std::string policy_name = absl::GetFlag(FLAGS_policy);
@@ -176,74 +166,29 @@ int ReplayClient(const std::string& script) {
     body.assign(std::istreambuf_iterator<char>(file),
                 std::istreambuf_iterator<char>());
   }
-  OutboundMessage message;
-  const std::string body_type = absl::GetFlag(FLAGS_body_type);
-  if (body_type == "8bitmime") {
-    message.body_type = starling::smtp::BodyType::k8BitMime;
-  } else if (body_type == "binarymime") {
-    message.body_type = starling::smtp::BodyType::kBinaryMime;
-  } else if (body_type != "7bit") {
-    return Fail(absl::StrCat("--body_type must be 7bit, 8bitmime or binarymime, "
-                             "not \"", body_type, "\""));
-  }
-  message.smtputf8 = absl::GetFlag(FLAGS_smtputf8);
-  const std::string ret = absl::GetFlag(FLAGS_ret);
-  if (ret == "full") {
-    message.ret = starling::smtp::DsnReturn::kFull;
-  } else if (ret == "hdrs") {
-    message.ret = starling::smtp::DsnReturn::kHeaders;
-  } else if (!ret.empty()) {
-    return Fail(absl::StrCat("--ret must be full or hdrs, not \"", ret, "\""));
-  }
-  if (!absl::GetFlag(FLAGS_envid).empty()) {
-    message.envid = absl::GetFlag(FLAGS_envid);
-  }
-  std::optional<starling::smtp::DsnNotify> notify;
-  for (const std::string& n : absl::GetFlag(FLAGS_notify)) {
-    if (!notify.has_value()) notify.emplace();
-    if (n == "never") {
-      notify->never = true;
-    } else if (n == "success") {
-      notify->success = true;
-    } else if (n == "failure") {
-      notify->failure = true;
-    } else if (n == "delay") {
-      notify->delay = true;
-    } else {
-      return Fail(absl::StrCat("--notify takes never, success, failure, delay; "
-                               "not \"", n, "\""));
-    }
-  }
-  if (!absl::GetFlag(FLAGS_mail_from).empty()) {
-    absl::StatusOr<Mailbox> sender = ParseMailbox(absl::GetFlag(FLAGS_mail_from));
-    if (!sender.ok()) return Fail(absl::StrCat("--mail_from: ", sender.status().message()));
-    message.sender = *sender;
-  }
-  for (const std::string& to : absl::GetFlag(FLAGS_rcpt_to)) {
-    absl::StatusOr<Mailbox> rcpt = ParseMailbox(to);
-    if (!rcpt.ok()) return Fail(absl::StrCat("--rcpt_to: ", rcpt.status().message()));
-    starling::smtp::RcptParameters dsn;
-    dsn.notify = notify;
-    if (absl::GetFlag(FLAGS_orcpt)) dsn.orcpt = absl::StrCat("rfc822;", to);
-    message.recipients.push_back({*rcpt, dsn});
-  }
-  message.size = body.size();
-  message.body = std::make_shared<starling::smtp::StringBodySource>(std::move(body));
+  starling::tools::MessageSpec spec;
+  spec.from = absl::GetFlag(FLAGS_mail_from);
+  spec.to = absl::GetFlag(FLAGS_rcpt_to);
+  spec.body_type = absl::GetFlag(FLAGS_body_type);
+  spec.smtputf8 = absl::GetFlag(FLAGS_smtputf8);
+  spec.ret = absl::GetFlag(FLAGS_ret);
+  spec.envid = absl::GetFlag(FLAGS_envid);
+  spec.notify = absl::GetFlag(FLAGS_notify);
+  spec.orcpt = absl::GetFlag(FLAGS_orcpt);
+  absl::StatusOr<OutboundMessage> message =
+      starling::tools::BuildMessage(spec, std::move(body));
+  if (!message.ok()) return Fail(std::string(message.status().message()));
 
   auto options = std::make_shared<ClientOptions>();
   options->helo_name = absl::GetFlag(FLAGS_hostname);
   options->prefer_bdat = absl::GetFlag(FLAGS_prefer_bdat);
-  if (!absl::GetFlag(FLAGS_auth).empty()) {
-    std::vector<std::string> parts =
-        absl::StrSplit(absl::GetFlag(FLAGS_auth), absl::MaxSplits(':', 1));
-    if (parts.size() != 2 || parts[0].empty()) {
-      return Fail("--auth wants USER:PASSWORD");
-    }
-    options->auth_username = parts[0];
-    options->auth_password = parts[1];
+  if (absl::Status auth = starling::tools::ApplyAuth(absl::GetFlag(FLAGS_auth),
+                                                    options.get());
+      !auth.ok()) {
+    return Fail(std::string(auth.message()));
   }
   std::vector<OutboundMessage> messages;
-  messages.push_back(std::move(message));
+  messages.push_back(*std::move(message));
   absl::StatusOr<std::unique_ptr<ClientSession>> session = ClientSession::Create(
       options, {"server.example", "mx.server.example"}, policy.get(),
       std::move(messages), absl::FromUnixSeconds(0));

@@ -45,6 +45,15 @@ bool Contains(const std::vector<std::string>& list, const std::string& item) {
 
 }  // namespace
 
+void AllowForDestination(TlsVersion min_version, bool forward_secrecy,
+                         ChannelPolicy* policy) {
+  policy->min_version = std::min(policy->min_version, min_version);
+  if (!forward_secrecy) {
+    policy->forward_secrecy_only = false;
+    policy->key_exchanges.push_back("RSA");
+  }
+}
+
 std::string GroupName(uint16_t id) {
   for (const auto& entry : kGroups) {
     if (static_cast<uint16_t>(entry.group) == id) return entry.name;

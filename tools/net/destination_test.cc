@@ -172,9 +172,9 @@ class DestinationTest : public ::testing::Test {
         return;
       }
     }
-    absl::StatusOr<std::string> dns_dir = testing::MakeTestDirectory("dns");
+    absl::StatusOr<std::string> dns_dir = tools::testing::MakeTestDirectory("dns");
     ASSERT_TRUE(dns_dir.ok()) << dns_dir.status();
-    absl::StatusOr<std::string> https_dir = testing::MakeTestDirectory("policy-host");
+    absl::StatusOr<std::string> https_dir = tools::testing::MakeTestDirectory("policy-host");
     ASSERT_TRUE(https_dir.ok()) << https_dir.status();
     absl::StatusOr<std::unique_ptr<DnsWorld>> world = DnsWorld::Start(*dns_dir, Zones());
     ASSERT_TRUE(world.ok()) << world.status();
@@ -203,7 +203,7 @@ class DestinationTest : public ::testing::Test {
     absl::StatusOr<StsPolicyFetcher> fetcher = StsPolicyFetcher::Create(options);
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_.emplace(*std::move(fetcher));
-    absl::StatusOr<std::string> dir = testing::MakeTestDirectory("sts-cache");
+    absl::StatusOr<std::string> dir = tools::testing::MakeTestDirectory("sts-cache");
     ASSERT_TRUE(dir.ok()) << dir.status();
     absl::StatusOr<StsCache> cache = StsCache::Open(*dir);
     ASSERT_TRUE(cache.ok()) << cache.status();

@@ -10,13 +10,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/net/testing/dns_world.h"
-#include "tools/net/testing/loopback.h"
+#include "tools/testing/loopback.h"
 
 namespace starling::net {
 namespace {
 
 using ::starling::net::testing::DnsWorld;
-using ::starling::net::testing::LoopbackSocket;
+using ::starling::tools::testing::LoopbackSocket;
 using ::starling::net::testing::TestZone;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -70,7 +70,7 @@ class ResolverTest : public ::testing::Test {
       *missing_tool_ = missing;
       return;
     }
-    absl::StatusOr<std::string> dir = testing::MakeTestDirectory("dns");
+    absl::StatusOr<std::string> dir = tools::testing::MakeTestDirectory("dns");
     ASSERT_TRUE(dir.ok()) << dir.status();
     absl::StatusOr<std::unique_ptr<DnsWorld>> world = DnsWorld::Start(*dir, Zones());
     ASSERT_TRUE(world.ok()) << world.status();

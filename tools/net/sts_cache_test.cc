@@ -12,7 +12,7 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tools/net/testing/subprocess.h"
+#include "tools/testing/subprocess.h"
 
 namespace starling::net {
 namespace {
@@ -60,7 +60,7 @@ std::vector<std::string> Files(const std::string& dir) {
 class StsCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::string> dir = testing::MakeTestDirectory("sts-cache");
+    absl::StatusOr<std::string> dir = tools::testing::MakeTestDirectory("sts-cache");
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_ = *dir + "/cache";  // Open creates it
     absl::StatusOr<StsCache> cache = StsCache::Open(dir_);

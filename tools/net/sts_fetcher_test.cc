@@ -9,14 +9,14 @@
 #include "core/policy/mta_sts.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tools/net/testing/loopback.h"
+#include "tools/testing/loopback.h"
 #include "tools/net/testing/policy_host.h"
 
 namespace starling::net {
 namespace {
 
 using ::starling::net::testing::HostCertificate;
-using ::starling::net::testing::LoopbackSocket;
+using ::starling::tools::testing::LoopbackSocket;
 using ::starling::net::testing::PolicyDomain;
 using ::starling::net::testing::PolicyHost;
 using ::starling::net::testing::PolicyResponse;
@@ -78,7 +78,7 @@ class StsFetcherTest : public ::testing::Test {
       *missing_tool_ = missing;
       return;
     }
-    absl::StatusOr<std::string> dir = testing::MakeTestDirectory("policy-host");
+    absl::StatusOr<std::string> dir = tools::testing::MakeTestDirectory("policy-host");
     ASSERT_TRUE(dir.ok()) << dir.status();
     absl::StatusOr<std::unique_ptr<PolicyHost>> host = PolicyHost::Start(*dir, Domains());
     ASSERT_TRUE(host.ok()) << host.status();

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
-#include "tools/net/testing/loopback.h"
+#include "tools/testing/loopback.h"
 
 namespace starling::net::testing {
 namespace {

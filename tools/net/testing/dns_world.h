@@ -10,9 +10,15 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "tools/net/resolver.h"
-#include "tools/net/testing/subprocess.h"
+#include "tools/testing/loopback.h"
+#include "tools/testing/subprocess.h"
 
 namespace starling::net::testing {
+
+using ::starling::tools::testing::ChildProcess;
+using ::starling::tools::testing::LoopbackSocket;
+using ::starling::tools::testing::FindProgram;
+using ::starling::tools::testing::RunProgram;
 
 // A DNS world for tests: zones signed at test time (ldns-keygen with
 // ECDSA P-256, ldns-signzone) and served by NSD on a loopback port the

@@ -90,14 +90,9 @@ absl::StatusOr<std::unique_ptr<PolicyHost>> PolicyHost::Start(
   if (std::string missing = MissingTool(); !missing.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(missing, " is not installed"));
   }
-  const char* runfiles = getenv("TEST_SRCDIR");
-  const char* workspace = getenv("TEST_WORKSPACE");
-  if (runfiles == nullptr || workspace == nullptr) {
-    return absl::FailedPreconditionError(
-        "TEST_SRCDIR/TEST_WORKSPACE not set: run under bazel test");
-  }
-  const std::string script = absl::StrCat(
-      runfiles, "/", workspace, "/tools/net/testing/policy_host.py");
+  absl::StatusOr<std::string> script =
+      tools::testing::RunfilePath("tools/net/testing/policy_host.py");
+  if (!script.ok()) return script.status();
   std::unique_ptr<PolicyHost> host(new PolicyHost(dir));
   if (absl::Status s = MakeCa(dir, "ca", "/CN=Starling Test CA"); !s.ok()) return s;
   if (absl::Status s = MakeCa(dir, "other-ca", "/CN=Untrusted Test CA"); !s.ok()) {
@@ -139,7 +134,7 @@ absl::StatusOr<std::unique_ptr<PolicyHost>> PolicyHost::Start(
     return s;
   }
   absl::StatusOr<ChildProcess> server =
-      ChildProcess::Start({kPython, script, config_file}, dir,
+      ChildProcess::Start({kPython, *script, config_file}, dir,
                           dir + "/policy-host.log", /*pipe_stdout=*/true);
   if (!server.ok()) return server.status();
   host->server_ = *std::move(server);

@@ -9,9 +9,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "tools/net/testing/subprocess.h"
+#include "tools/testing/subprocess.h"
 
 namespace starling::net::testing {
+
+using ::starling::tools::testing::ChildProcess;
+using ::starling::tools::testing::FindProgram;
+using ::starling::tools::testing::RunProgram;
 
 // What the policy host answers for https://mta-sts.<domain>/.well-known/
 // mta-sts.txt.

@@ -1,4 +1,4 @@
-#include "tools/net/testing/subprocess.h"
+#include "tools/testing/subprocess.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace starling::net::testing {
+namespace starling::tools::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -40,7 +40,7 @@ absl::Status Errno(absl::string_view what) {
 // process dies. `stdout_fd` / `stderr_fd` become the child's 1 and 2.
 absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv,
                             const std::string& cwd, int stdout_fd,
-                            int stderr_fd) {
+                            int stderr_fd, int stdin_fd = -1) {
   if (argv.empty()) return absl::InvalidArgumentError("no program to run");
   // Everything the child touches is prepared before fork: after it, only
   // async-signal-safe calls.
@@ -55,8 +55,12 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv,
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);  // the parent died before prctl
     if (chdir(cwd.c_str()) != 0) _exit(127);
-    const int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) dup2(null_fd, 0);
+    if (stdin_fd >= 0) {
+      dup2(stdin_fd, 0);
+    } else {
+      const int null_fd = open("/dev/null", O_RDONLY);
+      if (null_fd >= 0) dup2(null_fd, 0);
+    }
     dup2(stdout_fd, 1);
     dup2(stderr_fd, 2);
     execv(args[0], args.data());
@@ -66,12 +70,6 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv,
   }
   setpgid(pid, pid);  // also here, so that a group kill cannot miss it
   return pid;
-}
-
-std::string DescribeStatus(int status) {
-  if (WIFEXITED(status)) return absl::StrCat("exit status ", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return absl::StrCat("signal ", WTERMSIG(status));
-  return absl::StrCat("wait status ", status);
 }
 
 // Waits for `pid` to exit without reaping it (it stays a zombie, so its
@@ -107,30 +105,37 @@ absl::StatusOr<std::string> MakeTestDirectory(absl::string_view name) {
   return path;
 }
 
-absl::StatusOr<std::string> RunProgram(const std::vector<std::string>& argv,
-                                       const std::string& cwd,
-                                       absl::Duration timeout) {
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return Errno("pipe");
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    close(out[0]);
-    close(out[1]);
+absl::StatusOr<ProgramResult> RunProgramForResult(
+    const std::vector<std::string>& argv, const std::string& cwd,
+    absl::Duration timeout, const std::string& input) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return Errno("pipe");
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     return Errno("pipe");
   }
-  absl::StatusOr<pid_t> pid = Spawn(argv, cwd, out[1], err[1]);
+  absl::StatusOr<pid_t> pid = Spawn(argv, cwd, out[1], err[1], in[0]);
+  close(in[0]);
   close(out[1]);
   close(err[1]);
   if (!pid.ok()) {
+    close(in[1]);
     close(out[0]);
     close(err[0]);
     return pid.status();
   }
   const Clock::time_point deadline = DeadlineAfter(timeout);
   std::string output[2];
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  size_t written = 0;
+  if (input.empty()) {
+    close(in[1]);
+    in[1] = -1;
+  } else {
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+  }
+  pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
   int open_fds = 2;
   while (open_fds > 0 && Clock::now() < deadline) {
-    if (poll(fds, 2, MillisecondsLeft(deadline)) < 0 && errno != EINTR) break;
+    if (poll(fds, 3, MillisecondsLeft(deadline)) < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       char buffer[4096];
@@ -143,6 +148,15 @@ absl::StatusOr<std::string> RunProgram(const std::vector<std::string>& argv,
         --open_fds;
       }
     }
+    if (fds[2].fd >= 0 && fds[2].revents != 0) {
+      const ssize_t n =
+          write(fds[2].fd, input.data() + written, input.size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
+        close(fds[2].fd);
+        fds[2].fd = -1;
+      }
+    }
   }
   for (pollfd& fd : fds) {
     if (fd.fd >= 0) close(fd.fd);
@@ -151,18 +165,41 @@ absl::StatusOr<std::string> RunProgram(const std::vector<std::string>& argv,
   if (!exited) kill(-*pid, SIGKILL);
   int status = 0;
   waitpid(*pid, &status, 0);
-  const std::string command = absl::StrJoin(argv, " ");
   if (!exited) {
     return absl::DeadlineExceededError(absl::StrCat(
-        command, ": still running after ", absl::FormatDuration(timeout),
-        ", killed; stderr: ", output[1]));
+        absl::StrJoin(argv, " "), ": still running after ",
+        absl::FormatDuration(timeout), ", killed; stderr: ", output[1]));
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat(command, ": ",
-                                            DescribeStatus(status),
-                                            "; stderr: ", output[1]));
+  ProgramResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = std::move(output[0]);
+  result.err = std::move(output[1]);
+  return result;
+}
+
+absl::StatusOr<std::string> RunProgram(const std::vector<std::string>& argv,
+                                       const std::string& cwd,
+                                       absl::Duration timeout) {
+  absl::StatusOr<ProgramResult> result = RunProgramForResult(argv, cwd, timeout);
+  if (!result.ok()) return result.status();
+  if (result->exit_code != 0) {
+    return absl::InternalError(absl::StrCat(
+        absl::StrJoin(argv, " "), ": ",
+        result->exit_code < 0 ? std::string("killed by a signal")
+                              : absl::StrCat("exit status ", result->exit_code),
+        "; stderr: ", result->err));
   }
-  return output[0];
+  return std::move(result->out);
+}
+
+absl::StatusOr<std::string> RunfilePath(absl::string_view path) {
+  const char* runfiles = getenv("TEST_SRCDIR");
+  const char* workspace = getenv("TEST_WORKSPACE");
+  if (runfiles == nullptr || workspace == nullptr) {
+    return absl::FailedPreconditionError(
+        "TEST_SRCDIR/TEST_WORKSPACE not set: run under bazel test");
+  }
+  return absl::StrCat(runfiles, "/", workspace, "/", path);
 }
 
 absl::StatusOr<ChildProcess> ChildProcess::Start(
@@ -259,4 +296,4 @@ absl::Status ChildProcess::Signal(int signal) {
   return absl::OkStatus();
 }
 
-}  // namespace starling::net::testing
+}  // namespace starling::tools::testing

@@ -1,5 +1,5 @@
-#ifndef STARLING_TOOLS_NET_TESTING_SUBPROCESS_H_
-#define STARLING_TOOLS_NET_TESTING_SUBPROCESS_H_
+#ifndef STARLING_TOOLS_TESTING_SUBPROCESS_H_
+#define STARLING_TOOLS_TESTING_SUBPROCESS_H_
 
 #include <sys/types.h>
 
@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace starling::net::testing {
+namespace starling::tools::testing {
 
 // Child processes for test fixtures (servers and key/zone/certificate tools).
 // Every child gets its own process group and dies with the test process
@@ -31,6 +31,23 @@ absl::StatusOr<std::string> MakeTestDirectory(absl::string_view name);
 absl::StatusOr<std::string> RunProgram(const std::vector<std::string>& argv,
                                        const std::string& cwd,
                                        absl::Duration timeout);
+
+// How a program ended, with everything it printed.
+struct ProgramResult {
+  int exit_code = -1;  // -1: killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs argv in `cwd` to completion, whatever its exit status; `input` is its
+// standard input. Running past `timeout` (the child is killed) is an error.
+absl::StatusOr<ProgramResult> RunProgramForResult(
+    const std::vector<std::string>& argv, const std::string& cwd,
+    absl::Duration timeout, const std::string& input = "");
+
+// The absolute path of a data dependency under bazel test ("tools/
+// starling-sink"); kFailedPrecondition outside it.
+absl::StatusOr<std::string> RunfilePath(absl::string_view path);
 
 // A long-running child (a server). Stop() or the destructor ends it.
 class ChildProcess {
@@ -72,6 +89,6 @@ class ChildProcess {
   std::string buffered_;
 };
 
-}  // namespace starling::net::testing
+}  // namespace starling::tools::testing
 
-#endif  // STARLING_TOOLS_NET_TESTING_SUBPROCESS_H_
+#endif  // STARLING_TOOLS_TESTING_SUBPROCESS_H_

@@ -1,4 +1,4 @@
-#include "tools/net/testing/loopback.h"
+#include "tools/testing/loopback.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace starling::net::testing {
+namespace starling::tools::testing {
 
 absl::StatusOr<LoopbackSocket> LoopbackSocket::Bind(Kind kind) {
   const int fd = socket(
@@ -45,4 +45,4 @@ void LoopbackSocket::Close() {
   fd_ = -1;
 }
 
-}  // namespace starling::net::testing
+}  // namespace starling::tools::testing

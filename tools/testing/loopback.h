@@ -1,12 +1,12 @@
-#ifndef STARLING_TOOLS_NET_TESTING_LOOPBACK_H_
-#define STARLING_TOOLS_NET_TESTING_LOOPBACK_H_
+#ifndef STARLING_TOOLS_TESTING_LOOPBACK_H_
+#define STARLING_TOOLS_TESTING_LOOPBACK_H_
 
 #include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
 
-namespace starling::net::testing {
+namespace starling::tools::testing {
 
 // A socket bound to 127.0.0.1 on a port the kernel picked, for the peers
 // that never answer: a UDP socket nobody reads (queries time out), a TCP
@@ -35,6 +35,6 @@ class LoopbackSocket {
   uint16_t port_ = 0;
 };
 
-}  // namespace starling::net::testing
+}  // namespace starling::tools::testing
 
-#endif  // STARLING_TOOLS_NET_TESTING_LOOPBACK_H_
+#endif  // STARLING_TOOLS_TESTING_LOOPBACK_H_
