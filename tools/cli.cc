@@ -6,10 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/commandlineflag.h"
+#include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 namespace starling::tools {
 
@@ -47,6 +50,56 @@ void AcceptDashedFlags(int argc, char** argv) {
       if (*c == '-') *c = '_';
     }
   }
+}
+
+std::vector<std::string> JoinRepeatedFlags(
+    int argc, char** argv, const std::vector<absl::string_view>& list_flags) {
+  std::vector<std::string> out;
+  // Where each list flag's joined value sits in `out`.
+  absl::flat_hash_map<std::string, size_t> seen;
+  bool rest = false;
+  for (int i = 0; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (i == 0 || rest || !absl::StartsWith(arg, "--")) {
+      rest |= arg == "--";
+      out.emplace_back(arg);
+      continue;
+    }
+    const size_t equals = arg.find('=');
+    const std::string name(arg.substr(2, equals == absl::string_view::npos
+                                             ? absl::string_view::npos
+                                             : equals - 2));
+    if (std::find(list_flags.begin(), list_flags.end(), name) == list_flags.end()) {
+      out.emplace_back(arg);
+      continue;
+    }
+    std::string value;
+    if (equals != absl::string_view::npos) {
+      value = std::string(arg.substr(equals + 1));
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    }
+    const auto [it, added] = seen.emplace(name, out.size());
+    if (added) {
+      out.push_back(absl::StrCat("--", name, "=", value));
+    } else if (!value.empty()) {
+      absl::StrAppend(&out[it->second], ",", value);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> ParseToolFlags(
+    int argc, char** argv, absl::string_view source_file,
+    const std::vector<absl::string_view>& list_flags) {
+  AcceptDashedFlags(argc, argv);
+  HandleHelp(argc, argv, source_file);
+  std::vector<std::string> args = JoinRepeatedFlags(argc, argv, list_flags);
+  std::vector<char*> pointers;
+  for (std::string& arg : args) pointers.push_back(arg.data());
+  const std::vector<char*> rest =
+      absl::ParseCommandLine(static_cast<int>(pointers.size()), pointers.data());
+  return std::vector<std::string>(rest.begin(), rest.end());
 }
 
 }  // namespace starling::tools

@@ -1,6 +1,9 @@
 #ifndef STARLING_TOOLS_CLI_H_
 #define STARLING_TOOLS_CLI_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/string_view.h"
 
 namespace starling::tools {
@@ -16,6 +19,18 @@ void HandleHelp(int argc, char** argv, absl::string_view source_file);
 // flags have underscores): rewrites the name part of each flag in argv in
 // place. Stops at "--".
 void AcceptDashedFlags(int argc, char** argv);
+
+// Abseil lets the last of a repeated flag win. For the list flags named in
+// `list_flags` every occurrence counts: "--to=a --to b" becomes "--to=a,b".
+// Returns the new argument list (argv[0] first).
+std::vector<std::string> JoinRepeatedFlags(
+    int argc, char** argv, const std::vector<absl::string_view>& list_flags);
+
+// All of the above, then absl::ParseCommandLine: returns the positional
+// arguments (argv[0] first).
+std::vector<std::string> ParseToolFlags(
+    int argc, char** argv, absl::string_view source_file,
+    const std::vector<absl::string_view>& list_flags);
 
 }  // namespace starling::tools
 

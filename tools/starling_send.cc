@@ -446,7 +446,9 @@ void PrintAttempt(const send::Attempt& attempt, bool explain) {
       }
       const std::string reply = ReplyText(rcpt.reply);
       if (!reply.empty()) std::cout << ": " << reply;
-      if (!rcpt.detail.empty() && rcpt.status != smtp::RecipientStatus::kDelivered) {
+      // A local reply already carries the detail in its text.
+      if (!rcpt.detail.empty() && rcpt.status != smtp::RecipientStatus::kDelivered &&
+          reply.find(rcpt.detail) == std::string::npos) {
         std::cout << " (" << rcpt.detail << ")";
       }
       std::cout << "\n";
@@ -624,9 +626,8 @@ int main(int argc, char** argv) {
       "[--message FILE | --size N] [--sessions N --messages M]\n"
       "Delivers mail over SMTP under a TLS policy and reports each "
       "recipient's fate. Exit: 0 delivered, 75 deferred, 69 refused, 2 usage.");
-  starling::tools::AcceptDashedFlags(argc, argv);
-  starling::tools::HandleHelp(argc, argv, "tools/starling_send.cc");
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  const std::vector<std::string> rest = starling::tools::ParseToolFlags(
+      argc, argv, "tools/starling_send.cc", {"to", "tlsa", "notify"});
   if (rest.size() > 1) {
     starling::Usage(absl::StrCat("unexpected argument \"", rest[1], "\""));
   }

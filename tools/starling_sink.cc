@@ -323,9 +323,8 @@ int main(int argc, char** argv) {
       "starling-sink [--listen ADDR:PORT] [--cert FILE --key FILE] "
       "[--deliver discard|maildir:DIR|mbox:FILE|eml:DIR] [--zoo PROFILE]...\n"
       "An SMTP sink on Starling's core, and the partner zoo on real sockets.");
-  starling::tools::AcceptDashedFlags(argc, argv);
-  starling::tools::HandleHelp(argc, argv, "tools/starling_sink.cc");
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  const std::vector<std::string> rest = starling::tools::ParseToolFlags(
+      argc, argv, "tools/starling_sink.cc", {"listen", "auth", "zoo", "disable"});
   if (rest.size() > 1) {
     starling::Usage(absl::StrCat("unexpected argument \"", rest[1], "\""));
   }

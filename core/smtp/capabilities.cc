@@ -22,23 +22,18 @@ bool IsKeyword(absl::string_view word) {
 }
 
 // RFC 1870: SIZE [number]; no number (or 0) means no fixed maximum.
-absl::Status ParseSize(absl::string_view params, uint64_t* size) {
+// RFC 1870 SIZE's value. A value that is not a number (or too large) is
+// read as "no fixed maximum", as Postfix's client does: the server then
+// decides at MAIL.
+uint64_t ParseSize(absl::string_view params) {
   params = absl::StripAsciiWhitespace(params);
   uint64_t value = 0;
   for (char c : params) {
-    if (!absl::ascii_isdigit(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "EHLO SIZE: not a number: \"", absl::CHexEscape(params), "\""));
-    }
     const uint64_t digit = c - '0';
-    if (value > (UINT64_MAX - digit) / 10) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("EHLO SIZE: value too large: \"", params, "\""));
-    }
+    if (!absl::ascii_isdigit(c) || value > (UINT64_MAX - digit) / 10) return 0;
     value = value * 10 + digit;
   }
-  *size = value;
-  return absl::OkStatus();
+  return value;
 }
 
 // RFC 4954: AUTH mech...; names are upper-cased and kept once, in order.
@@ -84,11 +79,10 @@ absl::StatusOr<EhloCapabilities> ParseEhloReply(const Reply& reply) {
       AddMechanisms(params, &caps.auth_mechanisms);
       continue;
     }
-    if (!IsKeyword(keyword)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("EHLO reply line ", i + 1, ": malformed keyword \"",
-                       absl::CHexEscape(keyword.substr(0, 64)), "\""));
-    }
+    // A line that is no ehlo-keyword (an empty "250 " last line, as
+    // Postfix's smtp-sink sends) names no extension: skipped, as real
+    // clients do, rather than failing the session.
+    if (!IsKeyword(keyword)) continue;
     const std::string upper = absl::AsciiStrToUpper(keyword);
     if (upper == "PIPELINING") {
       caps.pipelining = true;
@@ -109,10 +103,7 @@ absl::StatusOr<EhloCapabilities> ParseEhloReply(const Reply& reply) {
     } else if (upper == "DSN") {
       caps.dsn = true;
     } else if (upper == "SIZE") {
-      uint64_t size = 0;
-      absl::Status status = ParseSize(params, &size);
-      if (!status.ok()) return status;
-      caps.size = size;
+      caps.size = ParseSize(params);
     } else if (upper == "AUTH") {
       AddMechanisms(params, &caps.auth_mechanisms);
     } else {

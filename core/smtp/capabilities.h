@@ -36,9 +36,10 @@ struct EhloCapabilities {
                          const EhloCapabilities&) = default;
 };
 
-// Parses a 250 EHLO reply. Fails on a code other than 250, an empty first
-// line, a malformed SIZE value, or a keyword that is not RFC 5321 ehlo-keyword
-// syntax (ALPHA / DIGIT followed by ALPHA / DIGIT / "-").
+// Parses a 250 EHLO reply. Fails on a code other than 250 or an empty first
+// line. Lines whose keyword is not RFC 5321 ehlo-keyword syntax (ALPHA /
+// DIGIT followed by ALPHA / DIGIT / "-") are skipped and a SIZE value that
+// is not a number means no fixed maximum, as Postfix's client reads them.
 absl::StatusOr<EhloCapabilities> ParseEhloReply(const Reply& reply);
 
 // The 250 reply that advertises `caps` (server side); inverse of
