@@ -227,7 +227,11 @@ class MboxWriter : public FileWriter {
     text.push_back('\n');  // a blank line ends the message
     if (status.ok()) status.Update(WriteAll(out, text, final_));
     if (status.ok() && ::fsync(out) != 0) status = Errno("cannot sync", final_);
-    if (!status.ok() && start >= 0) (void)::ftruncate(out, start);
+    if (!status.ok() && start >= 0 && ::ftruncate(out, start) != 0) {
+      status = absl::InternalError(absl::StrCat(
+          status.message(), "; and cannot cut ", final_, " back: ",
+          std::strerror(errno)));
+    }
     ::flock(out, LOCK_UN);
     ::close(out);
     ::close(in);
