@@ -29,6 +29,9 @@ namespace starling::policy {
 struct PolicyInputs {
   const PolicyEntry* entry = nullptr;  // the table entry (required)
   absl::string_view entry_key = "*";   // its key, for the trace
+  // The file the table came from (PolicyTable::origin()): the trace then
+  // names the entry as "file:line" instead of "line N".
+  absl::string_view entry_origin;
   const DaneState* dane = nullptr;     // TLSA of this MX; null: none known
   const StsPolicy* sts = nullptr;      // MTA-STS policy in force, if any
   absl::string_view sts_failure;  // RFC 8460 type from resolving MTA-STS

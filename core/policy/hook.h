@@ -22,11 +22,16 @@ struct DestinationState {
   absl::flat_hash_map<std::string, DaneState> dane_by_mx;  // lower-case keys
   std::optional<StsPolicy> sts;
   std::string sts_failure;  // RFC 8460 type from ResolveSts, if any
+  // The key the table is searched with: Postfix's next-hop ("[relay]:587")
+  // when mail is routed through one; empty: the destination's
+  // next_hop_domain.
+  std::string policy_key;
   absl::Time now = absl::InfinitePast();
 };
 
 // The policy engine behind the client session's TlsPolicyHook: looks the
-// next-hop domain up in the table and decides with DANE, MTA-STS and
+// next-hop (DestinationState::policy_key, else the next-hop domain) up in
+// the table and decides with DANE, MTA-STS and
 // REQUIRETLS. One hook per delivery attempt (it remembers the connection's
 // evaluation for ForMessage). The table must outlive the hook.
 class PolicyEngineHook : public smtp::TlsPolicyHook {
