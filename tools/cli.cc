@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/flags/commandlineflag.h"
+#include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
@@ -36,6 +37,22 @@ void HandleHelp(int argc, char** argv, absl::string_view source_file) {
               << " (default: \"" << flag->DefaultValue() << "\")\n";
   }
   std::exit(0);
+}
+
+std::vector<std::string> ParseCommandLineWithDashes(int argc, char** argv) {
+  std::vector<std::string> storage(argv, argv + argc);
+  for (std::string& arg : storage) {
+    if (arg == "--") break;
+    if (arg.rfind("--", 0) == 0) {
+      const size_t end = std::min(arg.find('='), arg.size());
+      std::replace(arg.begin() + 2, arg.begin() + end, '-', '_');
+    }
+  }
+  std::vector<char*> fixed;
+  for (std::string& arg : storage) fixed.push_back(arg.data());
+  const std::vector<char*> args =
+      absl::ParseCommandLine(static_cast<int>(fixed.size()), fixed.data());
+  return std::vector<std::string>(args.begin(), args.end());
 }
 
 }  // namespace starling::tools

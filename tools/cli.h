@@ -1,6 +1,9 @@
 #ifndef STARLING_TOOLS_CLI_H_
 #define STARLING_TOOLS_CLI_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/string_view.h"
 
 namespace starling::tools {
@@ -11,6 +14,11 @@ namespace starling::tools {
 // exits 0. Abseil's own --help exits 1 and, when the binary's name differs
 // from its source file's, finds no flags. Call before ParseCommandLine.
 void HandleHelp(int argc, char** argv, absl::string_view source_file);
+
+// Abseil flag names use underscores; users type dashes. Parses argv with
+// "--check-determinism" read as "--check_determinism" (names only, never
+// values, nothing after "--") and returns the positional arguments.
+std::vector<std::string> ParseCommandLineWithDashes(int argc, char** argv);
 
 }  // namespace starling::tools
 

@@ -278,21 +278,8 @@ int main(int argc, char** argv) {
       "[--check-determinism]\n"
       "       mtasim --swarm --seeds=A..B [--check-determinism]");
   starling::tools::HandleHelp(argc, argv, "tools/mtasim.cc");
-  // Abseil flag names use underscores; accept --check-determinism too.
-  std::vector<std::string> storage(argv, argv + argc);
-  std::vector<char*> argv_fixed;
-  for (std::string& arg : storage) {
-    if (arg == "--") break;
-    if (arg.rfind("--", 0) == 0) {
-      const size_t end = std::min(arg.find('='), arg.size());
-      for (size_t i = 2; i < end; ++i) {
-        if (arg[i] == '-') arg[i] = '_';
-      }
-    }
-  }
-  for (std::string& arg : storage) argv_fixed.push_back(arg.data());
-  std::vector<char*> args = absl::ParseCommandLine(
-      static_cast<int>(argv_fixed.size()), argv_fixed.data());
+  const std::vector<std::string> args =
+      starling::tools::ParseCommandLineWithDashes(argc, argv);
   if (absl::GetFlag(FLAGS_swarm)) {
     if (args.size() != 1) return Fail(2, "--swarm takes no scenario file");
     return RunSwarm();

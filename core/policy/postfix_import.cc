@@ -221,8 +221,10 @@ class Importer {
     }
     PolicyEntry entry;
     entry.level = result_.default_level;
-    entry.min_version = kPostfixMinVersion;
-    entry.forward_secrecy = false;
+    if (entry.level != Level::kNone) {  // none never uses TLS
+      entry.min_version = kPostfixMinVersion;
+      entry.forward_secrecy = false;
+    }
     (void)result_.table.Add("*", std::move(entry));
     if (converted_ > 0) {
       Add(0, Severity::kWarning,
