@@ -553,6 +553,8 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
   bool pins_evaluated = false;
   bool pins_matched = false;
   absl::string_view testing_type;
+  std::string testing_failure;
+  absl::string_view reported_enforced, reported_testing;
   bool mandatory = false;
   SessionClass session;
   for (const Rule& rule : rules) {
@@ -580,14 +582,30 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
     std::string step = absl::StrCat(status, ": ", CheckName(rule.check), " (",
                                     SourceName(rule.source), "): ", o.why);
     if (!o.pass) absl::StrAppend(&step, " [", o.result_type, "]");
-    trace.push_back(std::move(step));
-    if (o.pass) continue;
+    if (o.pass) {
+      trace.push_back(std::move(step));
+      continue;
+    }
+    // The sender's own trust settings and the table's testing entries are
+    // invisible to the recipient domain: TLS-RPT does not report them.
+    const bool local = rule.source == Source::kEntry &&
+                       (!rule.enforced || rule.check == Check::kPins ||
+                        rule.check == Check::kIssuerSubject ||
+                        rule.check == Check::kTrustAnchor);
     if (rule.enforced && !enforced_failure) {
       enforced_failure = true;
       decision.tlsrpt_result_type = std::string(o.result_type);
+      eval.first_failure = step;
     } else if (!rule.enforced && testing_type.empty()) {
       testing_type = o.result_type;
+      testing_failure = step;
     }
+    if (!local && rule.enforced && reported_enforced.empty()) {
+      reported_enforced = o.result_type;
+    } else if (!local && !rule.enforced && reported_testing.empty()) {
+      reported_testing = o.result_type;
+    }
+    trace.push_back(std::move(step));
   }
   // Configured pins authenticate the hop (RFC 8689 §4.2.1, the label's
   // "verified") at every level, not only where the level enforces them: a
@@ -613,14 +631,23 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
         problem_detail.empty() ? "" : ": ", problem_detail,
         "; the connection is gone [validation-failure]"));
     decision.tlsrpt_result_type = "validation-failure";
+    eval.first_failure = trace.back();
+    if (reported_enforced.empty()) reported_enforced = "validation-failure";
   }
   if (decision.tlsrpt_result_type.empty() && !testing_type.empty()) {
     decision.tlsrpt_result_type = std::string(testing_type);
+    eval.first_failure = std::move(testing_failure);
   }
-  if (decision.tlsrpt_result_type.empty() && !in.sts_failure.empty() &&
-      !ignore_recipient_policies) {
+  const bool sts_failed =
+      !in.sts_failure.empty() && !ignore_recipient_policies;
+  if (decision.tlsrpt_result_type.empty() && sts_failed) {
     decision.tlsrpt_result_type = std::string(in.sts_failure);
   }
+  eval.reported_result_type = std::string(
+      !reported_enforced.empty()   ? reported_enforced
+      : !reported_testing.empty() ? reported_testing
+      : sts_failed                ? absl::string_view(in.sts_failure)
+                                  : absl::string_view());
 
   // Mechanism for the label: DANE when it is enforced, else MTA-STS when it
   // is enforced, else the table's level.

@@ -165,6 +165,39 @@ TEST(EngineTest, LabelsArePostfixClasses) {
             "dane:untrusted");
 }
 
+// TLS-RPT reports what the recipient domain can see and fix: the sender's
+// own pins and anchors and its table's testing entries are not reported;
+// MTA-STS in testing mode is.
+TEST(EngineTest, ReportedResultTypeLeavesOutLocalTrust) {
+  PolicyEntry pinned = EntryAt(Level::kVerify);
+  pinned.cert_pins = {std::string(64, 'a')};
+  Fixture local{pinned};
+  auto eval = EvaluateHandshake(local.Inputs(), Dest(), GoodFacts());
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(eval.decision.tlsrpt_result_type, "certificate-not-trusted");
+  EXPECT_EQ(eval.reported_result_type, "");
+  EXPECT_EQ(eval.first_failure.rfind("FAIL: pin (table): ", 0), 0u) << eval.first_failure;
+  // A name mismatch is the recipient's certificate: reported.
+  Fixture named{EntryAt(Level::kVerify)};
+  eval = EvaluateHandshake(named.Inputs(), Dest(), GoodFacts({"other.example"}));
+  EXPECT_EQ(eval.reported_result_type, "certificate-host-mismatch");
+  // MTA-STS testing: reported although nothing was refused.
+  Fixture sts{EntryAt(Level::kMay), std::nullopt, Sts(StsMode::kTesting)};
+  eval = EvaluateHandshake(sts.Inputs(), Dest(), GoodFacts({"other.example"}));
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(eval.reported_result_type, "certificate-host-mismatch");
+  EXPECT_EQ(eval.first_failure.rfind("testing, would fail: sts-cert (mta-sts): ", 0), 0u)
+      << eval.first_failure;
+  // The table's own testing entry: shown, not reported.
+  PolicyEntry rollout = pinned;
+  rollout.testing = true;
+  rollout.floor = Level::kEncrypt;
+  Fixture testing{rollout};
+  eval = EvaluateHandshake(testing.Inputs(), Dest(), GoodFacts());
+  EXPECT_EQ(eval.decision.tlsrpt_result_type, "certificate-not-trusted");
+  EXPECT_EQ(eval.reported_result_type, "");
+}
+
 TEST(EngineTest, ProtocolRangeAndExclusions) {
   PolicyEntry entry = EntryAt(Level::kEncrypt);
   entry.min_version = TlsVersion::kTls10;

@@ -55,6 +55,12 @@ class PolicyEngineHook : public smtp::TlsPolicyHook {
       const smtp::EhloCapabilities& caps, const TlsFacts* tls,
       const smtp::PolicyDecision& connection) override;
 
+  // The evaluation behind the last AfterHandshake/WithoutTls (what decided,
+  // what TLS-RPT reports), if any.
+  const std::optional<ConnectionEvaluation>& last_evaluation() const {
+    return last_;
+  }
+
  private:
   PolicyInputs Inputs(const smtp::Destination& destination) const;
 
