@@ -431,7 +431,7 @@ TEST(SenderTest, AttemptLogIsReadable) {
   const std::string delivered = FormatAttempt(world.sender().attempts()[1]);
   EXPECT_TRUE(absl::StrContains(
       delivered, "connected=yes tls=yes chain=trusted verdict=proceed-tls "
-                 "label=may:verified tlsrpt=-"))
+                 "label=may:trusted tlsrpt=-"))
       << delivered;
   EXPECT_TRUE(absl::StrContains(delivered, "bob@example.net delivered at "))
       << delivered;

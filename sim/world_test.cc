@@ -50,7 +50,7 @@ TEST(WorldTest, ZooMiniOutcomes) {
   EXPECT_EQ(good->tls, 6) << result->attempt_log;
   // Each host presents a certificate for its own name: verified.
   EXPECT_EQ(good->tls_by_label,
-            (std::map<std::string, int64_t>{{"may:verified", 6}}));
+            (std::map<std::string, int64_t>{{"may:trusted", 6}}));
   EXPECT_EQ(good->plaintext + good->deferred + good->bounced, 0);
 
   const DomainSummary* plain = Find(*result, "plain.example");
@@ -462,6 +462,13 @@ duration = "25m"
       EXPECT_EQ(a.tlsrpt_result_type, "certificate-not-trusted")
           << FormatAttempt(a);
       EXPECT_EQ(a.verdict, smtp::DeliveryVerdict::kDefer) << FormatAttempt(a);
+      // Never "verified" beside a failed check: the anchor is not ours.
+      EXPECT_EQ(a.policy_label, "verify:untrusted") << FormatAttempt(a);
+      EXPECT_EQ(a.first_failure.rfind("FAIL: trust-anchor (table): ", 0), 0u)
+          << a.first_failure;
+      // The sender's own anchor choice is not the recipient's policy: not
+      // reported in TLS-RPT.
+      EXPECT_EQ(a.tlsrpt_reported, "") << FormatAttempt(a);
     } else {
       ++after;
       EXPECT_EQ(a.policy_label, "verify:verified") << FormatAttempt(a);
