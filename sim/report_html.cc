@@ -54,6 +54,14 @@ std::string Labels(const OutcomeCounts& c) {
   return absl::StrCat(out, " (", absl::StrJoin(labels, ", "), ")");
 }
 
+// "3 over TLS (verify:verified 3)".
+std::string OverTls(const OutcomeCounts& c) {
+  std::string out = Labels(c);
+  const size_t space = out.find(' ');
+  out.insert(space == std::string::npos ? out.size() : space, " over TLS");
+  return out;
+}
+
 // What one recipient was at a point of virtual time.
 enum class State : uint8_t { kWaiting, kTls, kPlaintext, kDeferred, kBounced };
 
@@ -100,7 +108,7 @@ std::map<std::pair<uint64_t, std::string>, Timeline> Timelines(
   return out;
 }
 
-constexpr int kWidth = 760;
+constexpr int kWidth = 780;
 constexpr int kHeight = 210;
 constexpr int kLeft = 48;
 constexpr int kRight = 740;
@@ -115,10 +123,10 @@ struct SeriesStyle {
   State state;
 };
 constexpr SeriesStyle kStyles[] = {
-    {"tls", "delivered over TLS (total)", "#1b7f3b", State::kTls},
-    {"plaintext", "delivered in plaintext (total)", "#d97706", State::kPlaintext},
-    {"deferred", "deferred (waiting after a failure)", "#b91c1c", State::kDeferred},
-    {"bounced", "bounced (total)", "#374151", State::kBounced},
+    {"tls", "delivered over TLS", "#1b7f3b", State::kTls},
+    {"plaintext", "delivered in plaintext", "#d97706", State::kPlaintext},
+    {"deferred", "deferred now", "#b91c1c", State::kDeferred},
+    {"bounced", "bounced", "#374151", State::kBounced},
 };
 
 // The timeline of one domain as an SVG: counts of recipients in each state
@@ -176,7 +184,8 @@ std::string TimelineSvg(const Scenario& scenario, const WorldResult& result,
                                 : absl::Hours(24);
   for (absl::Time t = start; t <= end; t += tick) {
     absl::StrAppendFormat(&svg,
-                          "<text class=\"tick\" x=\"%.1f\" y=\"%d\">%s</text>\n",
+                          "<text class=\"tick\" x=\"%.1f\" y=\"%d\" "
+                          "text-anchor=\"middle\">%s</text>\n",
                           x(t), kBottom + 14, ClockText(t, span));
   }
   absl::StrAppendFormat(&svg,
@@ -238,7 +247,7 @@ std::string TimelineSvg(const Scenario& scenario, const WorldResult& result,
   }
   // Legend.
   for (size_t k = 0; k < std::size(kStyles); ++k) {
-    const int lx = kLeft + 8 + static_cast<int>(k) * 172;
+    const int lx = kLeft + 8 + static_cast<int>(k) * 160;
     absl::StrAppendFormat(
         &svg,
         "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
@@ -341,9 +350,7 @@ std::string ReportHtml(const Scenario& scenario, const WorldResult& result) {
                     "</p>\n<ul class=\"why\">\n");
     for (const DomainPeriod& p : d.periods) {
       std::vector<std::string> parts;
-      if (p.counts.tls > 0) {
-        parts.push_back(absl::StrCat(Labels(p.counts), " over TLS"));
-      }
+      if (p.counts.tls > 0) parts.push_back(OverTls(p.counts));
       if (p.counts.plaintext > 0) {
         parts.push_back(absl::StrCat(p.counts.plaintext, " in plaintext"));
       }
@@ -373,9 +380,8 @@ std::string ReportHtml(const Scenario& scenario, const WorldResult& result) {
                       "</li>\n");
     }
     if (d.periods.empty() && d.why.empty()) {
-      absl::StrAppend(&out, "<li>", Escape(Labels(d)), " over TLS, ",
-                      d.plaintext, " in plaintext; nothing deferred or "
-                      "bounced</li>\n");
+      absl::StrAppend(&out, "<li>", Escape(OverTls(d)), ", ", d.plaintext,
+                      " in plaintext; nothing deferred or bounced</li>\n");
     }
     absl::StrAppend(&out, "</ul>\n", TimelineSvg(scenario, result, d),
                     "</section>\n");
