@@ -194,9 +194,11 @@ std::string TimelineSvg(const Scenario& scenario, const WorldResult& result,
                         "x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n",
                         kLeft - 4, kTop + 4, top, kLeft - 4, kBottom);
   // Faults on the domain's hosts.
+  const ScenarioDomain* declared = scenario.FindDomain(d.domain);
   for (const ScenarioFault& fault : scenario.faults) {
     bool ours = false;
-    for (const ScenarioMx& mx : scenario.FindDomain(d.domain)->mx) {
+    for (const ScenarioMx& mx :
+         declared == nullptr ? std::vector<ScenarioMx>() : declared->mx) {
       ours |= mx.host == fault.host;
     }
     if (!ours) continue;

@@ -24,6 +24,7 @@
 #include "sim/dns.h"
 #include "sim/invariants.h"
 #include "sim/pcap.h"
+#include "sim/report_html.h"
 #include "sim/transcript.h"
 #include "sim/scenario.h"
 #include "sim/sender.h"
@@ -552,6 +553,37 @@ TEST(ReportTest, WriteReports) {
   const absl::Status status = WriteReports(blocked, s, r);
   EXPECT_FALSE(status.ok());
   EXPECT_TRUE(absl::StrContains(status.message(), blocked)) << status;
+}
+
+TEST(ReportTest, HtmlIsSelfContainedAndEscaped) {
+  Scenario s = MakeScenario();
+  s.sender.hostname = "relay<&>.example.org";
+  WorldResult r = MakeResult();
+  r.domains[0].why["pin (table): <b>no</b> & \"quoted\""] = 1;
+  const std::string html = ReportHtml(s, r);
+  EXPECT_TRUE(absl::StartsWith(html, "<!DOCTYPE html>"));
+  EXPECT_TRUE(absl::EndsWith(html, "</html>\n"));
+  EXPECT_FALSE(absl::StrContains(html, "<script"));
+  EXPECT_TRUE(absl::StrContains(html, "relay&lt;&amp;&gt;.example.org"));
+  EXPECT_TRUE(absl::StrContains(
+      html, "pin (table): &lt;b&gt;no&lt;/b&gt; &amp; &quot;quoted&quot;"));
+  EXPECT_FALSE(absl::StrContains(html, "<b>no</b>"));
+  // One timeline per domain, one series per outcome in each.
+  size_t timelines = 0;
+  for (size_t at = html.find("<svg class=\"timeline\""); at != std::string::npos;
+       at = html.find("<svg class=\"timeline\"", at + 1)) {
+    ++timelines;
+  }
+  EXPECT_EQ(timelines, r.domains.size());
+  for (const char* series : kTimelineSeries) {
+    size_t n = 0;
+    const std::string needle = absl::StrCat("<polyline class=\"series series-", series, "\"");
+    for (size_t at = html.find(needle); at != std::string::npos; at = html.find(needle, at + 1)) {
+      ++n;
+    }
+    EXPECT_EQ(n, timelines) << series;
+  }
+  EXPECT_EQ(ReportHtml(s, r), html);  // deterministic
 }
 
 // The real thing: a world run's outputs are well-formed and consistent.

@@ -499,7 +499,12 @@ absl::Status Parser::ParseSender(const toml::table& root,
           message.remove_prefix(colon + 2);
         }
       }
-      return Error(line, "sender.policy: ", message);
+      return Error(line, "sender.policy: ", message,
+                   policy::LooksLikePostfixPolicyMap(*text)
+                       ? " (this looks like a Postfix smtp_tls_policy_maps "
+                         "file: give it as sender.postfix_policy, which "
+                         "imports it)"
+                       : "");
     }
     out.sender.policy_source = PolicySource::kTable;
     out.sender.policy_text = *std::move(text);

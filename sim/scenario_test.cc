@@ -344,6 +344,11 @@ TEST(ScenarioTest, TablePolicyLinesAreFileLines) {
   EXPECT_EQ(DefaultPolicyText(*s), "may (s.toml:7)");
 }
 
+TEST(ScenarioErrorTest, PostfixMapGivenAsTableSaysSo) {
+  ExpectError(ParseWithTail("policy = \"\"\"\nexample.com secure protocols=>=TLSv1.2\n\"\"\"\n"),
+              7, "give it as sender.postfix_policy");
+}
+
 TEST(ScenarioErrorTest, UnknownProfileListsTheValidOnes) {
   ExpectError(ParseWithTail("[[domain]]\nname = \"a.example\"\n"
                             "mx = [{ host = \"mx.a.example\", preference = 10, "
