@@ -9,6 +9,7 @@
 //
 //   mtasim SCENARIO.toml [--seed=N] [--until=DURATION] [--report=DIR]
 //          [--pcap=DIR] [--transcript=DOMAIN] [--json] [--check-determinism]
+//          [--fingerprints]
 //   mtasim --swarm --seeds=A..B [--check-determinism]
 #include <algorithm>
 #include <cstdint>
@@ -46,8 +47,9 @@ ABSL_FLAG(bool, check_determinism, false,
 ABSL_FLAG(std::string, until, "",
           "run for this virtual duration instead of world.duration (\"90m\")");
 ABSL_FLAG(std::string, report, "",
-          "write TLS-RPT JSON per policy domain, attempts.csv, attempts.json "
-          "and result.json into this directory");
+          "write TLS-RPT JSON per domain that publishes a TLS-RPT address, "
+          "attempts.csv, attempts.json, result.json and report.html (tables, "
+          "why, a timeline per domain) into this directory");
 ABSL_FLAG(std::string, pcap, "",
           "write one pcap file per connection into this directory");
 ABSL_FLAG(std::string, transcript, "",
@@ -412,7 +414,7 @@ int main(int argc, char** argv) {
       "Runs a simulator scenario and prints its outcome.\n"
       "usage: mtasim SCENARIO.toml [--seed=N] [--until=DURATION] "
       "[--report=DIR] [--pcap=DIR] [--transcript=DOMAIN] [--json] "
-      "[--check-determinism]\n"
+      "[--check-determinism] [--fingerprints]\n"
       "       mtasim --swarm --seeds=A..B [--check-determinism]");
   starling::tools::HandleHelp(argc, argv, "tools/mtasim.cc");
   const std::vector<std::string> args =
