@@ -31,7 +31,10 @@ struct TranscriptEntry {
 // Everything recorded about one connection of the world: the wire (for
 // pcap files) and the dialogue (for transcripts).
 struct CapturedConnection {
-  uint64_t index = 0;  // 1, 2, ... in the order connections were started
+  // The connection's attempt: its 1-based position in the attempt log
+  // (attempts.csv's `attempt`), which also names its pcap file and
+  // transcript.
+  uint64_t index = 0;
   std::string domain;
   std::string mx_host;
   absl::Time start;

@@ -30,6 +30,7 @@
 #include "sim/dns.h"
 #include "sim/invariants.h"
 #include "sim/pcap.h"
+#include "sim/report_html.h"
 #include "sim/output_files.h"
 
 namespace starling::sim {
@@ -121,6 +122,9 @@ Json AttemptJson(size_t index, const AttemptRecord& a) {
   json["verdict"] = std::string(smtp::DeliveryVerdictName(a.verdict));
   json["policy_label"] = a.policy_label;
   json["tlsrpt_result_type"] = a.tlsrpt_result_type;
+  json["tlsrpt_reported"] = a.tlsrpt_reported;
+  json["policy_rule"] = a.policy_rule;
+  json["first_failure"] = a.first_failure;
   json["detail"] = a.detail;
   Json recipients = Json::array();
   for (const AttemptRecipient& r : a.recipients) {
@@ -151,7 +155,7 @@ policy::TlsRptAggregator Aggregate(const Scenario& scenario,
   policy::TlsRptAggregator aggregator(scenario.world.start, result.end);
   std::map<std::string, policy::TlsRptPolicy> policies;
   for (const ScenarioDomain& domain : scenario.domains) {
-    policies.emplace(domain.name, ReportPolicyFor(scenario, domain));
+    policies.emplace(domain.name, ReportPolicyFor(scenario, result, domain));
   }
   const std::string sending_ip = PcapClientIp();
   for (const AttemptRecord& attempt : result.attempts) {
@@ -164,7 +168,7 @@ policy::TlsRptAggregator Aggregate(const Scenario& scenario,
     session.time = attempt.start;
     session.success = count == TlsRptCount::kSuccess;
     if (!session.success) {
-      session.failure.result_type = attempt.tlsrpt_result_type;
+      session.failure.result_type = attempt.tlsrpt_reported;
       session.failure.sending_mta_ip = sending_ip;
       session.failure.receiving_mx_hostname = attempt.mx_host;
       if (!attempt.mx_host.empty()) {
@@ -179,18 +183,23 @@ policy::TlsRptAggregator Aggregate(const Scenario& scenario,
 }  // namespace
 
 policy::TlsRptPolicy ReportPolicyFor(const Scenario& scenario,
+                                     const WorldResult& result,
                                      const ScenarioDomain& domain) {
-  const policy::PolicyEntry& entry = scenario.sender.policy.Lookup(domain.name);
+  const policy::PolicyEntry& entry = scenario.sender.policy.Lookup(
+      domain.nexthop.empty() ? domain.name : domain.nexthop);
+  auto resolved = result.tlsa.find(domain.name);
   if (UsesDane(entry) && !domain.tlsa.empty() &&
       domain.dnssec == DnssecStatus::kSecure) {
     std::vector<policy::TlsaRecord> records;
-    for (const TlsaRecord& r : domain.tlsa) {
+    for (const TlsaRecord& r : resolved != result.tlsa.end()
+                                   ? resolved->second
+                                   : domain.tlsa) {
       records.push_back(
           policy::TlsaRecord{r.usage, r.selector, r.matching_type, r.data});
     }
     return policy::TlsaReportPolicy(domain.name, records);
   }
-  if (entry.mta_sts && domain.mta_sts.has_value()) {
+  if (entry.mta_sts && domain.mta_sts.has_value() && domain.nexthop.empty()) {
     return policy::StsReportPolicy(domain.name, *domain.mta_sts);
   }
   policy::TlsRptPolicy none;
@@ -204,10 +213,10 @@ TlsRptCount CountAttempt(const AttemptRecord& attempt) {
     case AttemptKind::kDns:
       return TlsRptCount::kNone;
     case AttemptKind::kSkipped:
-      return attempt.tlsrpt_result_type.empty() ? TlsRptCount::kNone
-                                                : TlsRptCount::kFailure;
+      return attempt.tlsrpt_reported.empty() ? TlsRptCount::kNone
+                                             : TlsRptCount::kFailure;
     case AttemptKind::kConnection:
-      if (!attempt.tlsrpt_result_type.empty()) return TlsRptCount::kFailure;
+      if (!attempt.tlsrpt_reported.empty()) return TlsRptCount::kFailure;
       return attempt.tls ? TlsRptCount::kSuccess : TlsRptCount::kNone;
   }
   return TlsRptCount::kNone;
@@ -226,6 +235,7 @@ std::vector<TlsRptDomainReport> TlsRptReports(const Scenario& scenario,
           : options.contact_info;
   std::vector<TlsRptDomainReport> reports;
   for (const ScenarioDomain& domain : scenario.domains) {
+    if (domain.tlsrpt_rua.empty()) continue;  // nowhere to send it
     const std::string report_id =
         absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", scenario.world.start,
                                       absl::UTCTimeZone()),
@@ -235,6 +245,7 @@ std::vector<TlsRptDomainReport> TlsRptReports(const Scenario& scenario,
     if (!report.has_value()) continue;
     TlsRptDomainReport out;
     out.domain = domain.name;
+    out.rua = domain.tlsrpt_rua;
     out.json = policy::TlsRptReportJson(*report);
     out.report = *std::move(report);
     reports.push_back(std::move(out));
@@ -248,7 +259,8 @@ std::string AttemptsCsv(const WorldResult& result) {
           "mx_preference", "connected", "tls", "chain_verdict", "verdict",
           "policy_label", "tlsrpt_result_type", "detail", "message",
           "recipient", "status", "stage", "reply_code", "reply_enhanced",
-          "reply_text", "recipient_detail"},
+          "reply_text", "recipient_detail", "tlsrpt_reported", "policy_rule",
+          "first_failure"},
          &out);
   for (size_t i = 0; i < result.attempts.size(); ++i) {
     const AttemptRecord& a = result.attempts[i];
@@ -268,9 +280,12 @@ std::string AttemptsCsv(const WorldResult& result) {
         a.tlsrpt_result_type,
         a.detail,
     };
+    const std::vector<std::string> tail = {a.tlsrpt_reported, a.policy_rule,
+                                           a.first_failure};
     if (a.recipients.empty()) {
       std::vector<std::string> row = attempt;
       row.resize(row.size() + 8);
+      row.insert(row.end(), tail.begin(), tail.end());
       CsvRow(row, &out);
       continue;
     }
@@ -286,6 +301,7 @@ std::string AttemptsCsv(const WorldResult& result) {
                                                : "");
       row.push_back(absl::StrJoin(reply.lines, "\n"));
       row.push_back(r.result.detail);
+      row.insert(row.end(), tail.begin(), tail.end());
       CsvRow(row, &out);
     }
   }
@@ -352,10 +368,28 @@ std::string ResultJson(const Scenario& scenario, const WorldResult& result) {
             ? std::string(policy::TlsRptPolicyTypeName(
                   policy::TlsRptPolicyType::kNoPolicyFound))
             : std::string(policy::TlsRptPolicyTypeName(
-                  ReportPolicyFor(scenario, *declared).type));
+                  ReportPolicyFor(scenario, result, *declared).type));
     Json by_label = Json::object();
     for (const auto& [label, n] : d.tls_by_label) by_label[label] = n;
     const SessionCounts counts = sessions[d.domain];
+    Json why = Json::object();
+    for (const auto& [reason, n] : d.why) why[reason] = n;
+    Json periods = Json::array();
+    for (const DomainPeriod& p : d.periods) {
+      Json labels = Json::object();
+      for (const auto& [label, n] : p.counts.tls_by_label) labels[label] = n;
+      periods.push_back({
+          {"from", Rfc3339(p.from)},
+          {"to", Rfc3339(p.to)},
+          {"after", p.after},
+          {"tls", p.counts.tls},
+          {"tls_by_label", std::move(labels)},
+          {"plaintext", p.counts.plaintext},
+          {"deferred", p.counts.deferred},
+          {"bounced", p.counts.bounced},
+          {"max_delay_seconds", absl::ToInt64Seconds(p.max_delay)},
+      });
+    }
     domains.push_back({
         {"domain", d.domain},
         {"profiles", profiles},
@@ -370,6 +404,12 @@ std::string ResultJson(const Scenario& scenario, const WorldResult& result) {
                                     d.tlsrpt_result_types.end()))},
         {"tlsrpt_sessions",
          {{"successful", counts.successful}, {"failed", counts.failed}}},
+        {"tlsrpt_rua", declared == nullptr ? std::vector<std::string>()
+                                           : declared->tlsrpt_rua},
+        {"policy", d.policy},
+        {"policy_rule", d.policy_rule},
+        {"why", std::move(why)},
+        {"periods", std::move(periods)},
     });
   }
 
@@ -405,6 +445,9 @@ std::string ResultJson(const Scenario& scenario, const WorldResult& result) {
       {"trace_hash", absl::StrFormat("%016x", result.trace_hash)},
       {"steps", result.steps},
       {"violation", std::move(violation)},
+      {"policy",
+       {{"default", DefaultPolicyText(scenario)},
+        {"warnings", scenario.sender.policy_warnings}}},
       {"recipients", recipients},
       {"attempts", std::move(attempts)},
       {"partner_accepted", result.partner_accepted},
@@ -435,6 +478,7 @@ absl::Status WriteReports(const std::string& dir, const Scenario& scenario,
       {"attempts.csv", AttemptsCsv(result)},
       {"attempts.json", AttemptsJson(result)},
       {"result.json", ResultJson(scenario, result)},
+      {"report.html", ReportHtml(scenario, result)},
   };
   for (const auto& [name, bytes] : files) {
     const absl::Status status = WriteFile((base / name).string(), bytes);

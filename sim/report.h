@@ -25,16 +25,24 @@ namespace starling::sim {
 // testing floor) and the domain has TLSA records under DNSSEC (secure);
 // else "sts" when the domain publishes an MTA-STS policy and the entry honours
 // MTA-STS; else "no-policy-found". (DANE outranks MTA-STS, RFC 8461 §2.)
+// The tlsa policy-string is the records as published: "auto" ones as the
+// world resolved them (WorldResult::tlsa).
 policy::TlsRptPolicy ReportPolicyFor(const Scenario& scenario,
+                                     const WorldResult& result,
                                      const ScenarioDomain& domain);
 
 // How one attempt counts in TLS-RPT.
+// What counts is AttemptRecord::tlsrpt_reported: the sender's own pins,
+// trust anchors, cert-names and its table's testing entries are not the
+// recipient's policy and are not reported (a TLS session refused only by
+// them counts as successful); DANE and MTA-STS failures are, in testing
+// mode too.
 enum class TlsRptCount : uint8_t {
   kNone,     // not a TLS session (DNS failure, refused or timed-out
              // connection, a plaintext session the policy did not fault)
-  kSuccess,  // a TLS session, and the policy found nothing wrong
-  kFailure,  // the attempt carries an RFC 8460 result type: a connection, or
-             // an MX the policy refused before connecting
+  kSuccess,  // a TLS session, and nothing reportable failed
+  kFailure,  // the attempt reports an RFC 8460 result type: a connection,
+             // or an MX the policy refused before connecting
 };
 
 TlsRptCount CountAttempt(const AttemptRecord& attempt);
@@ -48,12 +56,13 @@ struct TlsRptOptions {
 
 struct TlsRptDomainReport {
   std::string domain;
+  std::vector<std::string> rua;  // where it would be sent
   policy::TlsRptReport report;
   std::string json;  // RFC 8460 §4.4, core/policy/json's rendering
 };
 
-// One report per declared domain that had at least one counted session, in
-// scenario order. Date range: [world.start, result.end); sessions are placed
+// One report per declared domain that publishes a TLS-RPT record (`tlsrpt`
+// rua) and had at least one counted session, in scenario order. Date range: [world.start, result.end); sessions are placed
 // at their attempt's start. report-id: "<start RFC 3339>_<domain>".
 // failure-details: result-type, sending-mta-ip (PcapClientIp),
 // receiving-mx-hostname, receiving-ip (PcapServerIp of the MX).
@@ -70,7 +79,8 @@ std::vector<TlsRptDomainReport> TlsRptReports(
 // domain, mx_host, mx_preference, connected, tls, chain_verdict, verdict,
 // policy_label, tlsrpt_result_type, detail, message, recipient, status,
 // stage, reply_code, reply_enhanced, reply_text (lines joined by LF),
-// recipient_detail.
+// recipient_detail, then tlsrpt_reported, policy_rule, first_failure (the
+// attempt's, repeated on each of its rows).
 std::string AttemptsCsv(const WorldResult& result);
 
 // A JSON array with one object per attempt carrying every AttemptRecord
@@ -86,7 +96,8 @@ std::string AttemptsJson(const WorldResult& result);
 std::string ResultJson(const Scenario& scenario, const WorldResult& result);
 
 // Writes into `dir` (created when missing): tlsrpt-<domain>.json per report,
-// attempts.csv, attempts.json and result.json. Errors name the path.
+// attempts.csv, attempts.json, result.json and report.html (ReportHtml).
+// Errors name the path.
 absl::Status WriteReports(const std::string& dir, const Scenario& scenario,
                           const WorldResult& result,
                           const TlsRptOptions& options = {});

@@ -24,6 +24,7 @@
 #include "sim/dns.h"
 #include "sim/invariants.h"
 #include "sim/pcap.h"
+#include "sim/report_html.h"
 #include "sim/transcript.h"
 #include "sim/scenario.h"
 #include "sim/sender.h"
@@ -41,6 +42,7 @@ absl::Time At(int seconds) { return kStart + absl::Seconds(seconds); }
 ScenarioDomain Domain(const std::string& name) {
   ScenarioDomain d;
   d.name = name;
+  d.tlsrpt_rua = {absl::StrCat("mailto:tlsrpt@", name)};
   ScenarioMx mx;
   mx.host = absl::StrCat("mx.", name);
   mx.preference = 10;
@@ -111,6 +113,7 @@ AttemptRecord Connection(const std::string& domain, int at, bool tls,
                                          : smtp::DeliveryVerdict::kProceedPlaintext)
                                   : smtp::DeliveryVerdict::kDefer;
   a.tlsrpt_result_type = result_type;
+  a.tlsrpt_reported = result_type;
   return a;
 }
 
@@ -141,6 +144,7 @@ WorldResult MakeResult() {
   skipped.domain = "sts.example";
   skipped.mx_host = "evil.example";
   skipped.tlsrpt_result_type = "validation-failure";
+  skipped.tlsrpt_reported = "validation-failure";
   skipped.verdict = smtp::DeliveryVerdict::kTryNextMx;
   r.attempts.push_back(skipped);
 
@@ -227,26 +231,39 @@ const TlsRptDomainReport* FindReport(
 
 TEST(ReportTest, PolicyTypes) {
   const Scenario s = MakeScenario();
-  EXPECT_EQ(ReportPolicyFor(s, s.domains[0]).type, policy::TlsRptPolicyType::kSts);
-  EXPECT_EQ(ReportPolicyFor(s, s.domains[1]).type, policy::TlsRptPolicyType::kTlsa);
-  EXPECT_EQ(ReportPolicyFor(s, s.domains[1]).policy_strings.size(), 1u);
-  EXPECT_EQ(ReportPolicyFor(s, s.domains[2]).type,
+  EXPECT_EQ(ReportPolicyFor(s, WorldResult(), s.domains[0]).type, policy::TlsRptPolicyType::kSts);
+  EXPECT_EQ(ReportPolicyFor(s, WorldResult(), s.domains[1]).type, policy::TlsRptPolicyType::kTlsa);
+  EXPECT_EQ(ReportPolicyFor(s, WorldResult(), s.domains[1]).policy_strings.size(), 1u);
+  EXPECT_EQ(ReportPolicyFor(s, WorldResult(), s.domains[2]).type,
             policy::TlsRptPolicyType::kNoPolicyFound);
-  EXPECT_EQ(ReportPolicyFor(s, s.domains[3]).type,
+  EXPECT_EQ(ReportPolicyFor(s, WorldResult(), s.domains[3]).type,
             policy::TlsRptPolicyType::kNoPolicyFound);
-  EXPECT_EQ(ReportPolicyFor(s, s.domains[3]).domain, "plain.example");
+  EXPECT_EQ(ReportPolicyFor(s, WorldResult(), s.domains[3]).domain, "plain.example");
 
   // DANE without DNSSEC is no policy; MTA-STS the table turns off is none.
   Scenario t = MakeScenario();
   t.domains[1].dnssec = DnssecStatus::kInsecure;
-  EXPECT_EQ(ReportPolicyFor(t, t.domains[1]).type, policy::TlsRptPolicyType::kSts);
+  EXPECT_EQ(ReportPolicyFor(t, WorldResult(), t.domains[1]).type, policy::TlsRptPolicyType::kSts);
   absl::StatusOr<policy::PolicyTable> table =
       policy::ParsePolicyTable("sts.example may mta-sts=no\n");
   if (table.ok()) {
     t.sender.policy = *std::move(table);
-    EXPECT_EQ(ReportPolicyFor(t, t.domains[0]).type,
+    EXPECT_EQ(ReportPolicyFor(t, WorldResult(), t.domains[0]).type,
               policy::TlsRptPolicyType::kNoPolicyFound);
   }
+}
+
+// "auto" TLSA records are reported as the world resolved them.
+TEST(ReportTest, TlsaPolicyStringHasTheResolvedData) {
+  Scenario s = MakeScenario();
+  s.domains[1].tlsa = {TlsaRecord{3, 1, 1, ""}};  // "3 1 1 auto"
+  WorldResult r;
+  r.tlsa["dane.example"] = {TlsaRecord{3, 1, 1, std::string(32, '\xcd')}};
+  const policy::TlsRptPolicy p = ReportPolicyFor(s, r, s.domains[1]);
+  ASSERT_EQ(p.policy_strings.size(), 1u);
+  std::string hex;
+  for (int i = 0; i < 32; ++i) hex += "cd";
+  EXPECT_EQ(p.policy_strings[0], "3 1 1 " + hex);
 }
 
 TEST(ReportTest, CountAttempt) {
@@ -257,6 +274,22 @@ TEST(ReportTest, CountAttempt) {
   EXPECT_EQ(CountAttempt(r.attempts[4]), TlsRptCount::kNone);     // DNS
   EXPECT_EQ(CountAttempt(r.attempts[6]), TlsRptCount::kNone);     // plaintext
   EXPECT_EQ(CountAttempt(r.attempts[8]), TlsRptCount::kNone);     // refused
+  // Refused only by the sender's own pin: a successful session for the
+  // recipient's policy.
+  AttemptRecord pinned = r.attempts[1];
+  pinned.tlsrpt_reported = "";
+  EXPECT_EQ(CountAttempt(pinned), TlsRptCount::kSuccess);
+}
+
+// Only a domain that publishes _smtp._tls (rua) gets a report.
+TEST(ReportTest, OnlyPublishersGetReports) {
+  Scenario s = MakeScenario();
+  s.domains[0].tlsrpt_rua.clear();
+  const std::vector<TlsRptDomainReport> reports = TlsRptReports(s, MakeResult());
+  EXPECT_EQ(FindReport(reports, "sts.example"), nullptr);
+  ASSERT_NE(FindReport(reports, "dane.example"), nullptr);
+  EXPECT_EQ(FindReport(reports, "dane.example")->rua,
+            std::vector<std::string>{"mailto:tlsrpt@dane.example"});
 }
 
 TEST(ReportTest, TlsRptReportsPerPolicyDomain) {
@@ -359,17 +392,20 @@ TEST(ReportTest, AttemptsCsv) {
   const std::vector<std::vector<std::string>> rows = ParseCsv(csv);
   ASSERT_FALSE(rows.empty());
   const std::vector<std::string> header = rows[0];
-  ASSERT_EQ(header.size(), 22u);
+  ASSERT_EQ(header.size(), 25u);
   EXPECT_EQ(header[0], "attempt");
   EXPECT_EQ(header[13], "detail");
   EXPECT_EQ(header[21], "recipient_detail");
+  EXPECT_EQ(header[22], "tlsrpt_reported");
+  EXPECT_EQ(header[23], "policy_rule");
+  EXPECT_EQ(header[24], "first_failure");
   // One row per attempt without recipients, one per recipient otherwise.
   size_t expected = 1;
   for (const AttemptRecord& a : r.attempts) {
     expected += a.recipients.empty() ? 1 : a.recipients.size();
   }
   ASSERT_EQ(rows.size(), expected);
-  for (const std::vector<std::string>& row : rows) EXPECT_EQ(row.size(), 22u);
+  for (const std::vector<std::string>& row : rows) EXPECT_EQ(row.size(), 25u);
 
   const std::vector<std::string>& ok = rows[1];
   EXPECT_EQ(ok[0], "1");
@@ -413,7 +449,8 @@ TEST(ReportTest, AttemptsJson) {
   for (const char* key :
        {"attempt", "kind", "start", "end", "domain", "mx_host", "mx_preference",
         "connected", "tls", "chain_verdict", "verdict", "policy_label",
-        "tlsrpt_result_type", "detail", "recipients"}) {
+        "tlsrpt_result_type", "tlsrpt_reported", "policy_rule", "first_failure",
+        "detail", "recipients"}) {
     EXPECT_TRUE(ok.contains(key)) << key;
   }
   EXPECT_EQ(ok["attempt"], 1);
@@ -510,11 +547,43 @@ TEST(ReportTest, WriteReports) {
   EXPECT_EQ(ReadFile(dir + "/attempts.csv"), AttemptsCsv(r));
   EXPECT_EQ(ReadFile(dir + "/attempts.json"), AttemptsJson(r));
   EXPECT_EQ(ReadFile(dir + "/result.json"), ResultJson(s, r));
+  EXPECT_TRUE(absl::StartsWith(ReadFile(dir + "/report.html"), "<!DOCTYPE html>"));
 
   const std::string blocked = dir + "/attempts.csv/sub";
   const absl::Status status = WriteReports(blocked, s, r);
   EXPECT_FALSE(status.ok());
   EXPECT_TRUE(absl::StrContains(status.message(), blocked)) << status;
+}
+
+TEST(ReportTest, HtmlIsSelfContainedAndEscaped) {
+  Scenario s = MakeScenario();
+  s.sender.hostname = "relay<&>.example.org";
+  WorldResult r = MakeResult();
+  r.domains[0].why["pin (table): <b>no</b> & \"quoted\""] = 1;
+  const std::string html = ReportHtml(s, r);
+  EXPECT_TRUE(absl::StartsWith(html, "<!DOCTYPE html>"));
+  EXPECT_TRUE(absl::EndsWith(html, "</html>\n"));
+  EXPECT_FALSE(absl::StrContains(html, "<script"));
+  EXPECT_TRUE(absl::StrContains(html, "relay&lt;&amp;&gt;.example.org"));
+  EXPECT_TRUE(absl::StrContains(
+      html, "pin (table): &lt;b&gt;no&lt;/b&gt; &amp; &quot;quoted&quot;"));
+  EXPECT_FALSE(absl::StrContains(html, "<b>no</b>"));
+  // One timeline per domain, one series per outcome in each.
+  size_t timelines = 0;
+  for (size_t at = html.find("<svg class=\"timeline\""); at != std::string::npos;
+       at = html.find("<svg class=\"timeline\"", at + 1)) {
+    ++timelines;
+  }
+  EXPECT_EQ(timelines, r.domains.size());
+  for (const char* series : kTimelineSeries) {
+    size_t n = 0;
+    const std::string needle = absl::StrCat("<polyline class=\"series series-", series, "\"");
+    for (size_t at = html.find(needle); at != std::string::npos; at = html.find(needle, at + 1)) {
+      ++n;
+    }
+    EXPECT_EQ(n, timelines) << series;
+  }
+  EXPECT_EQ(ReportHtml(s, r), html);  // deterministic
 }
 
 // The real thing: a world run's outputs are well-formed and consistent.

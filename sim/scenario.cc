@@ -66,6 +66,13 @@ int LineOf(const toml::source_region& region) {
 }
 int LineOf(const toml::node& node) { return LineOf(node.source()); }
 
+// "sim/scenarios/x.toml" -> "x.toml": what traces name the table by.
+std::string BaseName(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  return std::string(slash == absl::string_view::npos ? path
+                                                      : path.substr(slash + 1));
+}
+
 absl::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
     case toml::node_type::table:
@@ -373,8 +380,10 @@ absl::Status Parser::ParseSender(const toml::table& root,
   if (!sender.ok()) return sender.status();
   const toml::table& t = **sender;
   if (absl::Status s =
-          CheckKeys(t, "[sender]", {"hostname", "policy", "postfix_policy",
-                                   "client_certificate", "trust", "crl"});
+          CheckKeys(t, "[sender]",
+                    {"hostname", "policy", "postfix_policy",
+                     "smtp_tls_security_level", "smtp_tls_fingerprint_digest",
+                     "postfix_lenient", "client_certificate", "trust", "crl"});
       !s.ok()) {
     return s;
   }
@@ -426,6 +435,46 @@ absl::Status Parser::ParseSender(const toml::table& root,
 
   const toml::node* table_text = t.get("policy");
   const toml::node* postfix_text = t.get("postfix_policy");
+  // main.cf's settings around a Postfix map; only next to one.
+  for (const char* key : {"smtp_tls_security_level",
+                          "smtp_tls_fingerprint_digest", "postfix_lenient"}) {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) continue;
+    if (postfix_text == nullptr) {
+      return Error(LineOf(*node), "sender.", key,
+                   " goes with sender.postfix_policy (a Starling table sets "
+                   "its default with a '*' line)");
+    }
+    if (std::string_view(key) == "postfix_lenient") {
+      const std::optional<bool> value = node->value<bool>();
+      if (!value.has_value()) {
+        return Error(LineOf(*node), "sender.postfix_lenient: expected true or "
+                                    "false");
+      }
+      out.sender.postfix_options.lenient = *value;
+      continue;
+    }
+    absl::StatusOr<std::string> value =
+        String(*node, absl::StrCat("sender.", key));
+    if (!value.ok()) return value.status();
+    if (std::string_view(key) == "smtp_tls_fingerprint_digest") {
+      if (absl::StatusOr<size_t> n = policy::FingerprintDigestHexLength(*value);
+          !n.ok()) {
+        return Error(LineOf(*node), "sender.", key, ": ", n.status().message());
+      }
+      out.sender.postfix_options.fingerprint_digest = *value;
+      continue;
+    }
+    out.sender.postfix_options.default_level = policy::ParseLevel(*value);
+    if (!out.sender.postfix_options.default_level.has_value() ||
+        *out.sender.postfix_options.default_level ==
+            policy::Level::kFingerprint ||
+        *out.sender.postfix_options.default_level == policy::Level::kPkix) {
+      return Error(LineOf(*node), "sender.smtp_tls_security_level: '", *value,
+                   "' is not a Postfix level for every destination (none, "
+                   "may, encrypt, dane, dane-only, verify, secure)");
+    }
+  }
   if (table_text != nullptr && postfix_text != nullptr) {
     return Error(LineOf(*postfix_text),
                  "sender: give either policy or postfix_policy, not both "
@@ -450,28 +499,39 @@ absl::Status Parser::ParseSender(const toml::table& root,
           message.remove_prefix(colon + 2);
         }
       }
-      return Error(line, "sender.policy: ", message);
+      return Error(line, "sender.policy: ", message,
+                   policy::LooksLikePostfixPolicyMap(*text)
+                       ? " (this looks like a Postfix smtp_tls_policy_maps "
+                         "file: give it as sender.postfix_policy, which "
+                         "imports it)"
+                       : "");
     }
     out.sender.policy_source = PolicySource::kTable;
     out.sender.policy_text = *std::move(text);
     out.sender.policy = *std::move(table);
+    out.sender.policy.SetOrigin(BaseName(file_),
+                                StringLineOffset(*table_text));
   } else if (postfix_text != nullptr) {
     absl::StatusOr<std::string> text =
         String(*postfix_text, "sender.postfix_policy");
     if (!text.ok()) return text.status();
-    policy::PostfixImport imported = policy::ImportPostfixPolicyMap(*text);
+    policy::PostfixImport imported =
+        policy::ImportPostfixPolicyMap(*text, out.sender.postfix_options);
     const int offset = StringLineOffset(*postfix_text);
     for (const policy::Diagnostic& d : imported.diagnostics) {
+      // Line 0: about the whole map; the file line of the key names it.
+      const int line = d.line > 0 ? d.line + offset : LineOf(*postfix_text);
       if (d.severity == policy::Diagnostic::Severity::kError) {
-        return Error(d.line + offset, "sender.postfix_policy: ", d.message);
+        return Error(line, "sender.postfix_policy: ", d.message);
       }
       out.sender.policy_warnings.push_back(
-          absl::StrCat(file_, ":", d.line + offset,
-                       ": warning: sender.postfix_policy: ", d.message));
+          absl::StrCat(file_, ":", line, ": warning: sender.postfix_policy: ",
+                       d.message));
     }
     out.sender.policy_source = PolicySource::kPostfix;
     out.sender.policy_text = *std::move(text);
     out.sender.policy = std::move(imported.table);
+    out.sender.policy.SetOrigin(BaseName(file_), offset);
   }
   return absl::OkStatus();
 }
@@ -479,7 +539,8 @@ absl::Status Parser::ParseSender(const toml::table& root,
 absl::Status Parser::ParseDomain(const toml::table& t, ScenarioDomain& out) {
   out.line = LineOf(t);
   if (absl::Status s = CheckKeys(t, "[[domain]]",
-                                 {"name", "mx", "dnssec", "tlsa", "mta_sts"});
+                                 {"name", "mx", "dnssec", "tlsa", "mta_sts",
+                                  "nexthop", "tlsrpt"});
       !s.ok()) {
     return s;
   }
@@ -525,8 +586,13 @@ absl::Status Parser::ParseDomain(const toml::table& t, ScenarioDomain& out) {
       if (!pname.ok()) return pname.status();
       absl::StatusOr<PartnerProfile> parsed = ParsePartnerProfile(*pname);
       if (!parsed.ok()) {
+        std::vector<std::string> names;
+        for (PartnerProfile p : AllPartnerProfiles()) {
+          names.emplace_back(PartnerProfileName(p));
+        }
         return Error(LineOf(**profile), "unknown partner profile '", *pname,
-                     "'");
+                     "' (expected one of: ", absl::StrJoin(names, ", "),
+                     "; docs/admin-guide.md describes them)");
       }
       record.profile = *parsed;
       const toml::node* attacker = e.get("attacker");
@@ -641,6 +707,52 @@ absl::Status Parser::ParseDomain(const toml::table& t, ScenarioDomain& out) {
 
   if (const toml::node* sts = t.get("mta_sts")) {
     if (absl::Status s = ParseMtaSts(*sts, out); !s.ok()) return s;
+  }
+
+  if (const toml::node* nexthop = t.get("nexthop")) {
+    absl::StatusOr<std::string> text = String(*nexthop, "domain.nexthop");
+    if (!text.ok()) return text.status();
+    absl::StatusOr<std::string> key = policy::NormalizeTableKey(*text);
+    if (!key.ok() || (*key)[0] != '[') {
+      return Error(LineOf(*nexthop), "domain.nexthop: '", *text,
+                   "' is not [host] or [host]:port (a relayhost or transport "
+                   "next-hop)");
+    }
+    const std::string host = key->substr(1, key->find(']') - 1);
+    if (out.mx.size() != 1 || out.mx[0].host != host) {
+      return Error(LineOf(*nexthop), "domain.nexthop: mail goes to ", host,
+                   ": give it as the domain's one mx entry (its profile), "
+                   "e.g. mx = [{ host = \"", host,
+                   "\", preference = 0, profile = \"good\" }]");
+    }
+    if (out.mta_sts.has_value()) {
+      return Error(LineOf(*nexthop), "domain.nexthop: a routed domain's "
+                   "MTA-STS policy is never consulted (RFC 8461 covers MX "
+                   "delivery); drop mta_sts or nexthop");
+    }
+    out.nexthop = *std::move(key);
+  }
+
+  if (const toml::node* tlsrpt = t.get("tlsrpt")) {
+    std::vector<const toml::node*> uris;
+    if (const toml::array* array = tlsrpt->as_array()) {
+      for (const toml::node& element : *array) uris.push_back(&element);
+    } else {
+      uris.push_back(tlsrpt);
+    }
+    for (const toml::node* node : uris) {
+      absl::StatusOr<std::string> uri = String(*node, "domain.tlsrpt");
+      if (!uri.ok()) return uri.status();
+      if (!absl::StartsWith(*uri, "mailto:") &&
+          !absl::StartsWith(*uri, "https://")) {
+        return Error(LineOf(*node), "domain.tlsrpt: '", *uri,
+                     "' is not a mailto: or https:// URI (RFC 8460 rua)");
+      }
+      out.tlsrpt_rua.push_back(*std::move(uri));
+    }
+    if (out.tlsrpt_rua.empty()) {
+      return Error(LineOf(*tlsrpt), "domain.tlsrpt: give at least one URI");
+    }
   }
   return absl::OkStatus();
 }
@@ -1044,6 +1156,26 @@ absl::string_view StsFetchOutcomeName(StsFetchOutcome outcome) {
       return "bad-content-type";
   }
   return "unknown";
+}
+
+std::string DefaultPolicyText(const Scenario& scenario) {
+  const policy::PolicyTable& table = scenario.sender.policy;
+  const absl::string_view level = policy::LevelName(table.default_entry().level);
+  switch (scenario.sender.policy_source) {
+    case PolicySource::kNone:
+      return absl::StrCat(level, " (built in: the scenario has no policy)");
+    case PolicySource::kTable:
+      if (!table.has_default()) {
+        return absl::StrCat(level, " (built in: the table has no '*' line)");
+      }
+      return absl::StrCat(level, " (", table.Where(table.default_entry()), ")");
+    case PolicySource::kPostfix:
+      return absl::StrCat(
+          level, scenario.sender.postfix_options.default_level.has_value()
+                     ? " (smtp_tls_security_level)"
+                     : " (Postfix's default: smtp_tls_security_level unset)");
+  }
+  return std::string(level);
 }
 
 absl::string_view ScenarioFaultKindName(ScenarioFaultKind kind) {

@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/policy/mta_sts.h"
+#include "core/policy/postfix_import.h"
 #include "core/policy/table.h"
 #include "sim/attacker.h"
 #include "sim/dns.h"
@@ -41,11 +42,24 @@ enum class TrustAnchor : uint8_t { kRoot, kOldRoot, kNewRoot, kUntrustedRoot };
 // "root", "old-root", "new-root", "untrusted-root".
 absl::string_view TrustAnchorName(TrustAnchor anchor);
 
+struct Scenario;
+
+// The level of destinations the sender's table does not list, and where it
+// comes from: "may (exchange-online.toml:21)", "none (Postfix's default:
+// smtp_tls_security_level unset)", "may (built in: the table has no '*')".
+std::string DefaultPolicyText(const Scenario& scenario);
+
 struct ScenarioSender {
   std::string hostname;
   PolicySource policy_source = PolicySource::kNone;
   std::string policy_text;  // as written in the file
+  // Its entries' lines are the file's (PolicyTable::SetOrigin with the file
+  // name), so traces say "exchange-online.toml:23".
   policy::PolicyTable policy;
+  // postfix_policy's main.cf settings: smtp_tls_security_level (the "*"
+  // level; unset: Postfix's default, none), smtp_tls_fingerprint_digest,
+  // and postfix_lenient.
+  policy::PostfixImportOptions postfix_options;
   // Present a client certificate when a server asks (default true).
   bool client_certificate = true;
   // The roots the sender trusts (default: root, old-root and new-root) and
@@ -91,6 +105,16 @@ struct ScenarioDomain {
   // (mta_sts->max_age is clamped, RFC 8461 §3.2); unset: the same.
   std::optional<int64_t> mta_sts_published_max_age;
   StsFetchOutcome mta_sts_fetch = StsFetchOutcome::kOk;
+  // A Postfix-style next-hop the domain's mail is routed through
+  // ("[relay.example]" or "[relay.example]:587", as a relayhost or transport
+  // names it): its host is the domain's one `mx` entry (which gives its
+  // profile), the sender connects to it without an MX lookup, and the policy
+  // table is searched with the next-hop. Empty: the MX records.
+  std::string nexthop;
+  // TLS-RPT (RFC 8460): the rua URIs the domain publishes at
+  // _smtp._tls.<name> ("mailto:..." or "https://..."). Only a domain that
+  // publishes one gets a report.
+  std::vector<std::string> tlsrpt_rua;
   int line = 0;
 };
 

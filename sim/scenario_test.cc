@@ -288,8 +288,42 @@ TEST(ScenarioErrorTest, PostfixPolicy) {
   EXPECT_EQ(ok->sender.policy_source, PolicySource::kPostfix);
   EXPECT_EQ(ok->sender.policy.Lookup("partner.example").level,
             policy::Level::kSecure);
+  // A next-hop key stays one; the default is Postfix's, none.
+  EXPECT_EQ(ok->sender.policy.Lookup("[mx.legacy.example]:25").level,
+            policy::Level::kEncrypt);
+  EXPECT_EQ(ok->sender.policy.Find("mx.legacy.example").key, "*");
+  EXPECT_EQ(ok->sender.policy.Lookup("other.example").level, policy::Level::kNone);
+  EXPECT_EQ(DefaultPolicyText(*ok),
+            "none (Postfix's default: smtp_tls_security_level unset)");
+  // Entries name their file line.
+  EXPECT_EQ(ok->sender.policy.Where(ok->sender.policy.Lookup("partner.example")),
+            "s.toml:8");
   ASSERT_EQ(ok->sender.policy_warnings.size(), 1u);
-  EXPECT_THAT(ok->sender.policy_warnings[0], StartsWith("s.toml:9: warning: "));
+  EXPECT_THAT(ok->sender.policy_warnings[0],
+              StartsWith("s.toml:6: warning: sender.postfix_policy: Postfix's "
+                         "defaults apply"));
+
+  // main.cf's settings.
+  absl::StatusOr<Scenario> md5 = ParseScenario(
+      absl::StrCat(kMinimalHead,
+                   "smtp_tls_security_level = \"may\"\n"
+                   "smtp_tls_fingerprint_digest = \"md5\"\n"
+                   "postfix_policy = \"\"\"\n"
+                   "partner.example fingerprint "
+                   "match=3D:95:34:51:24:66:33:B9:D2:40:99:C0:C1:17:0B:D1\n"
+                   "\"\"\"\n"),
+      "s.toml");
+  ASSERT_TRUE(md5.ok()) << md5.status();
+  EXPECT_EQ(md5->sender.policy.Lookup("other.example").level, policy::Level::kMay);
+  EXPECT_EQ(DefaultPolicyText(*md5), "may (smtp_tls_security_level)");
+  // Without the digest setting that MD5 fingerprint fails the file, loudly.
+  ExpectError(ParseWithTail("postfix_policy = \"\"\"\n"
+                            "partner.example fingerprint "
+                            "match=3D:95:34:51:24:66:33:B9:D2:40:99:C0:C1:17:0B:D1\n"
+                            "\"\"\"\n"),
+              7, "smtp_tls_fingerprint_digest = sha256");
+  ExpectError(ParseWithTail("smtp_tls_security_level = \"may\"\n"), 6,
+              "goes with sender.postfix_policy");
 
   ExpectError(ParseWithTail("postfix_policy = \"\"\"\n"
                             "partner.example secure\n"
@@ -298,6 +332,53 @@ TEST(ScenarioErrorTest, PostfixPolicy) {
               8, "sender.postfix_policy: ");
   ExpectError(ParseWithTail("policy = \"* may\"\npostfix_policy = \"\"\n"), 7,
               "not both (policy is on line 6)");
+}
+
+TEST(ScenarioTest, TablePolicyLinesAreFileLines) {
+  absl::StatusOr<Scenario> s = ParseScenario(
+      absl::StrCat(kMinimalHead, "policy = \"\"\"\n* may\npartner.example verify\n\"\"\"\n"),
+      "dir/s.toml");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->sender.policy.Where(s->sender.policy.Lookup("partner.example")),
+            "s.toml:8");
+  EXPECT_EQ(DefaultPolicyText(*s), "may (s.toml:7)");
+}
+
+TEST(ScenarioErrorTest, PostfixMapGivenAsTableSaysSo) {
+  ExpectError(ParseWithTail("policy = \"\"\"\nexample.com secure protocols=>=TLSv1.2\n\"\"\"\n"),
+              7, "give it as sender.postfix_policy");
+}
+
+TEST(ScenarioErrorTest, UnknownProfileListsTheValidOnes) {
+  ExpectError(ParseWithTail("[[domain]]\nname = \"a.example\"\n"
+                            "mx = [{ host = \"mx.a.example\", preference = 10, "
+                            "profile = \"expird\" }]\n"),
+              8, "unknown partner profile 'expird' (expected one of: no-starttls, "
+                 "starttls-454, good, expired");
+}
+
+TEST(ScenarioTest, NextHopAndTlsRpt) {
+  absl::StatusOr<Scenario> s = ParseScenario(
+      absl::StrCat(kMinimalHead,
+                   "[[domain]]\nname = \"partner.example\"\n"
+                   "nexthop = \"[Relay.Partner.example]:587\"\n"
+                   "mx = [{ host = \"relay.partner.example\", preference = 0, "
+                   "profile = \"good\" }]\n"
+                   "tlsrpt = [\"mailto:tls@partner.example\", "
+                   "\"https://r.partner.example/tlsrpt\"]\n"),
+      "s.toml");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->domains[0].nexthop, "[relay.partner.example]:587");
+  EXPECT_EQ(s->domains[0].tlsrpt_rua.size(), 2u);
+  ExpectError(ParseWithTail("[[domain]]\nname = \"partner.example\"\n"
+                            "nexthop = \"relay.partner.example:587\"\n"),
+              8, "is not [host] or [host]:port");
+  ExpectError(ParseWithTail("[[domain]]\nname = \"partner.example\"\n"
+                            "nexthop = \"[relay.partner.example]\"\n"),
+              8, "give it as the domain's one mx entry");
+  ExpectError(ParseWithTail("[[domain]]\nname = \"partner.example\"\n"
+                            "tlsrpt = \"tls@partner.example\"\n"),
+              8, "is not a mailto: or https:// URI");
 }
 
 TEST(ScenarioErrorTest, BadDurationsAndTimes) {

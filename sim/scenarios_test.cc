@@ -7,6 +7,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "core/smtp/client_session.h"
+#include "core/smtp/tls_policy_hook.h"
 #include "gtest/gtest.h"
 #include "sim/scenario.h"
 #include "sim/world.h"
@@ -71,6 +74,54 @@ TEST(ScenariosTest, ExchangeOnline) {
   for (const auto& [name, summary] : d) {
     EXPECT_EQ(summary.bounced, 0) << name;
   }
+  // What the docs say of it. The expired backup MX is tried only while the
+  // primary hangs (13:00-13:40), and refused each time: it never takes mail.
+  const absl::Time start = w.scenario.world.start;
+  int backup_tries = 0;
+  for (const AttemptRecord& a : w.result.attempts) {
+    if (a.mx_host != "backup.fabrikam.example") continue;
+    ++backup_tries;
+    EXPECT_GE(a.start, start + absl::Hours(5)) << FormatAttempt(a);
+    EXPECT_LT(a.start, start + absl::Hours(5) + absl::Minutes(40)) << FormatAttempt(a);
+    EXPECT_EQ(a.tlsrpt_result_type, "certificate-expired") << FormatAttempt(a);
+    EXPECT_EQ(a.verdict, smtp::DeliveryVerdict::kDefer) << FormatAttempt(a);
+    for (const AttemptRecipient& r : a.recipients) {
+      EXPECT_NE(r.result.status, smtp::RecipientStatus::kDelivered);
+    }
+  }
+  EXPECT_GT(backup_tries, 0);
+  // The stalled primary is given up on after the 5-minute greeting timer.
+  for (const AttemptRecord& a : w.result.attempts) {
+    if (a.mx_host == "mail.fabrikam.example" && !a.tls && a.connected) {
+      EXPECT_EQ(a.end - a.start, absl::Minutes(5)) << FormatAttempt(a);
+    }
+  }
+  // The rollover at 10:00 shows as two periods: delivered, then deferred.
+  const DomainSummary& adatum = d["adatum.example"];
+  ASSERT_EQ(adatum.periods.size(), 2u);
+  EXPECT_EQ(adatum.periods[0].counts.deferred, 0);
+  EXPECT_GT(adatum.periods[0].counts.tls, 0);
+  EXPECT_EQ(adatum.periods[1].counts.tls, 0);
+  EXPECT_GT(adatum.periods[1].counts.deferred, 0);
+  EXPECT_EQ(adatum.policy_rule, "'adatum.example' (exchange-online.toml:32)");
+  ASSERT_EQ(adatum.why.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(adatum.why.begin()->first, "trust-anchor (table)"))
+      << adatum.why.begin()->first;
+}
+
+// The scenario docs/admin-guide.md tells admins to copy.
+TEST(ScenariosTest, Starter) {
+  Loaded w = RunFile("starter");
+  auto& d = w.domains;
+  EXPECT_EQ(d["provider.example"].tls, 48);
+  EXPECT_EQ(d["provider.example"].tls_by_label["sts:verified"], 48);
+  EXPECT_EQ(d["partner.example"].tls_by_label["secure:verified"], 16);
+  // Routed through the relay: the next-hop rule, not the default.
+  EXPECT_EQ(d["bank.example"].policy_rule, "'[relay.bank.example]:587' (starter.toml:28)");
+  EXPECT_EQ(d["bank.example"].tls_by_label["encrypt:trusted"], 8);
+  EXPECT_GT(d["supplier.example"].deferred, 0);
+  EXPECT_EQ(d["legacy.example"].plaintext, 4);
+  for (const auto& [name, summary] : d) EXPECT_EQ(summary.bounced, 0) << name;
 }
 
 TEST(ScenariosTest, Zoo) {

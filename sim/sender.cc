@@ -174,6 +174,10 @@ struct Sender::Connection {
   std::unique_ptr<Link> link;
   EventHandle connect_timer;
   EventHandle finish_event;
+  // The client session's next deadline, watched (see WatchSession).
+  EventHandle session_watch;
+  absl::Time session_watch_time = absl::InfiniteFuture();
+  bool gave_up = false;
   bool timed_out = false;
   bool finishing = false;
   bool mandatory = false;
@@ -195,6 +199,8 @@ struct Sender::Run {
   // just failed where TLS was optional (once per MX and run).
   bool clear_retry = false;
   policy::DestinationState state;
+  // What the table is searched with: the next-hop key, else the domain.
+  std::string policy_key;
   std::unique_ptr<Connection> connection;
 };
 
@@ -213,6 +219,7 @@ Sender::~Sender() {
     if (queue.run != nullptr && queue.run->connection != nullptr) {
       scheduler_->Cancel(queue.run->connection->connect_timer);
       scheduler_->Cancel(queue.run->connection->finish_event);
+      scheduler_->Cancel(queue.run->connection->session_watch);
     }
   }
 }
@@ -348,6 +355,24 @@ bool Sender::Resolve(const std::string& domain, Run& run,
   record.kind = AttemptKind::kDns;
   record.start = record.end = scheduler_->Now();
   record.domain = domain;
+  run.policy_key = domain;
+  run.state.now = scheduler_->Now();
+
+  // An explicit next-hop "[host]" or "[host]:port": that host, no MX lookup
+  // and no MTA-STS (RFC 8461 is about a domain's MX hosts), DANE if its
+  // name is DNSSEC-signed; the table is searched with the next-hop.
+  if (auto nexthop = options_.nexthops.find(domain);
+      nexthop != options_.nexthops.end()) {
+    const std::string& key = nexthop->second;
+    const std::string host = key.substr(1, key.find(']') - 1);
+    run.policy_key = key;
+    run.state.policy_key = key;
+    run.mx = {MxRecord{0, host}};
+    absl::StatusOr<DnsAnswer<TlsaRecord>> tlsa = dns_->LookupTlsa(host);
+    run.mx_dnssec = tlsa.ok() ? tlsa->dnssec : DnssecStatus::kInsecure;
+    run.state.dane_by_mx[host] = DaneFor(*dns_, host, run.mx_dnssec);
+    return true;
+  }
 
   absl::StatusOr<DnsAnswer<MxRecord>> mx = dns_->LookupMx(domain, mx_random_);
   if (mx.ok() && mx->records.empty()) {
@@ -384,7 +409,6 @@ bool Sender::Resolve(const std::string& domain, Run& run,
   run.mx_dnssec = mx->dnssec;
 
   policy::DestinationState& state = run.state;
-  state.now = scheduler_->Now();
   for (const MxRecord& host : run.mx) {
     state.dane_by_mx[host.host] = DaneFor(*dns_, host.host, run.mx_dnssec);
   }
@@ -423,7 +447,10 @@ void Sender::TryNextMx(const std::string& domain) {
   Run& run = *domains_[domain].run;
   while (!run.batch.empty() && run.next_mx < run.mx.size()) {
     const MxRecord& mx = run.mx[run.next_mx];
-    smtp::Destination destination{domain, mx.host, mx.preference,
+    // "nexthop" in a policy names the next-hop's host for a routed domain.
+    const std::string next_hop =
+        run.policy_key == domain ? domain : mx.host;
+    smtp::Destination destination{next_hop, mx.host, mx.preference,
                                   run.next_mx + 1 == run.mx.size()};
     policy::PolicyEngineHook check(table_, run.state);
     smtp::PolicyDecision decision = check.BeforeConnect(destination);
@@ -445,9 +472,20 @@ void Sender::TryNextMx(const std::string& domain) {
     record.verdict = decision.verdict;
     record.policy_label = decision.label;
     record.tlsrpt_result_type = decision.tlsrpt_result_type;
+    record.tlsrpt_reported = decision.tlsrpt_result_type;
+    record.policy_rule = PolicyRule(run.policy_key);
+    // The check that refused the MX, not the verdict line after it.
+    for (const std::string& line : decision.trace) {
+      if (absl::StartsWith(line, "FAIL: ")) {
+        record.first_failure = line;
+        break;
+      }
+    }
     record.detail = absl::StrCat(
         "policy refused the MX: ",
-        decision.trace.empty() ? "" : decision.trace.back());
+        record.first_failure.empty()
+            ? (decision.trace.empty() ? "" : decision.trace.back())
+            : record.first_failure);
     const bool bounce = decision.verdict == smtp::DeliveryVerdict::kBounce;
     record.recipients = FailBatch(
         run,
@@ -477,6 +515,7 @@ bool Sender::Connect(const std::string& domain, Run& run,
   record.mx_preference = destination.mx_preference;
   record.verdict = check.verdict;
   record.policy_label = check.label;
+  record.policy_rule = PolicyRule(run.policy_key);
   connection->mandatory = check.verdict == smtp::DeliveryVerdict::kProceedTls;
 
   auto route = routes_.find(destination.mx_host);
@@ -523,9 +562,9 @@ bool Sender::Connect(const std::string& domain, Run& run,
   client_options.tls.role = tls::Role::kClient;
   // The destination's entry may lower the protocol floor (a legacy partner's
   // connector) or allow static RSA key exchange.
-  const policy::PolicyEntry& entry = table_->Lookup(domain);
-  tls::AllowForDestination(entry.min_version, entry.forward_secrecy,
-                           &client_options.tls.policy);
+  const policy::PolicyEntry& entry = table_->Lookup(run.policy_key);
+  tls::AllowForDestination(entry.min_version, entry.max_version,
+                           entry.forward_secrecy, &client_options.tls.policy);
   client_options.tls.rng = tls::SeededRng(seed, "client");
   absl::StatusOr<std::unique_ptr<ClientEndpoint>> client =
       ClientEndpoint::Create(scheduler_, std::move(client_options),
@@ -564,7 +603,6 @@ bool Sender::Connect(const std::string& domain, Run& run,
   if (options_.capture) {
     connection->capture = std::make_unique<CapturedConnection>();
     CapturedConnection* capture = connection->capture.get();
-    capture->index = ++connections_started_;
     capture->domain = domain;
     capture->mx_host = destination.mx_host;
     capture->start = record.start;
@@ -593,11 +631,67 @@ bool Sender::Connect(const std::string& domain, Run& run,
 
 void Sender::CheckConnection(const std::string& domain, DomainQueue& queue) {
   Connection& connection = *queue.run->connection;
-  if (connection.finishing || !connection.link->finished()) return;
+  if (connection.finishing) return;
+  if (!connection.link->finished()) {
+    // Replies move the session's deadline: watch the new one.
+    const absl::Time deadline = connection.client->session().NextDeadline();
+    if (deadline != connection.session_watch_time) {
+      if (connection.session_watch.sequence != 0) {
+        scheduler_->Cancel(connection.session_watch);
+      }
+      connection.session_watch = EventHandle();
+      connection.session_watch_time = deadline;
+      if (deadline != absl::InfiniteFuture()) {
+        connection.session_watch = scheduler_->At(
+            deadline, [this, domain, deadline] {
+              WatchSession(domain, deadline, /*again=*/false);
+            });
+      }
+    }
+    return;
+  }
   connection.finishing = true;
   // Not from inside the link's callback: finishing destroys the link.
   connection.finish_event = scheduler_->After(
       absl::ZeroDuration(), [this, domain] { FinishConnection(domain); });
+}
+
+// A client whose session timer fired (RFC 5321 §4.5.3.2: greeting, command,
+// DATA, end of data; STARTTLS) closes its socket and goes on to the next MX
+// at once, as Postfix does: it does not wait for a stalled server to finish
+// the TCP close. The endpoint runs the session's timers; this looks at the
+// session once its deadline has passed. What is still in flight is lost
+// with the link, as after a reset.
+void Sender::WatchSession(const std::string& domain, absl::Time deadline,
+                          bool again) {
+  Run* run = domains_[domain].run.get();
+  if (run == nullptr || run->connection == nullptr) return;
+  Connection& c = *run->connection;
+  c.session_watch = EventHandle();
+  c.session_watch_time = absl::InfiniteFuture();
+  if (c.finishing || c.link->finished()) return;
+  const smtp::ClientSession& session = c.client->session();
+  if (!session.closed()) {
+    // The endpoint's timer for this deadline may run after this event: look
+    // again once it has (events at one time run in scheduling order).
+    if (!again && session.NextDeadline() <= deadline) {
+      c.session_watch_time = deadline;
+      c.session_watch = scheduler_->After(
+          absl::ZeroDuration(), [this, domain, deadline] {
+            WatchSession(domain, deadline, /*again=*/true);
+          });
+    }
+    return;
+  }
+  c.gave_up = true;
+  c.finishing = true;
+  FinishConnection(domain);
+}
+
+std::string Sender::PolicyRule(const std::string& key) const {
+  const policy::PolicyTable::Match match = table_->Find(key);
+  return absl::StrCat("'", match.key, "' (", table_->Where(*match.entry),
+                      ")");
 }
 
 void Sender::FinishConnection(const std::string& domain) {
@@ -605,6 +699,9 @@ void Sender::FinishConnection(const std::string& domain) {
   std::unique_ptr<Connection> connection = std::move(run.connection);
   if (connection->connect_timer.sequence != 0) {
     scheduler_->Cancel(connection->connect_timer);
+  }
+  if (connection->session_watch.sequence != 0) {
+    scheduler_->Cancel(connection->session_watch);
   }
   AttemptRecord& record = connection->record;
   record.end = scheduler_->Now();
@@ -619,9 +716,22 @@ void Sender::FinishConnection(const std::string& domain) {
     record.policy_label = policy.label;
   }
   record.tlsrpt_result_type = policy.tlsrpt_result_type;
+  if (const auto& eval = connection->hook->last_evaluation();
+      eval.has_value()) {
+    record.first_failure = eval->first_failure;
+    record.tlsrpt_reported = eval->reported_result_type;
+  }
   for (const smtp::MessageResult& result : session.results()) {
-    if (record.tlsrpt_result_type.empty()) {
+    if (record.tlsrpt_result_type.empty() &&
+        !result.policy.tlsrpt_result_type.empty()) {
+      // A message-level refusal (REQUIRETLS): its own trace line says why.
       record.tlsrpt_result_type = result.policy.tlsrpt_result_type;
+      record.tlsrpt_reported = result.policy.tlsrpt_result_type;
+      for (const std::string& line : result.policy.trace) {
+        if (absl::StartsWith(line, "REQUIRETLS: 5.7.10")) {
+          record.first_failure = line;
+        }
+      }
     }
   }
 
@@ -643,6 +753,14 @@ void Sender::FinishConnection(const std::string& domain) {
     }
     if (!record.connected && record.detail.empty()) {
       record.detail = "connection refused";
+    }
+    if (connection->gave_up && record.detail.empty()) {
+      const std::vector<smtp::MessageResult>& results = session.results();
+      record.detail = absl::StrCat(
+          "gave up, the server stalled: ",
+          results.empty() || results[0].recipients.empty()
+              ? std::string("session timer")
+              : results[0].recipients[0].detail);
     }
   }
   if (options_.on_connection_end) {
@@ -669,6 +787,8 @@ void Sender::FinishConnection(const std::string& domain) {
   Apply(run, record.recipients);
   attempts_.push_back(std::move(record));
   if (connection->capture != nullptr) {
+    // One number for the attempt, its pcap file and its transcript.
+    connection->capture->index = attempts_.size();
     captures_.push_back(std::move(*connection->capture));
   }
   connection.reset();

@@ -97,6 +97,16 @@ struct AttemptRecord {
   smtp::DeliveryVerdict verdict = smtp::DeliveryVerdict::kDefer;
   std::string policy_label;        // "secure:verified", "may:plaintext", ...
   std::string tlsrpt_result_type;  // RFC 8460 name, empty when none
+  // The policy table entry that applied: "'key' (file:line)".
+  std::string policy_rule;
+  // The check that decided a refusal, as the policy trace says it ("FAIL:
+  // sts-mx (mta-sts): MX ... matches no MTA-STS mx pattern ...
+  // [validation-failure]"); empty when no check failed.
+  std::string first_failure;
+  // What the attempt reports to the recipient domain in TLS-RPT (not the
+  // sender's own pins, anchors or testing entries:
+  // policy::ConnectionEvaluation::reported_result_type); empty: nothing.
+  std::string tlsrpt_reported;
   std::string detail;
   std::vector<AttemptRecipient> recipients;
 };
@@ -141,6 +151,10 @@ struct SenderOptions {
   absl::Duration max_queue_lifetime = absl::Hours(24 * 5);
   // Record every connection's wire events and dialogue (captures()).
   bool capture = false;
+  // Postfix-style next-hops ("[relay.example]:587") per recipient domain:
+  // mail for the domain goes to that host without an MX lookup, and the
+  // policy table is searched with the next-hop as the key.
+  std::map<std::string, std::string> nexthops;
   // Called at the end of every connection (see ConnectionReport).
   std::function<void(const ConnectionReport&)> on_connection_end;
   // Called when the sender's own bookkeeping breaks (a recipient finished
@@ -184,7 +198,8 @@ class Sender {
   // in progress, and nothing else is: the first discrepancy, else empty.
   std::string Audit() const;
   // The connections recorded under SenderOptions::capture, in the order
-  // they ended.
+  // they ended; each one's index is its attempt's 1-based position in
+  // attempts().
   const std::vector<CapturedConnection>& captures() const { return captures_; }
 
  private:
@@ -216,11 +231,18 @@ class Sender {
   bool Connect(const std::string& domain, Run& run,
                smtp::Destination destination, smtp::PolicyDecision check);
   void CheckConnection(const std::string& domain, DomainQueue& queue);
+  // Ends the connection when its client session gave up on a timer while
+  // the link is still open (a stalled server).
+  // `again`: the second look at the same deadline.
+  void WatchSession(const std::string& domain, absl::Time deadline,
+                    bool again);
   void FinishConnection(const std::string& domain);
   // Applies `results` to the run's batch: delivered and bounced recipients
   // leave it, temp failures stay.
   void Apply(Run& run, const std::vector<AttemptRecipient>& results);
   void EndRun(const std::string& domain);
+  // "'key' (file:line)": the table entry `key` finds.
+  std::string PolicyRule(const std::string& key) const;
   void Bounce(const RecipientRef& ref, std::string status,
               std::string diagnostic, bool expired);
   void Finish(const RecipientRef& ref, RecipientFate fate);
@@ -245,7 +267,6 @@ class Sender {
   std::vector<BounceRecord> bounces_;
   std::vector<CapturedConnection> captures_;
   uint64_t next_id_ = 1;
-  uint64_t connections_started_ = 0;
 };
 
 }  // namespace starling::sim

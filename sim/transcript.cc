@@ -281,7 +281,7 @@ std::string FileName(const CapturedConnection& connection) {
 std::string FormatTranscript(const CapturedConnection& connection,
                              const TranscriptOptions& options) {
   std::string out = absl::StrCat(
-      "connection ", connection.index, ": ", connection.domain, " via ",
+      "attempt ", connection.index, ": ", connection.domain, " via ",
       connection.mx_host, " at ",
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", connection.start,
                        absl::UTCTimeZone()),

@@ -12,7 +12,7 @@ namespace starling::sim {
 // Readable SMTP dialogues of captured connections (docs/simulator-output.md,
 // "Transcripts"):
 //
-//   connection 1: good.example via mx.good.example at 2026-01-01T00:00:00.000Z
+//   attempt 1: good.example via mx.good.example at 2026-01-01T00:00:00.000Z
 //   +0.019s -- connected
 //   +0.031s S: 220 mx.good.example ESMTP
 //   +0.032s C: EHLO relay.example.org

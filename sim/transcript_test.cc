@@ -66,7 +66,7 @@ TEST(TranscriptTest, FullDialogueWithStartTlsAndBody) {
       .S(270, "221 bye\r\n", true);
   const std::string text = FormatTranscript(d.connection());
   EXPECT_EQ(text,
-            "connection 7: good.example via mx.good.example at "
+            "attempt 7: good.example via mx.good.example at "
             "2026-01-01T00:00:00.000Z\n"
             "+0.031s S: 220 mx.good.example ESMTP\n"
             "+0.032s C: EHLO relay.example.org\n"
@@ -218,7 +218,7 @@ TEST(TranscriptTest, LinkEventsAreMergedByTime) {
   event(50, Side::kA, LinkEventType::kReset);
   event(50, Side::kB, LinkEventType::kReset);
   EXPECT_EQ(FormatTranscript(c),
-            "connection 7: good.example via mx.good.example at "
+            "attempt 7: good.example via mx.good.example at "
             "2026-01-01T00:00:00.000Z\n"
             "+0.020s -- connected\n"
             "+0.020s S: 220 hi\n"
@@ -238,7 +238,7 @@ TEST(TranscriptTest, LinkEventsAreMergedByTime) {
 TEST(TranscriptTest, EmptyTranscriptHasTheHeaderOnly) {
   Dialogue d;
   EXPECT_EQ(FormatTranscript(d.connection()),
-            "connection 7: good.example via mx.good.example at "
+            "attempt 7: good.example via mx.good.example at "
             "2026-01-01T00:00:00.000Z\n");
 }
 

@@ -2,15 +2,18 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/policy/mta_sts.h"
+#include "core/policy/table.h"
 #include "core/smtp/client_session.h"
 #include "core/smtp/command.h"
 #include "core/tls/facts.h"
@@ -119,6 +122,86 @@ absl::StatusOr<TlsaRecord> ResolveTlsa(
   return out;
 }
 
+void Count(const WorldRecipient& r, OutcomeCounts* counts) {
+  switch (r.fate) {
+    case RecipientFate::kDelivered:
+      if (r.over_tls) {
+        ++counts->tls;
+        ++counts->tls_by_label[r.policy_label];
+      } else {
+        ++counts->plaintext;
+      }
+      break;
+    case RecipientFate::kQueued:
+      ++counts->deferred;
+      break;
+    case RecipientFate::kBounced:
+      ++counts->bounced;
+      break;
+  }
+}
+
+// Why a recipient is still deferred or was bounced, from the last attempt
+// that carried it: the policy check that failed, else what the connection
+// or the server said.
+std::string Why(const AttemptRecord* last, const smtp::RecipientResult* result,
+                const BounceRecord* bounce) {
+  if (last != nullptr && !last->first_failure.empty()) {
+    absl::string_view why = last->first_failure;
+    if (!absl::ConsumePrefix(&why, "FAIL: ")) {
+      absl::ConsumePrefix(&why, "testing, would fail: ");
+    }
+    return std::string(why);
+  }
+  if (bounce != nullptr) return bounce->diagnostic;
+  if (last != nullptr && !last->detail.empty() &&
+      last->kind != AttemptKind::kSkipped) {
+    return last->detail;
+  }
+  if (result != nullptr) {
+    if (result->reply.code != 0) {
+      return absl::StrCat(result->reply.code, " ",
+                          result->reply.enhanced.has_value()
+                              ? result->reply.enhanced->ToString() + " "
+                              : "",
+                          result->reply.lines.empty() ? ""
+                                                      : result->reply.lines[0]);
+    }
+    return result->detail;
+  }
+  return "not attempted yet";
+}
+
+// The spans between the faults on a domain's hosts (start, end, and the
+// end of each stall), each labelled with what began it.
+std::vector<DomainPeriod> Periods(const Scenario& scenario,
+                                  const ScenarioDomain& domain,
+                                  absl::Time start, absl::Time end) {
+  std::map<absl::Time, std::vector<std::string>> boundaries;
+  for (const ScenarioFault& fault : scenario.faults) {
+    bool ours = false;
+    for (const ScenarioMx& mx : domain.mx) ours |= mx.host == fault.host;
+    if (!ours) continue;
+    const std::string what =
+        absl::StrCat(fault.host, " ", ScenarioFaultKindName(fault.kind));
+    boundaries[start + fault.at].push_back(what);
+    if (fault.kind == ScenarioFaultKind::kStall) {
+      boundaries[start + fault.at + fault.duration].push_back(
+          absl::StrCat(what, " ends"));
+    }
+  }
+  std::vector<DomainPeriod> periods;
+  if (boundaries.empty()) return periods;
+  periods.push_back(DomainPeriod{start, end, {}, {}, absl::ZeroDuration()});
+  for (auto& [time, what] : boundaries) {
+    if (time <= start || time >= end) continue;
+    periods.back().to = time;
+    periods.push_back(
+        DomainPeriod{time, end, std::move(what), {}, absl::ZeroDuration()});
+  }
+  return periods;
+}
+
 }  // namespace
 
 uint64_t Fnv1a64(absl::string_view data) {
@@ -128,6 +211,50 @@ uint64_t Fnv1a64(absl::string_view data) {
     hash *= 0x100000001b3ULL;
   }
   return hash;
+}
+
+absl::StatusOr<std::vector<HostCertificate>> HostCertificates(
+    const Scenario& scenario) {
+  std::vector<HostCertificate> out;
+  std::set<std::string> seen;
+  auto describe = [&](const ScenarioMx& mx, tls::testing::CertKind kind,
+                      std::string when) -> absl::Status {
+    std::shared_ptr<const tls::testing::TestPki> pki =
+        tls::testing::TestPki::Get(kPkiSeed, scenario.world.start, mx.host);
+    if (pki == nullptr) return absl::InternalError("test PKI unavailable");
+    const std::vector<std::string> chain = pki->identity(kind)->ChainDer();
+    if (chain.empty()) return absl::InternalError("empty chain");
+    absl::StatusOr<CertificateFacts> leaf = tls::DescribeCertificateDer(chain[0]);
+    if (!leaf.ok()) return leaf.status();
+    out.push_back(HostCertificate{mx.host,
+                                  std::string(PartnerProfileName(mx.profile)),
+                                  std::move(when), *std::move(leaf)});
+    return absl::OkStatus();
+  };
+  for (const ScenarioDomain& domain : scenario.domains) {
+    for (const ScenarioMx& mx : domain.mx) {
+      if (mx.profile == PartnerProfile::kNoStartTls || !seen.insert(mx.host).second) {
+        continue;
+      }
+      if (absl::Status s = describe(mx, PartnerCertKind(mx.profile), "");
+          !s.ok()) {
+        return s;
+      }
+      for (const ScenarioFault& fault : scenario.faults) {
+        if (fault.host != mx.host ||
+            fault.kind != ScenarioFaultKind::kRollover) {
+          continue;
+        }
+        if (absl::Status s = describe(mx, tls::testing::CertKind::kRolloverNew,
+                                      "after rollover");
+            !s.ok()) {
+          return s;
+        }
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
@@ -151,17 +278,29 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
   DnsModel dns;
   std::map<std::string, Host> hosts;
 
+  WorldResult result;
   // DNS and partners.
   for (const ScenarioDomain& domain : scenario.domains) {
     dns.SetDnssec(domain.name, domain.dnssec);
+    if (!domain.tlsrpt_rua.empty()) {
+      dns.AddTlsRptTxt(domain.name,
+                       absl::StrCat("v=TLSRPTv1; rua=",
+                                    absl::StrJoin(domain.tlsrpt_rua, ",")));
+    }
+    std::vector<TlsaRecord>& published = result.tlsa[domain.name];
     for (const ScenarioMx& mx : domain.mx) {
       dns.AddMx(domain.name, mx.preference, mx.host);
       for (const TlsaRecord& tlsa : domain.tlsa) {
         absl::StatusOr<TlsaRecord> record =
             ResolveTlsa(tlsa, pki_for(mx.host), mx.profile);
         if (!record.ok()) return record.status();
+        if (std::find(published.begin(), published.end(), *record) ==
+            published.end()) {
+          published.push_back(*record);
+        }
         dns.AddTlsa(mx.host, *std::move(record));
       }
+
       if (!domain.tlsa.empty()) {
         dns.SetDnssec(DnsModel::TlsaName(mx.host), domain.dnssec);
       }
@@ -191,7 +330,6 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
   const std::string helo = scenario.sender.hostname.empty()
                                ? std::string("relay.example.org")
                                : scenario.sender.hostname;
-  WorldResult result;
   result.seed = seed;
   result.start = start;
 
@@ -296,6 +434,9 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
     options.tls.identities = {pki->identity(tls::testing::CertKind::kClient)};
   }
   options.capture = world_options.capture;
+  for (const ScenarioDomain& domain : scenario.domains) {
+    if (!domain.nexthop.empty()) options.nexthops[domain.name] = domain.nexthop;
+  }
   options.on_connection_end = check_connection;
   options.on_bookkeeping_error = [&violate](absl::string_view what) {
     violate(InvariantKind::kExactlyOnce, std::string(what));
@@ -469,7 +610,7 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
     if (!run.ok() && !result.violation.has_value()) return run;
     if (result.violation.has_value()) break;
     if (world_options.progress) {
-      world_options.progress(WorldProgress{scheduler.Now(), end,
+      world_options.progress(WorldProgress{start, scheduler.Now(), end,
                                            sender.attempts().size(),
                                            sender.queued()});
     }
@@ -486,16 +627,29 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
   // Results.
   result.attempts = sender.attempts();
   result.bounces = sender.bounces();
-  std::map<std::pair<uint64_t, std::string>, const AttemptRecord*> delivered_by;
+  // Per recipient: the attempt that delivered it, and the last one it was in.
+  struct Seen {
+    const AttemptRecord* delivered = nullptr;
+    const AttemptRecord* last = nullptr;
+    const smtp::RecipientResult* result = nullptr;
+  };
+  std::map<std::pair<uint64_t, std::string>, Seen> seen;
   for (const AttemptRecord& attempt : result.attempts) {
     absl::StrAppend(&result.attempt_log, FormatAttempt(attempt), "\n");
     for (const AttemptRecipient& r : attempt.recipients) {
+      Seen& s = seen[{r.message, r.result.mailbox.ToString()}];
+      s.last = &attempt;
+      s.result = &r.result;
       if (r.result.status == smtp::RecipientStatus::kDelivered) {
-        delivered_by[{r.message, r.result.mailbox.ToString()}] = &attempt;
+        s.delivered = &attempt;
       }
     }
   }
   result.trace_hash = Fnv1a64(result.attempt_log);
+  std::map<std::pair<uint64_t, std::string>, const BounceRecord*> bounced;
+  for (const BounceRecord& b : result.bounces) {
+    bounced[{b.message, b.recipient.ToString()}] = &b;
+  }
 
   std::map<std::string, size_t> domain_index;
   for (const ScenarioDomain& domain : scenario.domains) {
@@ -510,6 +664,13 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
       profiles.push_back(std::move(profile));
     }
     summary.profiles = profiles.empty() ? "-" : absl::StrJoin(profiles, ",");
+    const std::string key = domain.nexthop.empty() ? domain.name : domain.nexthop;
+    const policy::PolicyTable& table = scenario.sender.policy;
+    const policy::PolicyTable::Match match = table.Find(key);
+    summary.policy = policy::PrintEntry("", *match.entry).substr(1);
+    summary.policy_rule =
+        absl::StrCat("'", match.key, "' (", table.Where(*match.entry), ")");
+    summary.periods = Periods(scenario, domain, start, end);
     domain_index[domain.name] = result.domains.size();
     result.domains.push_back(std::move(summary));
   }
@@ -529,29 +690,29 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
       out.address = r.mailbox.ToString();
       out.fate = r.fate;
       out.attempts = r.attempts;
-      auto by = delivered_by.find({id, out.address});
-      if (r.fate == RecipientFate::kDelivered && by != delivered_by.end()) {
-        out.over_tls = by->second->tls;
-        out.policy_label = by->second->policy_label;
+      out.queued_at = state->queued_at;
+      out.finished = r.finished;
+      const Seen& s = seen[{id, out.address}];
+      if (r.fate == RecipientFate::kDelivered && s.delivered != nullptr) {
+        out.over_tls = s.delivered->tls;
+        out.policy_label = s.delivered->policy_label;
+      } else if (r.fate != RecipientFate::kDelivered) {
+        out.why = Why(s.last, s.result, bounced[{id, out.address}]);
       }
       auto it = domain_index.find(out.domain);
       if (it != domain_index.end()) {
         DomainSummary& summary = result.domains[it->second];
-        switch (r.fate) {
-          case RecipientFate::kDelivered:
-            if (out.over_tls) {
-              ++summary.tls;
-              ++summary.tls_by_label[out.policy_label];
-            } else {
-              ++summary.plaintext;
-            }
-            break;
-          case RecipientFate::kQueued:
-            ++summary.deferred;
-            break;
-          case RecipientFate::kBounced:
-            ++summary.bounced;
-            break;
+        Count(out, &summary);
+        if (!out.why.empty()) ++summary.why[out.why];
+        for (DomainPeriod& period : summary.periods) {
+          if (out.queued_at < period.from || out.queued_at >= period.to) {
+            continue;
+          }
+          Count(out, &period.counts);
+          if (out.fate == RecipientFate::kDelivered) {
+            period.max_delay =
+                std::max(period.max_delay, out.finished - out.queued_at);
+          }
         }
       }
       result.recipients.push_back(std::move(out));

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -50,7 +52,7 @@ TEST(WorldTest, ZooMiniOutcomes) {
   EXPECT_EQ(good->tls, 6) << result->attempt_log;
   // Each host presents a certificate for its own name: verified.
   EXPECT_EQ(good->tls_by_label,
-            (std::map<std::string, int64_t>{{"may:verified", 6}}));
+            (std::map<std::string, int64_t>{{"may:trusted", 6}}));
   EXPECT_EQ(good->plaintext + good->deferred + good->bounced, 0);
 
   const DomainSummary* plain = Find(*result, "plain.example");
@@ -462,6 +464,13 @@ duration = "25m"
       EXPECT_EQ(a.tlsrpt_result_type, "certificate-not-trusted")
           << FormatAttempt(a);
       EXPECT_EQ(a.verdict, smtp::DeliveryVerdict::kDefer) << FormatAttempt(a);
+      // Never "verified" beside a failed check: the anchor is not ours.
+      EXPECT_EQ(a.policy_label, "verify:untrusted") << FormatAttempt(a);
+      EXPECT_EQ(a.first_failure.rfind("FAIL: trust-anchor (table): ", 0), 0u)
+          << a.first_failure;
+      // The sender's own anchor choice is not the recipient's policy: not
+      // reported in TLS-RPT.
+      EXPECT_EQ(a.tlsrpt_reported, "") << FormatAttempt(a);
     } else {
       ++after;
       EXPECT_EQ(a.policy_label, "verify:verified") << FormatAttempt(a);
@@ -501,6 +510,95 @@ namespace {
 // root of the rollover pair refuses the usual root under `verify` but not
 // the partner still on the old issuer; a violation stops the run (the
 // buffer bound, set absurdly low here, shows the plumbing).
+// A Postfix map's "[host]:port" key is a next-hop: it governs mail routed
+// through that relay, never the recipient domain of the same name; what the
+// map does not list gets smtp_tls_security_level. An MD5 fingerprint with
+// main.cf's digest pins as Postfix would.
+TEST(WorldTest, PostfixNextHopKeysGovernRoutedMail) {
+  absl::StatusOr<Scenario> plain = ParseScenario(R"([world]
+duration = "1h"
+start = "2026-01-01T00:00:00Z"
+[sender]
+hostname = "relay.example.org"
+)");
+  ASSERT_TRUE(plain.ok());
+  absl::StatusOr<std::vector<HostCertificate>> certs = HostCertificates(*plain);
+  ASSERT_TRUE(certs.ok());
+  // The relay's certificate MD5, as `mtasim --fingerprints` prints it.
+  Scenario with_relay = *plain;
+  with_relay.domains.push_back(ScenarioDomain{});
+  with_relay.domains.back().name = "partner.example";
+  ScenarioMx relay;
+  relay.host = "relay.partner.example";
+  with_relay.domains.back().mx = {relay};
+  absl::StatusOr<std::vector<HostCertificate>> relay_certs =
+      HostCertificates(with_relay);
+  ASSERT_TRUE(relay_certs.ok());
+  ASSERT_EQ(relay_certs->size(), 1u);
+  std::string md5;
+  for (const char c : (*relay_certs)[0].leaf.md5) {
+    absl::StrAppend(&md5, md5.empty() ? "" : ":",
+                    absl::AsciiStrToUpper(absl::BytesToHexString(std::string(1, c))));
+  }
+  const std::string text = absl::StrCat(R"([world]
+seed = 3
+duration = "1h"
+start = "2026-01-01T00:00:00Z"
+[sender]
+hostname = "relay.example.org"
+smtp_tls_security_level = "may"
+smtp_tls_fingerprint_digest = "md5"
+postfix_policy = """
+[relay.partner.example]:587 fingerprint match=)", md5, R"(
+relay.partner.example encrypt
+"""
+[[domain]]
+name = "partner.example"
+nexthop = "[relay.partner.example]:587"
+mx = [{ host = "relay.partner.example", preference = 0, profile = "good" }]
+[[domain]]
+name = "relay.partner.example"
+mx = [{ host = "mx.relay.partner.example", preference = 10, profile = "self-signed" }]
+[[domain]]
+name = "other.example"
+mx = [{ host = "mx.other.example", preference = 10, profile = "no-starttls" }]
+[[load]]
+to = "partner.example"
+messages = 2
+[[load]]
+to = "relay.partner.example"
+messages = 2
+[[load]]
+to = "other.example"
+messages = 2
+)");
+  absl::StatusOr<Scenario> scenario = ParseScenario(text, "org.toml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  absl::StatusOr<WorldResult> result = RunScenario(*scenario, 3);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const DomainSummary* routed = Find(*result, "partner.example");
+  ASSERT_NE(routed, nullptr);
+  EXPECT_EQ(routed->policy_rule, "'[relay.partner.example]:587' (org.toml:10)");
+  EXPECT_EQ(routed->tls_by_label,
+            (std::map<std::string, int64_t>{{"fingerprint:verified", 2}}));
+  // The recipient domain named like the relay has its own entry.
+  const DomainSummary* named = Find(*result, "relay.partner.example");
+  ASSERT_NE(named, nullptr);
+  EXPECT_EQ(named->policy_rule, "'relay.partner.example' (org.toml:11)");
+  EXPECT_EQ(named->tls_by_label,
+            (std::map<std::string, int64_t>{{"encrypt:untrusted", 2}}));
+  // Unlisted: smtp_tls_security_level.
+  const DomainSummary* other = Find(*result, "other.example");
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->plaintext, 2);
+  EXPECT_EQ(other->policy_rule, "'*' (built in)");
+  for (const AttemptRecord& a : result->attempts) {
+    if (a.domain == "partner.example") {
+      EXPECT_EQ(a.mx_host, "relay.partner.example") << FormatAttempt(a);
+    }
+  }
+}
+
 TEST(WorldTest, TrustStoreFromTheScenarioAndViolationsStopTheRun) {
   absl::StatusOr<Scenario> scenario = ParseScenario(R"([world]
 duration = "1h"

@@ -9,6 +9,7 @@
 //
 //   mtasim SCENARIO.toml [--seed=N] [--until=DURATION] [--report=DIR]
 //          [--pcap=DIR] [--transcript=DOMAIN] [--json] [--check-determinism]
+//          [--fingerprints]
 //   mtasim --swarm --seeds=A..B [--check-determinism]
 #include <algorithm>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -45,14 +47,19 @@ ABSL_FLAG(bool, check_determinism, false,
 ABSL_FLAG(std::string, until, "",
           "run for this virtual duration instead of world.duration (\"90m\")");
 ABSL_FLAG(std::string, report, "",
-          "write TLS-RPT JSON per policy domain, attempts.csv, attempts.json "
-          "and result.json into this directory");
+          "write TLS-RPT JSON per domain that publishes a TLS-RPT address, "
+          "attempts.csv, attempts.json, result.json and report.html (tables, "
+          "why, a timeline per domain) into this directory");
 ABSL_FLAG(std::string, pcap, "",
           "write one pcap file per connection into this directory");
 ABSL_FLAG(std::string, transcript, "",
           "print the SMTP dialogue of every connection to this domain "
           "(\"all\": every connection)");
 ABSL_FLAG(bool, json, false, "print the result as one JSON document");
+ABSL_FLAG(bool, fingerprints, false,
+          "print each MX host's certificate fingerprints (SHA-256, SHA-1, "
+          "MD5 of the certificate and its public key) for pins, and exit; "
+          "the same world.start gives the same certificates");
 ABSL_FLAG(bool, swarm, false,
           "swarm testing: draw a random world per seed of --seeds and check "
           "the invariants");
@@ -98,15 +105,17 @@ std::string Summary(const Scenario& scenario, absl::string_view path) {
                        absl::UTCTimeZone()),
       ", duration ", absl::FormatDuration(scenario.world.duration), ", sender ",
       scenario.sender.hostname, ", policy ",
-      PolicySourceName(scenario.sender.policy_source), ", ",
+      PolicySourceName(scenario.sender.policy_source), ", default ",
+      starling::sim::DefaultPolicyText(scenario), ", ",
       scenario.domains.size(), " domains, ", hosts, " MX hosts, ", messages,
       " messages (", recipients, " recipients), ", scenario.faults.size(),
       " faults");
 }
 
-// Prints rows of cells as columns padded to their widest cell (numbers
-// right-aligned).
-void PrintColumns(const std::vector<std::vector<std::string>>& rows) {
+// Prints rows of cells as columns padded to their widest cell (the count
+// columns right-aligned); `notes[i]` are indented lines printed under row i.
+void PrintColumns(const std::vector<std::vector<std::string>>& rows,
+                  const std::vector<std::vector<std::string>>& notes = {}) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
@@ -114,22 +123,23 @@ void PrintColumns(const std::vector<std::vector<std::string>>& rows) {
       widths[i] = std::max(widths[i], row[i].size());
     }
   }
-  for (const auto& row : rows) {
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const auto& row = rows[r];
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
-      const bool number = i >= 3 && i <= 5;
+      const bool number = i + 1 < row.size() && i + 5 >= row.size();
       const std::string pad(widths[i] - row[i].size(), ' ');
       absl::StrAppend(&line, i == 0 ? "" : "  ", number ? pad : "", row[i],
                       number || i + 1 == row.size() ? "" : pad);
     }
     std::cout << line << "\n";
+    if (r < notes.size()) {
+      for (const std::string& note : notes[r]) std::cout << "    " << note << "\n";
+    }
   }
 }
 
-// One row of the results table for `d`, under `name`.
-std::vector<std::string> Cells(const std::string& name,
-                               const std::string& profile,
-                               const DomainSummary& d) {
+std::string Labels(const starling::sim::OutcomeCounts& d) {
   std::string tls = absl::StrCat(d.tls);
   if (!d.tls_by_label.empty()) {
     std::vector<std::string> labels;
@@ -138,29 +148,110 @@ std::vector<std::string> Cells(const std::string& name,
     }
     absl::StrAppend(&tls, " (", absl::StrJoin(labels, ", "), ")");
   }
-  return {name,
-          profile,
-          tls,
-          absl::StrCat(d.plaintext),
-          absl::StrCat(d.deferred),
-          absl::StrCat(d.bounced),
-          d.tlsrpt_result_types.empty()
-              ? "-"
-              : absl::StrJoin(d.tlsrpt_result_types, ",")};
+  return tls;
 }
 
-const std::vector<std::string> kHeader = {
-    "", "profile", "delivered over TLS (label)", "plaintext", "deferred",
-    "bounced", "RFC 8460 result types"};
+// One row of a results table: the leading cells, then the counts.
+std::vector<std::string> Cells(std::vector<std::string> lead,
+                               const DomainSummary& d) {
+  lead.push_back(Labels(d));
+  lead.push_back(absl::StrCat(d.plaintext));
+  lead.push_back(absl::StrCat(d.deferred));
+  lead.push_back(absl::StrCat(d.bounced));
+  lead.push_back(d.tlsrpt_result_types.empty()
+                     ? "-"
+                     : absl::StrJoin(d.tlsrpt_result_types, ","));
+  return lead;
+}
+
+const std::vector<std::string> kCounts = {
+    "delivered over TLS (label)", "plaintext", "deferred", "bounced",
+    "RFC 8460 result types"};
+
+// "10:00" (UTC) within a world of a day or less, else "03-02 10:00".
+std::string Clock(absl::Time t, const WorldResult& result) {
+  return absl::FormatTime(
+      result.end - result.start <= absl::Hours(24) ? "%H:%M" : "%m-%d %H:%M",
+      t, absl::UTCTimeZone());
+}
+
+// One line per outcome in a period, e.g. "3 over TLS (verify:verified 3)".
+std::string PeriodText(const starling::sim::OutcomeCounts& c) {
+  std::vector<std::string> parts;
+  if (c.tls > 0) {
+    std::string tls = Labels(c);
+    const size_t space = tls.find(' ');
+    tls.insert(space == std::string::npos ? tls.size() : space, " over TLS");
+    parts.push_back(std::move(tls));
+  }
+  if (c.plaintext > 0) parts.push_back(absl::StrCat(c.plaintext, " plaintext"));
+  if (c.deferred > 0) parts.push_back(absl::StrCat(c.deferred, " deferred"));
+  if (c.bounced > 0) parts.push_back(absl::StrCat(c.bounced, " bounced"));
+  return parts.empty() ? "no mail queued" : absl::StrJoin(parts, ", ");
+}
+
+// What decided a domain's outcomes: its policy rule, the outcomes before
+// and after each fault, and why mail is still deferred or was bounced.
+std::vector<std::string> Why(const DomainSummary& d, const WorldResult& result) {
+  std::vector<std::string> notes = {
+      absl::StrCat("rule ", d.policy_rule, ": ", d.policy)};
+  for (const starling::sim::DomainPeriod& p : d.periods) {
+    std::string line = absl::StrCat("queued ", Clock(p.from, result), "-",
+                                    Clock(p.to, result));
+    if (!p.after.empty()) {
+      absl::StrAppend(&line, " (after ", absl::StrJoin(p.after, ", "), ")");
+    }
+    absl::StrAppend(&line, ": ", PeriodText(p.counts));
+    if (p.max_delay > absl::Minutes(1)) {
+      absl::StrAppend(&line, "; delivered within ",
+                      absl::FormatDuration(absl::Trunc(p.max_delay, absl::Seconds(1))));
+    }
+    notes.push_back(std::move(line));
+  }
+  // The most common reasons first.
+  std::vector<std::pair<int64_t, std::string>> reasons;
+  for (const auto& [why, n] : d.why) reasons.emplace_back(-n, why);
+  std::sort(reasons.begin(), reasons.end());
+  for (const auto& [n, why] : reasons) {
+    notes.push_back(absl::StrCat("why (", -n, " deferred or bounced): ", why));
+  }
+  return notes;
+}
+
+// "verify trust-anchor=\"CN=Starling Test Old Root CA, O=Starling Test PKI,
+// C=NL\"" -> quoted values over 32 characters shortened, for a table cell.
+std::string ShortPolicy(absl::string_view policy) {
+  std::string out;
+  bool quoted = false;
+  size_t in_quote = 0;
+  for (const char c : policy) {
+    if (c == '"') {
+      if (quoted && in_quote > 32) out += "...";
+      quoted = !quoted;
+      in_quote = 0;
+      out += c;
+      continue;
+    }
+    if (quoted && ++in_quote > 32) continue;
+    out += c;
+  }
+  return out;
+}
 
 void PrintTable(const WorldResult& result) {
-  std::vector<std::vector<std::string>> rows = {kHeader};
-  rows[0][0] = "domain";
-  // Per profile (the MX hosts' profiles of a domain, as one key).
-  std::map<std::string, DomainSummary> by_profile;
+  std::vector<std::vector<std::string>> rows = {{"domain", "profile"}};
+  rows[0].insert(rows[0].end(), kCounts.begin(), kCounts.end());
+  std::vector<std::vector<std::string>> notes = {{}};
+  // Per profile and policy: the MX hosts' profiles of a domain and the
+  // table entry it gets, as one key.
+  std::map<std::pair<std::string, std::string>, DomainSummary> by_profile;
+  std::map<std::pair<std::string, std::string>, int> domains;
   for (const DomainSummary& d : result.domains) {
-    rows.push_back(Cells(d.domain, d.profiles, d));
-    DomainSummary& p = by_profile[d.profiles];
+    rows.push_back(Cells({d.domain, d.profiles}, d));
+    notes.push_back(Why(d, result));
+    const std::pair<std::string, std::string> key(d.profiles, d.policy);
+    ++domains[key];
+    DomainSummary& p = by_profile[key];
     p.tls += d.tls;
     for (const auto& [label, count] : d.tls_by_label) {
       p.tls_by_label[label] += count;
@@ -172,18 +263,15 @@ void PrintTable(const WorldResult& result) {
                                  d.tlsrpt_result_types.end());
   }
   std::cout << "\nper domain (recipients):\n";
-  PrintColumns(rows);
-  rows = {kHeader};
-  rows[0][0] = "profile";
-  rows[0][1] = "domains";
-  for (const auto& [profile, d] : by_profile) {
-    int domains = 0;
-    for (const DomainSummary& each : result.domains) {
-      domains += each.profiles == profile ? 1 : 0;
-    }
-    rows.push_back(Cells(profile, absl::StrCat(domains), d));
+  PrintColumns(rows, notes);
+  rows = {{"profile", "policy", "domains"}};
+  rows[0].insert(rows[0].end(), kCounts.begin(), kCounts.end());
+  for (const auto& [key, d] : by_profile) {
+    rows.push_back(Cells({key.first, ShortPolicy(key.second),
+                          absl::StrCat(domains[key])},
+                         d));
   }
-  std::cout << "\nper profile (recipients):\n";
+  std::cout << "\nper profile and policy (recipients):\n";
   PrintColumns(rows);
   std::cout << "\n";
   for (const std::string& fault : result.faults_applied) {
@@ -214,6 +302,57 @@ class Progress {
   absl::Time started_ = absl::Now();
   absl::Time last_ = absl::InfinitePast();
 };
+
+// Colon-separated upper-case hex, as Postfix prints fingerprints.
+std::string Fingerprint(absl::string_view digest) {
+  std::vector<std::string> bytes;
+  for (const char c : digest) {
+    bytes.push_back(absl::StrFormat("%02X", static_cast<uint8_t>(c)));
+  }
+  return absl::StrJoin(bytes, ":");
+}
+
+int PrintFingerprints(const Scenario& scenario) {
+  absl::StatusOr<std::vector<starling::sim::HostCertificate>> certificates =
+      starling::sim::HostCertificates(scenario);
+  if (!certificates.ok()) {
+    return Fail(1, std::string(certificates.status().message()));
+  }
+  std::cout << "# The simulated certificates depend on world.start ("
+            << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", scenario.world.start,
+                                absl::UTCTimeZone())
+            << ") only, not on the seed: the same start gives the same "
+               "fingerprints.\n"
+               "# Starling table: cert-pin=<cert sha256> or "
+               "spki-pin=<spki sha256>; Postfix: match=<sha256> with "
+               "smtp_tls_fingerprint_digest = sha256.\n";
+  for (const auto& c : *certificates) {
+    std::cout << "\n" << c.host << " (" << c.profile
+              << (c.when.empty() ? "" : absl::StrCat(", ", c.when)) << ")\n"
+              << "  subject " << c.leaf.subject_dn << "\n"
+              << "  issuer  " << c.leaf.issuer_dn << "\n"
+              << "  names   " << absl::StrJoin(c.leaf.dns_names, " ") << "\n"
+              << "  valid   "
+              << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", c.leaf.not_before,
+                                  absl::UTCTimeZone())
+              << " .. "
+              << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", c.leaf.not_after,
+                                  absl::UTCTimeZone())
+              << "\n"
+              << "  cert-pin=" << absl::BytesToHexString(c.leaf.sha256) << "\n"
+              << "  spki-pin=" << absl::BytesToHexString(c.leaf.spki_sha256)
+              << "\n"
+              << "  Postfix match= (certificate) sha256 "
+              << Fingerprint(c.leaf.sha256) << "\n"
+              << "                               sha1   "
+              << Fingerprint(c.leaf.sha1) << "\n"
+              << "                               md5    "
+              << Fingerprint(c.leaf.md5) << "\n"
+              << "  Postfix match= (public key)  sha256 "
+              << Fingerprint(c.leaf.spki_sha256) << "\n";
+  }
+  return 0;
+}
 
 // "A..B" with A <= B.
 bool ParseSeeds(absl::string_view text, uint64_t* first, uint64_t* last) {
@@ -275,24 +414,10 @@ int main(int argc, char** argv) {
       "Runs a simulator scenario and prints its outcome.\n"
       "usage: mtasim SCENARIO.toml [--seed=N] [--until=DURATION] "
       "[--report=DIR] [--pcap=DIR] [--transcript=DOMAIN] [--json] "
-      "[--check-determinism]\n"
+      "[--check-determinism] [--fingerprints]\n"
       "       mtasim --swarm --seeds=A..B [--check-determinism]");
-  starling::tools::HandleHelp(argc, argv, "tools/mtasim.cc");
-  // Abseil flag names use underscores; accept --check-determinism too.
-  std::vector<std::string> storage(argv, argv + argc);
-  std::vector<char*> argv_fixed;
-  for (std::string& arg : storage) {
-    if (arg == "--") break;
-    if (arg.rfind("--", 0) == 0) {
-      const size_t end = std::min(arg.find('='), arg.size());
-      for (size_t i = 2; i < end; ++i) {
-        if (arg[i] == '-') arg[i] = '_';
-      }
-    }
-  }
-  for (std::string& arg : storage) argv_fixed.push_back(arg.data());
-  std::vector<char*> args = absl::ParseCommandLine(
-      static_cast<int>(argv_fixed.size()), argv_fixed.data());
+  const std::vector<std::string> args =
+      starling::tools::ParseToolFlags(argc, argv, "tools/mtasim.cc", {});
   if (absl::GetFlag(FLAGS_swarm)) {
     if (args.size() != 1) return Fail(2, "--swarm takes no scenario file");
     return RunSwarm();
@@ -310,6 +435,12 @@ int main(int argc, char** argv) {
   absl::StatusOr<Scenario> scenario =
       starling::sim::LoadScenarioFile(from_user(args[1]));
   if (!scenario.ok()) return Fail(2, std::string(scenario.status().message()));
+
+  // Import warnings (postfix_policy) on stderr whatever the output.
+  for (const std::string& warning : scenario->sender.policy_warnings) {
+    std::cerr << warning << "\n";
+  }
+  if (absl::GetFlag(FLAGS_fingerprints)) return PrintFingerprints(*scenario);
 
   uint64_t seed = scenario->world.seed.value_or(1);
   const std::string seed_flag = absl::GetFlag(FLAGS_seed);
@@ -336,9 +467,10 @@ int main(int argc, char** argv) {
   options.progress_every = absl::Minutes(10);
   options.progress = [&progress](const starling::sim::WorldProgress& p) {
     progress.Report(absl::StrCat(
-        "virtual ", absl::FormatDuration(p.now - absl::UnixEpoch()), " of ",
-        absl::FormatDuration(p.end - absl::UnixEpoch()), ", ", p.attempts,
-        " attempts, ", p.queued, " recipients queued"));
+        "virtual ", absl::FormatDuration(p.now - p.start), " of ",
+        absl::FormatDuration(p.end - p.start), " (",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", p.now, absl::UTCTimeZone()),
+        "), ", p.attempts, " attempts, ", p.queued, " recipients queued"));
   };
 
   if (!json) {

@@ -233,8 +233,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Replays SMTP client input against Starling's server session.\n"
       "usage: smtp-replay [flags] [FILE|-]");
-  starling::tools::HandleHelp(argc, argv, "tools/smtp_replay.cc");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const std::vector<std::string> args = starling::tools::ParseToolFlags(
+      argc, argv, "tools/smtp_replay.cc", {"rcpt_to", "notify"});
   if (args.size() > 2) return Fail("at most one input file");
 
   std::string input;

@@ -254,9 +254,19 @@ std::vector<std::string> DaneNames(const Destination& d) {
   return {d.mx_host, d.next_hop_domain};
 }
 
-// The pin digest the TLS layer reported (policy never hashes).
-const std::string& LeafSha256(const CertificateFacts& leaf, bool spki) {
-  return spki ? leaf.spki_sha256 : leaf.sha256;
+// The digest of the leaf (or its SPKI) that a pin of this many hex digits
+// names, as the TLS layer reported it (policy never hashes); empty for a
+// length no digest has.
+const std::string& LeafDigest(const CertificateFacts& leaf, bool spki,
+                              size_t hex_digits) {
+  static const std::string kNone;
+  switch (hex_digits) {
+    case 32: return spki ? leaf.spki_md5 : leaf.md5;
+    case 40: return spki ? leaf.spki_sha1 : leaf.sha1;
+    case 64: return spki ? leaf.spki_sha256 : leaf.sha256;
+    case 128: return spki ? leaf.spki_sha512 : leaf.sha512;
+    default: return kNone;
+  }
 }
 
 struct Outcome {
@@ -321,6 +331,18 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
                     absl::StrCat(TlsVersionName(facts->version), " is below ",
                                  TlsVersionName(e.min_version)));
       }
+      if (facts->version > e.max_version) {
+        return fail("validation-failure",
+                    absl::StrCat(TlsVersionName(facts->version), " is above ",
+                                 TlsVersionName(e.max_version)));
+      }
+      for (const TlsVersion excluded : e.excluded_versions) {
+        if (facts->version == excluded) {
+          return fail("validation-failure",
+                      absl::StrCat(TlsVersionName(facts->version),
+                                   " is excluded by the policy"));
+        }
+      }
       const CipherGrade grade = GradeOfCipherSuite(facts->cipher_suite);
       if (grade < e.min_grade) {
         return fail("validation-failure",
@@ -375,22 +397,22 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
     }
     case Check::kPins: {
       if (leaf != nullptr) {
-        const std::string cert = absl::BytesToHexString(LeafSha256(*leaf, false));
-        const std::string spki = absl::BytesToHexString(LeafSha256(*leaf, true));
-        for (const std::string& pin : e.cert_pins) {
-          if (pin == cert) {
-            out.why = absl::StrCat("certificate SHA-256 ", pin, " is pinned");
-            return out;
-          }
-        }
-        for (const std::string& pin : e.spki_pins) {
-          if (pin == spki) {
-            out.why = absl::StrCat("SPKI SHA-256 ", pin, " is pinned");
-            return out;
+        for (const bool spki : {false, true}) {
+          for (const std::string& pin : spki ? e.spki_pins : e.cert_pins) {
+            const std::string& digest = LeafDigest(*leaf, spki, pin.size());
+            if (!digest.empty() && absl::BytesToHexString(digest) == pin) {
+              out.why = absl::StrCat(spki ? "SPKI " : "certificate ",
+                                     PinDigestName(pin), " ", pin,
+                                     " is pinned");
+              return out;
+            }
           }
         }
         return fail("certificate-not-trusted",
-                    absl::StrCat("certificate SHA-256 ", cert, " / SPKI ", spki,
+                    absl::StrCat("certificate SHA-256 ",
+                                 absl::BytesToHexString(leaf->sha256),
+                                 " / SPKI ",
+                                 absl::BytesToHexString(leaf->spki_sha256),
                                  " match no pin"));
       }
       return fail("certificate-not-trusted", "no certificate to match the pins");
@@ -445,23 +467,35 @@ absl::string_view SourceName(Source source) {
   return "?";
 }
 
-// Postfix-like authentication class of a session.
-absl::string_view AuthClass(const Context& ctx, const TlsFacts* facts,
-                            DaneCache* dane, bool pins_matched) {
+// What a session established, in Postfix's terms (the "Anonymous /
+// Untrusted / Trusted / Verified TLS connection established" of its log):
+// "verified" only when an identity check the level demanded (names, pins,
+// DANE, an enforced MTA-STS policy) passed and no check failed; otherwise
+// "trusted" when the trust the level relies on holds (a pin or DANE match
+// where those are the trust, else a chain the store trusts, ending at a
+// configured anchor when there are any), else "untrusted".
+struct SessionClass {
+  bool identity_passed = false;    // a demanded identity check passed
+  bool any_failure = false;        // a check failed, enforced or testing
+  bool pin_or_dane_trust = false;  // the level trusts pins or DANE, not PKIX
+  bool pin_or_dane_passed = false;
+  bool anchor_failed = false;
+};
+
+bool IsIdentityCheck(Check check) {
+  return check == Check::kName || check == Check::kPins ||
+         check == Check::kDaneMatch || check == Check::kStsCert;
+}
+
+absl::string_view AuthClass(const TlsFacts* facts, const SessionClass& c) {
   if (facts == nullptr) return "plaintext";
   if (facts->peer_chain.empty()) return "anonymous";
-  if (ctx.dane_status == DaneStatus::kUsable &&
-      dane->Get(ctx, *facts).authenticated) {
-    return "verified";
-  }
-  if (pins_matched) return "verified";
-  if (facts->chain_verdict != ChainVerdict::kTrusted) return "untrusted";
-  const PolicyEntry& e = *ctx.in.entry;
-  const bool names_checked = e.level == Level::kVerify || e.level == Level::kSecure;
-  const NameRefs names =
-      names_checked ? EntryNames(ctx)
-                    : NameRefs{{ctx.destination.mx_host}, {ctx.destination.next_hop_domain}};
-  return LeafNameMatches(*facts, names) ? "verified" : "trusted";
+  if (c.identity_passed && !c.any_failure) return "verified";
+  const bool trusted =
+      c.pin_or_dane_trust
+          ? c.pin_or_dane_passed
+          : facts->chain_verdict == ChainVerdict::kTrusted && !c.anchor_failed;
+  return trusted ? "trusted" : "untrusted";
 }
 
 ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
@@ -477,7 +511,11 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
   PolicyDecision& decision = eval.decision;
   std::vector<std::string>& trace = decision.trace;
   std::string header = absl::StrCat("table: '", in.entry_key, "'");
-  if (e.line > 0) absl::StrAppend(&header, " (line ", e.line, ")");
+  if (e.line > 0 && in.entry_origin.empty()) {
+    absl::StrAppend(&header, " (line ", e.line, ")");
+  } else if (e.line > 0) {
+    absl::StrAppend(&header, " (", in.entry_origin, ":", e.line, ")");
+  }
   absl::StrAppend(&header, " level ", LevelName(e.level));
   if (e.testing) absl::StrAppend(&header, " testing, floor ", LevelName(e.floor));
   trace.push_back(std::move(header));
@@ -515,7 +553,10 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
   bool pins_evaluated = false;
   bool pins_matched = false;
   absl::string_view testing_type;
+  std::string testing_failure;
+  absl::string_view reported_enforced, reported_testing;
   bool mandatory = false;
+  SessionClass session;
   for (const Rule& rule : rules) {
     mandatory |= rule.enforced && NeedsTls(rule.check);
     const Outcome o = Evaluate(rule, ctx, facts, problem, &dane);
@@ -523,19 +564,48 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
       pins_evaluated = true;
       pins_matched |= o.pass;
     }
+    // MTA-STS in testing demands nothing of the label; the table's own
+    // testing level does (it is the level the label names).
+    if (IsIdentityCheck(rule.check) &&
+        (rule.enforced || rule.source != Source::kSts)) {
+      session.identity_passed |= o.pass;
+    }
+    if ((rule.check == Check::kPins && e.level == Level::kFingerprint) ||
+        rule.check == Check::kDaneMatch) {
+      session.pin_or_dane_trust = true;
+      session.pin_or_dane_passed |= o.pass;
+    }
+    session.any_failure |= !o.pass;
+    session.anchor_failed |= !o.pass && rule.check == Check::kTrustAnchor;
     const absl::string_view status =
         o.pass ? "ok" : (rule.enforced ? "FAIL" : "testing, would fail");
     std::string step = absl::StrCat(status, ": ", CheckName(rule.check), " (",
                                     SourceName(rule.source), "): ", o.why);
     if (!o.pass) absl::StrAppend(&step, " [", o.result_type, "]");
-    trace.push_back(std::move(step));
-    if (o.pass) continue;
+    if (o.pass) {
+      trace.push_back(std::move(step));
+      continue;
+    }
+    // The sender's own trust settings and the table's testing entries are
+    // invisible to the recipient domain: TLS-RPT does not report them.
+    const bool local = rule.source == Source::kEntry &&
+                       (!rule.enforced || rule.check == Check::kPins ||
+                        rule.check == Check::kIssuerSubject ||
+                        rule.check == Check::kTrustAnchor);
     if (rule.enforced && !enforced_failure) {
       enforced_failure = true;
       decision.tlsrpt_result_type = std::string(o.result_type);
+      eval.first_failure = step;
     } else if (!rule.enforced && testing_type.empty()) {
       testing_type = o.result_type;
+      testing_failure = step;
     }
+    if (!local && rule.enforced && reported_enforced.empty()) {
+      reported_enforced = o.result_type;
+    } else if (!local && !rule.enforced && reported_testing.empty()) {
+      reported_testing = o.result_type;
+    }
+    trace.push_back(std::move(step));
   }
   // Configured pins authenticate the hop (RFC 8689 §4.2.1, the label's
   // "verified") at every level, not only where the level enforces them: a
@@ -561,14 +631,23 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
         problem_detail.empty() ? "" : ": ", problem_detail,
         "; the connection is gone [validation-failure]"));
     decision.tlsrpt_result_type = "validation-failure";
+    eval.first_failure = trace.back();
+    if (reported_enforced.empty()) reported_enforced = "validation-failure";
   }
   if (decision.tlsrpt_result_type.empty() && !testing_type.empty()) {
     decision.tlsrpt_result_type = std::string(testing_type);
+    eval.first_failure = std::move(testing_failure);
   }
-  if (decision.tlsrpt_result_type.empty() && !in.sts_failure.empty() &&
-      !ignore_recipient_policies) {
+  const bool sts_failed =
+      !in.sts_failure.empty() && !ignore_recipient_policies;
+  if (decision.tlsrpt_result_type.empty() && sts_failed) {
     decision.tlsrpt_result_type = std::string(in.sts_failure);
   }
+  eval.reported_result_type = std::string(
+      !reported_enforced.empty()   ? reported_enforced
+      : !reported_testing.empty() ? reported_testing
+      : sts_failed                ? absl::string_view(in.sts_failure)
+                                  : absl::string_view());
 
   // Mechanism for the label: DANE when it is enforced, else MTA-STS when it
   // is enforced, else the table's level.
@@ -580,8 +659,7 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
   const absl::string_view mechanism = dane_enforced  ? "dane"
                                       : sts_enforced ? "sts"
                                                      : LevelName(e.level);
-  const absl::string_view auth = AuthClass(ctx, facts, &dane, pins_matched);
-  decision.label = absl::StrCat(mechanism, ":", auth);
+  decision.label = absl::StrCat(mechanism, ":", AuthClass(facts, session));
 
   if (enforced_failure) {
     decision.verdict = d.last_mx ? DeliveryVerdict::kDefer : DeliveryVerdict::kTryNextMx;

@@ -29,6 +29,9 @@ namespace starling::policy {
 struct PolicyInputs {
   const PolicyEntry* entry = nullptr;  // the table entry (required)
   absl::string_view entry_key = "*";   // its key, for the trace
+  // The file the table came from (PolicyTable::origin()): the trace then
+  // names the entry as "file:line" instead of "line N".
+  absl::string_view entry_origin;
   const DaneState* dane = nullptr;     // TLSA of this MX; null: none known
   const StsPolicy* sts = nullptr;      // MTA-STS policy in force, if any
   absl::string_view sts_failure;  // RFC 8460 type from resolving MTA-STS
@@ -46,6 +49,18 @@ struct ConnectionEvaluation {
   // the MTA-STS policy, or the next-hop domain itself).
   bool authenticated = false;
   std::string authenticated_by;  // "dane", "sts", "nexthop", "pin"
+  // The trace line of the check that decided a refusal (the first enforced
+  // failure, else the first testing one), e.g. "FAIL: sts-mx (mta-sts): MX
+  // mx3.x.example matches no MTA-STS mx pattern (...) [validation-failure]";
+  // empty when nothing failed.
+  std::string first_failure;
+  // What this session reports to the recipient domain in TLS-RPT (RFC
+  // 8460): decision.tlsrpt_result_type, except for failures of the sender's
+  // own trust settings (pins, cert-name, trust-anchor) and of its table's
+  // testing entries, which the recipient can neither see nor fix: those are
+  // skipped (the next failure counts, or none). DANE and MTA-STS failures,
+  // in testing mode too (RFC 8461 §5), are reported.
+  std::string reported_result_type;
 };
 
 // Before connecting to destination.mx_host: kTryNextMx (kDefer on the last

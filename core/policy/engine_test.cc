@@ -1,6 +1,8 @@
 #include "core/policy/engine.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -73,7 +75,8 @@ TEST(EngineTest, MayGoesPlaintextWhenTlsIsMissing) {
   EXPECT_TRUE(eval.decision.tlsrpt_result_type.empty());
   auto tls = EvaluateHandshake(f.Inputs(), Dest(), GoodFacts());
   EXPECT_EQ(tls.decision.verdict, DeliveryVerdict::kProceedTls);
-  EXPECT_EQ(tls.decision.label, "may:verified");
+  // may demands no identity: a trusted chain is "Trusted", as in Postfix.
+  EXPECT_EQ(tls.decision.label, "may:trusted");
 }
 
 TEST(EngineTest, EncryptRefusesPlaintextAndWeakSessions) {
@@ -122,6 +125,141 @@ TEST(EngineTest, VerifyAndSecureCheckChainAndNames) {
   EXPECT_EQ(EvaluateHandshake(secure.Inputs(), Dest(), GoodFacts({"mx.example.net"}))
                 .decision.verdict,
             DeliveryVerdict::kTryNextMx);
+}
+
+// Labels say what was established and what the level demanded, in
+// Postfix's terms, and never "verified" beside a failed check.
+TEST(EngineTest, LabelsArePostfixClasses) {
+  auto label = [](PolicyEntry entry, const TlsFacts& facts,
+                  std::optional<DaneState> dane = std::nullopt) {
+    Fixture f{std::move(entry), std::move(dane)};
+    return EvaluateHandshake(f.Inputs(), Dest(), facts).decision.label;
+  };
+  TlsFacts anonymous = GoodFacts();
+  anonymous.peer_chain.clear();
+  EXPECT_EQ(label(EntryAt(Level::kMay), anonymous), "may:anonymous");
+  EXPECT_EQ(label(EntryAt(Level::kEncrypt), GoodFacts()), "encrypt:trusted");
+  EXPECT_EQ(label(EntryAt(Level::kPkix), GoodFacts()), "pkix:trusted");
+  EXPECT_EQ(label(EntryAt(Level::kVerify), GoodFacts()), "verify:verified");
+  // Name mismatch: the chain is trusted, the name check failed.
+  EXPECT_EQ(label(EntryAt(Level::kVerify), GoodFacts({"other.example"})),
+            "verify:trusted");
+  // A trust anchor that is not one of the configured ones: untrusted (the
+  // configured anchors are this destination's trust store).
+  PolicyEntry anchored = EntryAt(Level::kVerify);
+  anchored.trust_anchors = {"CN=Some Other Root"};
+  EXPECT_EQ(label(anchored, GoodFacts()), "verify:untrusted");
+  // Fingerprint mismatch: pins are the trust there, whatever the chain says.
+  PolicyEntry pinned = EntryAt(Level::kFingerprint);
+  pinned.cert_pins = {std::string(64, 'a')};
+  EXPECT_EQ(label(pinned, GoodFacts()), "fingerprint:untrusted");
+  // A testing level that would fail is not verified either.
+  anchored.testing = true;
+  anchored.floor = Level::kEncrypt;
+  EXPECT_EQ(label(anchored, GoodFacts()), "verify:untrusted");
+  // DANE: a match is verified, a mismatch untrusted even with a trusted chain.
+  const TlsFacts facts = GoodFacts();
+  EXPECT_EQ(label(EntryAt(Level::kDane), facts, DaneFor(facts)), "dane:verified");
+  EXPECT_EQ(label(EntryAt(Level::kDane), GoodFacts({"mx.example.com"}),
+                  DaneState{DnssecStatus::kSecure, {TlsaRecord{3, 1, 1, std::string(32, 'x')}}}),
+            "dane:untrusted");
+}
+
+// TLS-RPT reports what the recipient domain can see and fix: the sender's
+// own pins and anchors and its table's testing entries are not reported;
+// MTA-STS in testing mode is.
+TEST(EngineTest, ReportedResultTypeLeavesOutLocalTrust) {
+  PolicyEntry pinned = EntryAt(Level::kVerify);
+  pinned.cert_pins = {std::string(64, 'a')};
+  Fixture local{pinned};
+  auto eval = EvaluateHandshake(local.Inputs(), Dest(), GoodFacts());
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_EQ(eval.decision.tlsrpt_result_type, "certificate-not-trusted");
+  EXPECT_EQ(eval.reported_result_type, "");
+  EXPECT_EQ(eval.first_failure.rfind("FAIL: pin (table): ", 0), 0u) << eval.first_failure;
+  // A name mismatch is the recipient's certificate: reported.
+  Fixture named{EntryAt(Level::kVerify)};
+  eval = EvaluateHandshake(named.Inputs(), Dest(), GoodFacts({"other.example"}));
+  EXPECT_EQ(eval.reported_result_type, "certificate-host-mismatch");
+  // MTA-STS testing: reported although nothing was refused.
+  Fixture sts{EntryAt(Level::kMay), std::nullopt, Sts(StsMode::kTesting)};
+  eval = EvaluateHandshake(sts.Inputs(), Dest(), GoodFacts({"other.example"}));
+  EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(eval.reported_result_type, "certificate-host-mismatch");
+  EXPECT_EQ(eval.first_failure.rfind("testing, would fail: sts-cert (mta-sts): ", 0), 0u)
+      << eval.first_failure;
+  // The table's own testing entry: shown, not reported.
+  PolicyEntry rollout = pinned;
+  rollout.testing = true;
+  rollout.floor = Level::kEncrypt;
+  Fixture testing{rollout};
+  eval = EvaluateHandshake(testing.Inputs(), Dest(), GoodFacts());
+  EXPECT_EQ(eval.decision.tlsrpt_result_type, "certificate-not-trusted");
+  EXPECT_EQ(eval.reported_result_type, "");
+}
+
+TEST(EngineTest, ProtocolRangeAndExclusions) {
+  PolicyEntry entry = EntryAt(Level::kEncrypt);
+  entry.min_version = TlsVersion::kTls10;
+  entry.max_version = TlsVersion::kTls12;
+  entry.excluded_versions = {TlsVersion::kTls11};
+  Fixture f{entry};
+  auto with = [&](TlsVersion v) {
+    TlsFacts facts = GoodFacts();
+    facts.version = v;
+    return EvaluateHandshake(f.Inputs(), Dest(), facts);
+  };
+  EXPECT_EQ(with(TlsVersion::kTls10).decision.verdict, DeliveryVerdict::kProceedTls);
+  EXPECT_EQ(with(TlsVersion::kTls12).decision.verdict, DeliveryVerdict::kProceedTls);
+  auto excluded = with(TlsVersion::kTls11);
+  EXPECT_EQ(excluded.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_NE(Trace(excluded.decision).find("TLSv1.1 is excluded"), std::string::npos);
+  auto above = with(TlsVersion::kTls13);
+  EXPECT_EQ(above.decision.verdict, DeliveryVerdict::kTryNextMx);
+  EXPECT_NE(Trace(above.decision).find("TLSv1.3 is above TLSv1.2"), std::string::npos);
+}
+
+// Pins of every digest Postfix's smtp_tls_fingerprint_digest offers match
+// the digest core/tls reported for it; the pin's length names the digest.
+TEST(EngineTest, PinsOfEveryDigest) {
+  const TlsFacts good = GoodFacts();
+  const CertificateFacts leaf = good.peer_chain[0];
+  const std::vector<std::pair<std::string, bool>> pins = {
+      {leaf.md5, false},    {leaf.sha1, false},      {leaf.sha256, false},
+      {leaf.sha512, false}, {leaf.spki_md5, true},   {leaf.spki_sha1, true},
+      {leaf.spki_sha256, true}, {leaf.spki_sha512, true}};
+  for (const auto& [digest, spki] : pins) {
+    const std::string pin = absl::BytesToHexString(digest);
+    PolicyEntry entry = EntryAt(Level::kFingerprint);
+    (spki ? entry.spki_pins : entry.cert_pins).push_back(pin);
+    Fixture f{entry};
+    auto eval = EvaluateHandshake(f.Inputs(), Dest(), good);
+    SCOPED_TRACE(Trace(eval.decision));
+    EXPECT_EQ(eval.decision.verdict, DeliveryVerdict::kProceedTls);
+    EXPECT_EQ(eval.decision.label, "fingerprint:verified");
+    EXPECT_NE(Trace(eval.decision).find(std::string(PinDigestName(pin))),
+              std::string::npos);
+  }
+  // The certificate's MD5 is not its public key's: a pin names one of them.
+  PolicyEntry wrong = EntryAt(Level::kFingerprint);
+  wrong.spki_pins = {absl::BytesToHexString(leaf.md5)};
+  Fixture f{wrong};
+  EXPECT_EQ(EvaluateHandshake(f.Inputs(), Dest(), good).decision.verdict,
+            DeliveryVerdict::kTryNextMx);
+}
+
+TEST(EngineTest, TraceNamesTheFileOfTheEntry) {
+  PolicyEntry entry = EntryAt(Level::kMay);
+  entry.line = 23;
+  Fixture f{entry};
+  PolicyInputs in = f.Inputs();
+  EXPECT_NE(Trace(EvaluateHandshake(in, Dest(), GoodFacts()).decision)
+                .find("table: 'example.com' (line 23) level may"),
+            std::string::npos);
+  in.entry_origin = "org.toml";
+  EXPECT_NE(Trace(EvaluateHandshake(in, Dest(), GoodFacts()).decision)
+                .find("table: 'example.com' (org.toml:23) level may"),
+            std::string::npos);
 }
 
 TEST(EngineTest, ExchangeConnectorRules) {
@@ -400,7 +538,12 @@ TEST(EngineTest, PinsAuthenticateTheHopAtEveryLevel) {
       auto conn = EvaluateHandshake(f.Inputs(), d, facts);
       EXPECT_EQ(conn.decision.verdict, DeliveryVerdict::kProceedTls) << Trace(conn.decision);
       EXPECT_EQ(conn.authenticated_by, "pin");
-      EXPECT_EQ(conn.decision.label, absl::StrCat(LevelName(level), ":verified"));
+      // "Verified" only where the level demands the pin (fingerprint, and
+      // encrypt, which enforces configured pins); the chain itself is not
+      // trusted here.
+      const bool demanded = level == Level::kFingerprint || level == Level::kEncrypt;
+      EXPECT_EQ(conn.decision.label,
+                absl::StrCat(LevelName(level), demanded ? ":verified" : ":untrusted"));
       EXPECT_EQ(DecideMessage(flags, caps, &facts, conn).verdict,
                 DeliveryVerdict::kProceedTls);
     }

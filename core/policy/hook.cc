@@ -12,9 +12,11 @@ PolicyEngineHook::PolicyEngineHook(const PolicyTable* table,
 
 PolicyInputs PolicyEngineHook::Inputs(const smtp::Destination& d) const {
   PolicyInputs in;
-  const PolicyTable::Match match = table_->Find(d.next_hop_domain);
+  const PolicyTable::Match match = table_->Find(
+      state_.policy_key.empty() ? d.next_hop_domain : state_.policy_key);
   in.entry = match.entry;
   in.entry_key = match.key;
+  in.entry_origin = table_->origin();
   auto it = state_.dane_by_mx.find(absl::AsciiStrToLower(d.mx_host));
   if (it != state_.dane_by_mx.end()) in.dane = &it->second;
   if (state_.sts.has_value()) in.sts = &*state_.sts;

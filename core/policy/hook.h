@@ -22,11 +22,16 @@ struct DestinationState {
   absl::flat_hash_map<std::string, DaneState> dane_by_mx;  // lower-case keys
   std::optional<StsPolicy> sts;
   std::string sts_failure;  // RFC 8460 type from ResolveSts, if any
+  // The key the table is searched with: Postfix's next-hop ("[relay]:587")
+  // when mail is routed through one; empty: the destination's
+  // next_hop_domain.
+  std::string policy_key;
   absl::Time now = absl::InfinitePast();
 };
 
 // The policy engine behind the client session's TlsPolicyHook: looks the
-// next-hop domain up in the table and decides with DANE, MTA-STS and
+// next-hop (DestinationState::policy_key, else the next-hop domain) up in
+// the table and decides with DANE, MTA-STS and
 // REQUIRETLS. One hook per delivery attempt (it remembers the connection's
 // evaluation for ForMessage). The table must outlive the hook.
 class PolicyEngineHook : public smtp::TlsPolicyHook {
@@ -49,6 +54,12 @@ class PolicyEngineHook : public smtp::TlsPolicyHook {
       const smtp::Destination& destination, const smtp::MessageTlsFlags& flags,
       const smtp::EhloCapabilities& caps, const TlsFacts* tls,
       const smtp::PolicyDecision& connection) override;
+
+  // The evaluation behind the last AfterHandshake/WithoutTls (what decided,
+  // what TLS-RPT reports), if any.
+  const std::optional<ConnectionEvaluation>& last_evaluation() const {
+    return last_;
+  }
 
  private:
   PolicyInputs Inputs(const smtp::Destination& destination) const;

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 #include "core/policy/level.h"
 #include "core/tlsfacts/tls_facts.h"
 
@@ -23,7 +25,11 @@ struct IssuerSubjectPin {
 // better whenever TLS is mandatory.
 struct PolicyEntry {
   Level level = Level::kMay;
+  // Acceptable TLS versions: min_version..max_version without the excluded
+  // ones (Postfix's protocols=, e.g. ">=TLSv1.2" or "!TLSv1:!TLSv1.1").
   TlsVersion min_version = TlsVersion::kTls12;
+  TlsVersion max_version = TlsVersion::kTls13;
+  std::vector<TlsVersion> excluded_versions;  // ascending, no duplicates
   CipherGrade min_grade = CipherGrade::kMedium;
   std::vector<std::string> exclude;  // cipher-suite tokens, upper-case
   bool forward_secrecy = true;
@@ -37,8 +43,10 @@ struct PolicyEntry {
   std::string sni;
   // When non-empty (pkix and up), the chain must end at one of these anchors.
   std::vector<std::string> trust_anchors;
-  // SHA-256 pins of the leaf certificate / its SubjectPublicKeyInfo, 64
-  // lower-case hex digits each; several allowed so a key can roll over.
+  // Pins of the leaf certificate / its SubjectPublicKeyInfo: lower-case hex
+  // of a digest, which its length names (32 digits MD5, 40 SHA-1, 64
+  // SHA-256, 128 SHA-512: Postfix's smtp_tls_fingerprint_digest choices);
+  // several allowed so a key can roll over.
   std::vector<std::string> cert_pins;
   std::vector<std::string> spki_pins;
   std::vector<IssuerSubjectPin> issuer_subject_pins;
@@ -52,6 +60,10 @@ struct PolicyEntry {
   // Equality of the rule itself (the line number is not part of it).
   bool SameRule(const PolicyEntry& other) const;
 };
+
+// The digest a pin's length names: "MD5", "SHA-1", "SHA-256", "SHA-512", or
+// "?" for another length.
+absl::string_view PinDigestName(absl::string_view hex_pin);
 
 }  // namespace starling::policy
 

@@ -7,7 +7,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -20,6 +19,18 @@ bool PostfixImport::ok() const {
                       });
 }
 
+absl::StatusOr<size_t> FingerprintDigestHexLength(absl::string_view digest) {
+  const std::string lower = absl::AsciiStrToLower(digest);
+  if (lower == "md5") return 32;
+  if (lower == "sha1") return 40;
+  if (lower == "sha256") return 64;
+  if (lower == "sha512") return 128;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "smtp_tls_fingerprint_digest '", digest,
+      "' is not supported (md5, sha1, sha256 or sha512: the digests core/tls "
+      "reports)"));
+}
+
 namespace {
 
 using Severity = Diagnostic::Severity;
@@ -27,10 +38,19 @@ using Severity = Diagnostic::Severity;
 constexpr TlsVersion kVersions[] = {TlsVersion::kTls10, TlsVersion::kTls11,
                                     TlsVersion::kTls12, TlsVersion::kTls13};
 
-// Postfix protocol names, SSLv2/SSLv3 included (they only ever appear
-// excluded).
+// Postfix's defaults for what an entry does not say: smtp_tls_protocols and
+// smtp_tls_mandatory_protocols are ">=TLSv1" (Postfix 3.6 and later), and
+// no cipher setting demands forward secrecy.
+constexpr TlsVersion kPostfixMinVersion = TlsVersion::kTls10;
+
+// Index into kVersions; -1 for SSLv2/SSLv3 (which Starling never speaks).
 std::optional<int> ProtocolIndex(absl::string_view name) {
-  if (name == "SSLv2" || name == "SSLv3") return -1;
+  if (absl::EqualsIgnoreCase(name, "SSLv2") ||
+      absl::EqualsIgnoreCase(name, "SSLv3")) {
+    return -1;
+  }
+  // Postfix's names only: "TLSv1.0" is not one of them.
+  if (absl::EqualsIgnoreCase(name, "TLSv1.0")) return std::nullopt;
   std::optional<TlsVersion> v = ParseTlsVersion(name);
   if (!v.has_value()) return std::nullopt;
   for (int i = 0; i < 4; ++i) {
@@ -39,54 +59,78 @@ std::optional<int> ProtocolIndex(absl::string_view name) {
   return std::nullopt;
 }
 
-// protocols= to a minimum version.
-absl::Status ApplyProtocols(absl::string_view value, PolicyEntry* entry,
+// protocols= (Postfix's tls_protocol_mask syntax): ">=V" and "<=V" bound the
+// range, "!V" excludes, bare names form an inclusion list; items are
+// separated by ':', ',' or whitespace and combine.
+absl::Status ApplyProtocols(absl::string_view value, bool lenient,
+                            PolicyEntry* entry,
                             std::vector<std::string>* warnings) {
-  auto bad = [&] {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad protocols '", value, "'"));
-  };
-  if (absl::StartsWith(value, ">=")) {
-    std::optional<int> i = ProtocolIndex(value.substr(2));
-    if (!i.has_value() || *i < 0) return bad();
-    entry->min_version = kVersions[*i];
-    return absl::OkStatus();
-  }
-  if (absl::StartsWith(value, "<=")) {
-    if (!ProtocolIndex(value.substr(2)).has_value()) return bad();
-    warnings->push_back(absl::StrCat(
-        "protocols=", value, ": a maximum version is not supported, dropped"));
-    return absl::OkStatus();
-  }
-  bool excluded[4] = {false, false, false, false};
+  bool allowed[4] = {true, true, true, true};
   bool included[4] = {false, false, false, false};
   bool any_included = false;
   for (absl::string_view p :
-       absl::StrSplit(value, absl::ByAnyChar(":, "), absl::SkipEmpty())) {
-    const bool negated = absl::StartsWith(p, "!");
-    std::optional<int> i = ProtocolIndex(negated ? p.substr(1) : p);
-    if (!i.has_value()) return bad();
-    if (*i < 0) continue;
-    (negated ? excluded : included)[*i] = true;
-    any_included |= !negated;
-  }
-  for (int i = 0; i < 4; ++i) {
-    const bool allowed = any_included ? included[i] && !excluded[i] : !excluded[i];
-    if (allowed) {
-      entry->min_version = kVersions[i];
-      for (int j = i + 1; j < 4; ++j) {
-        if (any_included ? !included[j] : excluded[j]) {
-          warnings->push_back(absl::StrCat(
-              "protocols=", value, ": a gap above ", TlsVersionName(kVersions[i]),
-              " is not supported; minimum ", TlsVersionName(kVersions[i])));
-          break;
+       absl::StrSplit(value, absl::ByAnyChar(":, \t"), absl::SkipEmpty())) {
+    absl::string_view name = p;
+    enum { kAtLeast, kAtMost, kNot, kOnly } kind = kOnly;
+    if (absl::ConsumePrefix(&name, ">=")) {
+      kind = kAtLeast;
+    } else if (absl::ConsumePrefix(&name, "<=")) {
+      kind = kAtMost;
+    } else if (absl::ConsumePrefix(&name, "!")) {
+      kind = kNot;
+    }
+    const std::optional<int> i = ProtocolIndex(name);
+    if (!i.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "protocols=", value, ": '", name,
+          "' is not a protocol name (SSLv2, SSLv3, TLSv1, TLSv1.1, TLSv1.2, "
+          "TLSv1.3)"));
+    }
+    switch (kind) {
+      case kAtLeast:
+        for (int j = 0; j < *i && j < 4; ++j) allowed[j] = false;
+        break;
+      case kAtMost:
+        for (int j = std::max(*i + 1, 0); j < 4; ++j) allowed[j] = false;
+        break;
+      case kNot:
+        if (*i >= 0) allowed[*i] = false;
+        break;
+      case kOnly:
+        any_included = true;
+        if (*i >= 0) {
+          included[*i] = true;
+        } else if (!lenient) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "protocols=", value, ": ", name,
+              " cannot be allowed (Starling never speaks SSL); leave it out, "
+              "or import with --lenient to drop it"));
+        } else {
+          warnings->push_back(absl::StrCat("protocols=", value, ": ", name,
+                                           " dropped (Starling never speaks "
+                                           "SSL): stricter than Postfix"));
         }
-      }
-      return absl::OkStatus();
+        break;
     }
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("protocols '", value, "' excludes every TLS version"));
+  int first = -1, last = -1;
+  for (int i = 0; i < 4; ++i) {
+    if (any_included && !included[i]) allowed[i] = false;
+    if (!allowed[i]) continue;
+    if (first < 0) first = i;
+    last = i;
+  }
+  if (first < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("protocols=", value, " leaves no TLS version"));
+  }
+  entry->min_version = kVersions[first];
+  entry->max_version = kVersions[last];
+  entry->excluded_versions.clear();
+  for (int i = first; i <= last; ++i) {
+    if (!allowed[i]) entry->excluded_versions.push_back(kVersions[i]);
+  }
+  return absl::OkStatus();
 }
 
 std::optional<Level> PostfixLevel(absl::string_view word) {
@@ -102,9 +146,29 @@ std::optional<Level> PostfixLevel(absl::string_view word) {
   return std::nullopt;
 }
 
+// The entry as LintEntry should see it: Postfix's own defaults (TLS 1.0,
+// no forward-secrecy demand) are reported once for the whole import, not
+// on every line.
+PolicyEntry WithoutPostfixDefaults(PolicyEntry entry, bool fs_from_entry,
+                                   bool protocols_from_entry) {
+  const PolicyEntry ours;
+  if (!protocols_from_entry) entry.min_version = ours.min_version;
+  if (!fs_from_entry) entry.forward_secrecy = ours.forward_secrecy;
+  return entry;
+}
+
 class Importer {
  public:
+  explicit Importer(const PostfixImportOptions& options) : options_(options) {}
+
   PostfixImport Run(absl::string_view text) {
+    absl::StatusOr<size_t> digest =
+        FingerprintDigestHexLength(options_.fingerprint_digest);
+    if (!digest.ok()) {
+      Add(0, Severity::kError, std::string(digest.status().message()));
+      return std::move(result_);
+    }
+    fingerprint_hex_ = *digest;
     int line_number = 0;
     int start = 0;
     std::vector<std::pair<std::string, int>> words;
@@ -132,6 +196,7 @@ class Importer {
       }
     }
     flush();
+    AddDefault();
     std::stable_sort(result_.diagnostics.begin(), result_.diagnostics.end(),
                      [](const Diagnostic& a, const Diagnostic& b) {
                        return a.line < b.line;
@@ -144,36 +209,44 @@ class Importer {
     result_.diagnostics.push_back({line, severity, std::move(message)});
   }
 
-  std::optional<std::string> Key(absl::string_view key, int line) {
-    if (absl::StartsWith(key, "[")) {
-      const size_t close = key.find(']');
-      if (close == absl::string_view::npos) {
-        Add(line, Severity::kError, absl::StrCat("bad key '", key, "'"));
-        return std::nullopt;
-      }
-      const absl::string_view rest = key.substr(close + 1);
-      uint32_t port = 0;
-      if (!rest.empty() && (!absl::StartsWith(rest, ":") ||
-                            !absl::SimpleAtoi(rest.substr(1), &port) ||
-                            port == 0 || port > 65535)) {
-        Add(line, Severity::kError, absl::StrCat("bad key '", key, "'"));
-        return std::nullopt;
-      }
-      Add(line, Severity::kWarning,
-          absl::StrCat("key '", key,
-                       "': brackets and port dropped (policies are looked up "
-                       "by next-hop domain)"));
-      key = key.substr(1, close - 1);
+  // smtp_tls_security_level as the table's "*", with Postfix's defaults.
+  void AddDefault() {
+    result_.default_level_given = options_.default_level.has_value();
+    result_.default_level = options_.default_level.value_or(Level::kNone);
+    if (result_.default_level == Level::kFingerprint) {
+      Add(0, Severity::kError,
+          "smtp_tls_security_level = fingerprint needs fingerprints, which "
+          "only a map entry can give");
+      return;
     }
+    PolicyEntry entry;
+    entry.level = result_.default_level;
+    if (entry.level != Level::kNone) {  // none never uses TLS
+      entry.min_version = kPostfixMinVersion;
+      entry.forward_secrecy = false;
+    }
+    (void)result_.table.Add("*", std::move(entry));
+    if (converted_ > 0) {
+      Add(0, Severity::kWarning,
+          "Postfix's defaults apply where an entry says nothing: TLS 1.0 and "
+          "up (smtp_tls_protocols = >=TLSv1) and no forward-secrecy demand; "
+          "add protocols= or exclude=kRSA to the map to demand more");
+    }
+  }
+
+  std::optional<std::string> Key(absl::string_view key, int line) {
     absl::StatusOr<std::string> normal = NormalizeTableKey(key);
     if (!normal.ok() || *normal == "*") {
-      Add(line, Severity::kError, absl::StrCat("bad key '", key, "'"));
+      Add(line, Severity::kError,
+          absl::StrCat("bad key '", key,
+                       "' (a domain, .domain, [host] or [host]:port)"));
       return std::nullopt;
     }
     return *normal;
   }
 
-  void Convert(int start, const std::vector<std::pair<std::string, int>>& words) {
+  void Convert(int start,
+               const std::vector<std::pair<std::string, int>>& words) {
     const size_t errors = ErrorCount();
     std::optional<std::string> key = Key(words[0].first, start);
     if (words.size() < 2) {
@@ -182,6 +255,8 @@ class Importer {
     }
     PolicyEntry entry;
     entry.line = start;
+    entry.min_version = kPostfixMinVersion;
+    entry.forward_secrecy = false;
     std::optional<Level> level = PostfixLevel(words[1].first);
     if (!level.has_value()) {
       Add(words[1].second, Severity::kError,
@@ -190,51 +265,85 @@ class Importer {
     }
     entry.level = *level;
     std::vector<std::string> warnings;
+    bool protocols = false;
     for (size_t i = 2; i < words.size(); ++i) {
       const int line = words[i].second;
       const std::string& word = words[i].first;
       const size_t eq = word.find('=');
       if (eq == std::string::npos) {
-        Add(line, Severity::kError, absl::StrCat("expected name=value, got '", word, "'"));
+        Add(line, Severity::kError,
+            absl::StrCat("expected name=value, got '", word, "'"));
         continue;
       }
       const absl::string_view name = absl::string_view(word).substr(0, eq);
       const absl::string_view value = absl::string_view(word).substr(eq + 1);
+      protocols |= name == "protocols";
       absl::Status status = Apply(name, value, &entry, &warnings);
-      if (!status.ok()) Add(line, Severity::kError, std::string(status.message()));
+      if (!status.ok()) {
+        Add(line, Severity::kError, std::string(status.message()));
+      }
       for (std::string& w : warnings) Add(line, Severity::kWarning, std::move(w));
       warnings.clear();
     }
     if (entry.level == Level::kFingerprint && entry.cert_pins.empty()) {
-      Add(start, Severity::kError, "level fingerprint without match= fingerprints");
+      Add(start, Severity::kError,
+          "level fingerprint without match= fingerprints");
+    }
+    if (absl::Status s = CheckProtocols(entry); !s.ok()) {
+      Add(start, Severity::kError, std::string(s.message()));
     }
     if (ErrorCount() != errors || !key.has_value()) return;
-    LintEntry(entry, &result_.diagnostics);
+    LintEntry(WithoutPostfixDefaults(entry, entry.forward_secrecy, protocols),
+              &result_.diagnostics);
     absl::Status added = result_.table.Add(*key, std::move(entry));
-    if (!added.ok()) Add(start, Severity::kError, std::string(added.message()));
+    if (!added.ok()) {
+      Add(start, Severity::kError, std::string(added.message()));
+      return;
+    }
+    ++converted_;
   }
 
-  static absl::Status Apply(absl::string_view name, absl::string_view value,
-                            PolicyEntry* entry, std::vector<std::string>* warnings) {
+  // A Postfix fingerprint (colon-separated hex of smtp_tls_fingerprint_
+  // digest) as a pin.
+  absl::Status Fingerprint(absl::string_view fp, PolicyEntry* entry) const {
+    absl::StatusOr<std::string> pin = NormalizePin(fp);
+    std::string hex;
+    for (char c : fp) {
+      if (c != ':') hex.push_back(c);
+    }
+    if (hex.size() != fingerprint_hex_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "fingerprint '", fp, "' has ", hex.size(),
+          " hex digits, but smtp_tls_fingerprint_digest = ",
+          options_.fingerprint_digest, " gives ", fingerprint_hex_,
+          ": Postfix would never match it",
+          pin.ok() ? absl::StrCat(" (it looks like ", PinDigestName(*pin),
+                                  "; set --fingerprint-digest to main.cf's "
+                                  "smtp_tls_fingerprint_digest)")
+                   : ""));
+    }
+    if (!pin.ok()) return pin.status();
+    // Postfix matches either the certificate or its public key.
+    entry->cert_pins.push_back(*pin);
+    entry->spki_pins.push_back(*pin);
+    return absl::OkStatus();
+  }
+
+  absl::Status Apply(absl::string_view name, absl::string_view value,
+                     PolicyEntry* entry,
+                     std::vector<std::string>* warnings) const {
     if (name == "match") {
       if (entry->level == Level::kFingerprint) {
         for (absl::string_view fp : absl::StrSplit(value, '|')) {
-          absl::StatusOr<std::string> pin = NormalizePin(fp);
-          if (!pin.ok()) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                pin.status().message(),
-                "; only SHA-256 fingerprints are supported "
-                "(smtp_tls_fingerprint_digest = sha256)"));
-          }
-          // Postfix matches either the certificate or its public key.
-          entry->cert_pins.push_back(*pin);
-          entry->spki_pins.push_back(*pin);
+          if (absl::Status s = Fingerprint(fp, entry); !s.ok()) return s;
         }
         return absl::OkStatus();
       }
       if (entry->level != Level::kVerify && entry->level != Level::kSecure) {
+        // Postfix ignores it there too: nothing is lost.
         warnings->push_back(absl::StrCat("match= is not used by level ",
-                                         LevelName(entry->level), ", dropped"));
+                                         LevelName(entry->level),
+                                         " (Postfix ignores it too)"));
         return absl::OkStatus();
       }
       for (absl::string_view p : absl::StrSplit(value, ':')) {
@@ -244,11 +353,14 @@ class Importer {
       }
       return absl::OkStatus();
     }
-    if (name == "protocols") return ApplyProtocols(value, entry, warnings);
+    if (name == "protocols") {
+      return ApplyProtocols(value, options_.lenient, entry, warnings);
+    }
     if (name == "ciphers") {
       std::optional<CipherGrade> g = ParseCipherGrade(value);
       if (!g.has_value()) {
-        return absl::InvalidArgumentError(absl::StrCat("bad ciphers '", value, "'"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "bad ciphers '", value, "' (high, medium, low, export or null)"));
       }
       entry->min_grade = *g;
       return absl::OkStatus();
@@ -256,13 +368,19 @@ class Importer {
     if (name == "exclude") {
       for (absl::string_view t :
            absl::StrSplit(value, absl::ByAnyChar(":, "), absl::SkipEmpty())) {
+        // RSA key exchange excluded: every suite left is forward secret.
+        if (t == "kRSA") {
+          entry->forward_secrecy = true;
+          continue;
+        }
         std::string token(t);
         if (token == "eNULL") token = "NULL";
         if (token == "aNULL") token = "ANON";
         if (!std::all_of(token.begin(), token.end(), [](char c) {
               return absl::ascii_isalnum(static_cast<unsigned char>(c));
             })) {
-          return absl::InvalidArgumentError(absl::StrCat("bad exclude token '", t, "'"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("bad exclude token '", t, "'"));
         }
         entry->exclude.push_back(absl::AsciiStrToUpper(token));
       }
@@ -276,22 +394,32 @@ class Importer {
       absl::StatusOr<std::string> n = NormalizeMatchPattern(value);
       if (!n.ok() || absl::StartsWith(*n, ".") || *n == "nexthop" ||
           *n == "dot-nexthop") {
-        return absl::InvalidArgumentError(absl::StrCat("bad servername '", value, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad servername '", value, "'"));
       }
       entry->sni = *n;
       return absl::OkStatus();
     }
     if (name == "tafile") {
-      warnings->push_back(
-          "tafile= dropped: trust anchors are loaded by core/tls; name them "
-          "with trust-anchor=\"DN\"");
-      return absl::OkStatus();
+      // Without it the whole trust store would do: weaker, so never dropped.
+      return absl::InvalidArgumentError(
+          "tafile= limits trust to that file's anchors, which an import "
+          "cannot read: write the entry in a Starling table with "
+          "trust-anchor=\"DN\" for each of them");
     }
     if (name == "connection_reuse" || name == "enable_rpk") {
-      warnings->push_back(absl::StrCat(name, "= has no Starling equivalent, dropped"));
+      if (!options_.lenient) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, "= has no Starling equivalent (import with --lenient to "
+                  "drop it: no weaker for that)"));
+      }
+      warnings->push_back(absl::StrCat(
+          name, "= dropped (no Starling equivalent; it never weakens the "
+                "entry)"));
       return absl::OkStatus();
     }
-    return absl::InvalidArgumentError(absl::StrCat("unknown attribute '", name, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown attribute '", name, "'"));
   }
 
   size_t ErrorCount() const {
@@ -301,13 +429,37 @@ class Importer {
                          });
   }
 
+  const PostfixImportOptions& options_;
+  size_t fingerprint_hex_ = 64;
+  int converted_ = 0;
   PostfixImport result_;
 };
 
 }  // namespace
 
-PostfixImport ImportPostfixPolicyMap(absl::string_view text) {
-  return Importer().Run(text);
+PostfixImport ImportPostfixPolicyMap(absl::string_view text,
+                                     const PostfixImportOptions& options) {
+  return Importer(options).Run(text);
+}
+
+bool LooksLikePostfixPolicyMap(absl::string_view text) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    const absl::string_view stripped = absl::StripLeadingAsciiWhitespace(line);
+    if (stripped.empty() || stripped[0] == '#') continue;
+    for (absl::string_view word :
+         absl::StrSplit(stripped, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+      if (word == "MUST" || word == "MUST_NOPEERMATCH") return true;
+      for (absl::string_view attribute :
+           {"protocols=", "servername=", "tafile=", "connection_reuse=",
+            "enable_rpk="}) {
+        if (absl::StartsWith(word, attribute)) return true;
+      }
+      if (absl::StartsWith(word, "match=") && absl::StrContains(word, "|")) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 }  // namespace starling::policy

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -14,7 +15,7 @@
 namespace starling::policy {
 
 std::string Diagnostic::ToString() const {
-  return absl::StrCat("line ", line, ": ",
+  return absl::StrCat(line > 0 ? absl::StrCat("line ", line, ": ") : "",
                       severity == Severity::kError ? "error" : "warning", ": ",
                       message);
 }
@@ -23,6 +24,27 @@ std::string Diagnostic::ToString() const {
 
 absl::StatusOr<std::string> NormalizeTableKey(absl::string_view key) {
   if (key == "*") return std::string("*");
+  if (absl::StartsWith(key, "[")) {
+    // A next-hop key (Postfix's "[host]" or "[host]:port" from a relayhost
+    // or transport): the host, lower case, and the port.
+    auto bad = [key] {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad next-hop '", key, "' ([host] or [host]:port)"));
+    };
+    const size_t close = key.find(']');
+    if (close == absl::string_view::npos) return bad();
+    const std::optional<std::string> host =
+        NormalizeDnsName(key.substr(1, close - 1));
+    absl::string_view rest = key.substr(close + 1);
+    if (!host.has_value()) return bad();
+    if (rest.empty()) return absl::StrCat("[", *host, "]");
+    uint32_t port = 0;
+    if (!absl::ConsumePrefix(&rest, ":") || rest.empty() || rest[0] == '0' ||
+        !absl::SimpleAtoi(rest, &port) || port > 65535) {
+      return bad();
+    }
+    return absl::StrCat("[", *host, "]:", port);
+  }
   const bool parent = absl::StartsWith(key, ".");
   std::optional<std::string> name =
       NormalizeDnsName(parent ? key.substr(1) : key);
@@ -35,18 +57,22 @@ absl::StatusOr<std::string> NormalizeTableKey(absl::string_view key) {
 }
 
 absl::StatusOr<std::string> NormalizePin(absl::string_view text) {
+  auto bad = [text](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad pin '", text, "' (", why,
+        "; hex of a SHA-256 (64 digits), SHA-512 (128), SHA-1 (40) or MD5 "
+        "(32) digest, colons allowed)"));
+  };
   std::string hex;
   for (char c : text) {
     if (c == ':') continue;
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad SHA-256 pin '", text, "' (64 hex digits)"));
+      return bad("not hex");
     }
     hex.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
   }
-  if (hex.size() != 64) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad SHA-256 pin '", text, "' (64 hex digits, got ", hex.size(), ")"));
+  if (PinDigestName(hex) == "?") {
+    return bad(absl::StrCat(hex.size(), " hex digits"));
   }
   return hex;
 }
@@ -79,7 +105,7 @@ absl::StatusOr<std::string> NormalizeMatchPattern(absl::string_view text) {
     if (absl::EqualsIgnoreCase(text, keyword)) return std::string(keyword);
   }
   absl::StatusOr<std::string> key = NormalizeTableKey(text);
-  if (!key.ok() || *key == "*") {
+  if (!key.ok() || *key == "*" || absl::StartsWith(*key, "[")) {
     return absl::InvalidArgumentError(absl::StrCat(
         "bad name to match '", text,
         "' (hostname, nexthop, dot-nexthop, a DNS name or .parent)"));
@@ -121,6 +147,9 @@ PolicyTable::Match PolicyTable::Find(absl::string_view domain) const {
   if (!entries_.empty()) {
     auto it = entries_.find(domain);
     if (it != entries_.end()) return {&it->second, it->first};
+    // A next-hop key matches only itself, as in Postfix: parent domains
+    // belong to recipient domains.
+    if (absl::StartsWith(domain, "[")) return {&default_, "*"};
     for (size_t dot = domain.find('.'); dot != absl::string_view::npos;
          dot = domain.find('.', dot + 1)) {
       it = entries_.find(domain.substr(dot));
@@ -141,6 +170,40 @@ bool PolicyTable::SameRules(const PolicyTable& other) const {
     if (it == other.entries_.end() || !entry.SameRule(it->second)) return false;
   }
   return true;
+}
+
+void PolicyTable::SetOrigin(std::string name, int line_offset) {
+  origin_ = std::move(name);
+  if (line_offset == 0) return;
+  if (default_.line > 0) default_.line += line_offset;
+  for (auto& [key, entry] : entries_) {
+    if (entry.line > 0) entry.line += line_offset;
+  }
+}
+
+std::string PolicyTable::Where(const PolicyEntry& entry) const {
+  if (entry.line <= 0) return "built in";
+  if (origin_.empty()) return absl::StrCat("line ", entry.line);
+  return absl::StrCat(origin_, ":", entry.line);
+}
+
+absl::Status CheckProtocols(const PolicyEntry& entry) {
+  if (entry.max_version < entry.min_version) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max-protocol=", TlsVersionName(entry.max_version),
+        " is below min-protocol=", TlsVersionName(entry.min_version)));
+  }
+  for (TlsVersion v : {TlsVersion::kTls10, TlsVersion::kTls11,
+                       TlsVersion::kTls12, TlsVersion::kTls13}) {
+    if (v >= entry.min_version && v <= entry.max_version &&
+        std::find(entry.excluded_versions.begin(),
+                  entry.excluded_versions.end(),
+                  v) == entry.excluded_versions.end()) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(
+      "the protocol settings leave no TLS version to use");
 }
 
 // ---- text format -------------------------------------------------------------
@@ -327,6 +390,10 @@ class TableParser {
       Error(pending.line, "domain-validation needs tls-domain=NAME");
     }
     if (CountErrors() != errors_before || !key.ok()) return;
+    if (absl::Status versions = CheckProtocols(entry); !versions.ok()) {
+      Error(pending.line, std::string(versions.message()));
+      return;
+    }
     if (entry.level == Level::kFingerprint && entry.cert_pins.empty() &&
         entry.spki_pins.empty()) {
       Error(pending.line, "level fingerprint needs cert-pin= or spki-pin=");
@@ -360,10 +427,23 @@ class TableParser {
       return absl::InvalidArgumentError(absl::StrCat(
           "bad value '", value, "' for ", name, " (", expected, ")"));
     };
-    if (name == "min-protocol") {
+    if (name == "min-protocol" || name == "max-protocol") {
       std::optional<TlsVersion> v = ParseTlsVersion(value);
       if (!v.has_value()) return bad("TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3");
-      entry->min_version = *v;
+      (name == "min-protocol" ? entry->min_version : entry->max_version) = *v;
+    } else if (name == "exclude-protocols") {
+      for (absl::string_view p : absl::StrSplit(value, ':')) {
+        std::optional<TlsVersion> v = ParseTlsVersion(p);
+        if (!v.has_value()) {
+          return bad("TLS versions separated by ':', e.g. TLSv1:TLSv1.1");
+        }
+        entry->excluded_versions.push_back(*v);
+      }
+      std::sort(entry->excluded_versions.begin(), entry->excluded_versions.end());
+      entry->excluded_versions.erase(
+          std::unique(entry->excluded_versions.begin(),
+                      entry->excluded_versions.end()),
+          entry->excluded_versions.end());
     } else if (name == "ciphers") {
       std::optional<CipherGrade> g = ParseCipherGrade(value);
       if (!g.has_value()) return bad("high, medium, low, export or null");
@@ -479,6 +559,15 @@ void LintEntry(const PolicyEntry& e, std::vector<Diagnostic>* out) {
     warn(absl::StrCat("pins are not enforced at level ", level,
                       " (TLS is optional there)"));
   }
+  for (const std::vector<std::string>* pins : {&e.cert_pins, &e.spki_pins}) {
+    for (const std::string& pin : *pins) {
+      if (pin.size() == 32 || pin.size() == 40) {
+        warn(absl::StrCat("pin ", pin, " is ", PinDigestName(pin),
+                          ", a digest with practical collisions; prefer "
+                          "SHA-256"));
+      }
+    }
+  }
   if (!e.trust_anchors.empty() && uses_tls &&
       !AtLeastAsStrict(e.level, Level::kPkix)) {
     warn(absl::StrCat("trust-anchor= is not used by level ", level));
@@ -516,6 +605,14 @@ std::string PrintEntry(absl::string_view key, const PolicyEntry& e) {
   std::string out = absl::StrCat(key, " ", LevelName(e.level));
   if (e.min_version != defaults.min_version) {
     absl::StrAppend(&out, " min-protocol=", TlsVersionName(e.min_version));
+  }
+  if (e.max_version != defaults.max_version) {
+    absl::StrAppend(&out, " max-protocol=", TlsVersionName(e.max_version));
+  }
+  if (!e.excluded_versions.empty()) {
+    std::vector<absl::string_view> names;
+    for (TlsVersion v : e.excluded_versions) names.push_back(TlsVersionName(v));
+    absl::StrAppend(&out, " exclude-protocols=", absl::StrJoin(names, ":"));
   }
   if (e.min_grade != defaults.min_grade) {
     absl::StrAppend(&out, " ciphers=", CipherGradeName(e.min_grade));

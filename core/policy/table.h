@@ -2,6 +2,7 @@
 #define STARLING_CORE_POLICY_TABLE_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -18,15 +19,18 @@ struct Diagnostic {
   int line = 0;
   Severity severity = Severity::kError;
   std::string message;
-  // "line 12: error: unknown attribute 'protocls'"
+  // "line 12: error: unknown attribute 'protocls'" (no "line" part for
+  // line 0: a finding about the whole input)
   std::string ToString() const;
 };
 
 // Destination -> policy. Keys are "example.com" (that domain), ".example.com"
-// (every domain below it, not example.com itself) and "*" (the default, `may`
-// unless the table says otherwise). Lookup tries the exact domain, then the
-// parent entries from the nearest up, then the default: one hash probe per
-// label.
+// (every domain below it, not example.com itself), "[host]" / "[host]:port"
+// (a next-hop, as Postfix's relayhost or transport names it: it matches
+// only mail routed through exactly that next-hop) and "*" (the default,
+// `may` unless the table says otherwise). Lookup tries the exact key, then
+// (for a domain) the parent entries from the nearest up, then the default:
+// one hash probe per label.
 class PolicyTable {
  public:
   struct Match {
@@ -56,10 +60,21 @@ class PolicyTable {
   // Same keys with the same rules (line numbers aside).
   bool SameRules(const PolicyTable& other) const;
 
+  // Names the file the table text came from, so that traces can say
+  // "file:line": the text started after line `line_offset` of `name`, and
+  // every entry's line is moved by that much.
+  void SetOrigin(std::string name, int line_offset);
+  const std::string& origin() const { return origin_; }
+  // Where an entry of this table was defined: "file:line" with an origin,
+  // else "line N"; "built in" for an entry without a line (the implicit
+  // default).
+  std::string Where(const PolicyEntry& entry) const;
+
  private:
   absl::flat_hash_map<std::string, PolicyEntry> entries_;
   PolicyEntry default_;
   bool has_default_ = false;
+  std::string origin_;
 };
 
 // Parses the table text format (docs/policy.md has the grammar). Fails with
@@ -78,13 +93,17 @@ void LintEntry(const PolicyEntry& entry, std::vector<Diagnostic>* out);
 std::string PrintPolicyTable(const PolicyTable& table);
 std::string PrintEntry(absl::string_view key, const PolicyEntry& entry);
 
-// Shared by the parsers: normalises a table key ("*", "name", ".name").
+// Shared by the parsers: normalises a table key ("*", "name", ".name",
+// "[host]", "[host]:port").
 absl::StatusOr<std::string> NormalizeTableKey(absl::string_view key);
-// "AB:cd:..." (64 hex digits, colons allowed) -> lower-case hex.
+// "AB:cd:..." (the hex of an MD5, SHA-1, SHA-256 or SHA-512 digest, colons
+// allowed) -> lower-case hex.
 absl::StatusOr<std::string> NormalizePin(absl::string_view text);
 // "<I>issuer<S>subject".
 absl::StatusOr<IssuerSubjectPin> ParseIssuerSubjectPin(absl::string_view text);
 std::string IssuerSubjectPinText(const IssuerSubjectPin& pin);
+// min-protocol <= max-protocol and some version left after the exclusions.
+absl::Status CheckProtocols(const PolicyEntry& entry);
 // A match pattern: hostname, nexthop, dot-nexthop, a DNS name, ".name".
 absl::StatusOr<std::string> NormalizeMatchPattern(absl::string_view text);
 

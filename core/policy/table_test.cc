@@ -103,5 +103,72 @@ TEST(TableTest, PrintRoundTrips) {
   EXPECT_EQ(printed.substr(0, printed.find('\n')), "* dane");
 }
 
+TEST(TableTest, NextHopKeysMatchOnlyThemselves) {
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable(
+      "* may\n"
+      "[Relay.Partner.example]:587 verify\n"
+      "[relay.partner.example] encrypt\n"
+      "relay.partner.example dane\n"
+      ".partner.example secure\n");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->Find("[relay.partner.example]:587").key, "[relay.partner.example]:587");
+  EXPECT_EQ(table->Lookup("[relay.partner.example]:587").level, Level::kVerify);
+  EXPECT_EQ(table->Lookup("[relay.partner.example]").level, Level::kEncrypt);
+  // A recipient domain never matches a next-hop entry, and a next-hop never
+  // matches a parent-domain entry.
+  EXPECT_EQ(table->Lookup("relay.partner.example").level, Level::kDane);
+  EXPECT_EQ(table->Find("[relay.partner.example]:25").key, "*");
+  EXPECT_EQ(table->Find("[other.partner.example]").key, "*");
+  for (const char* bad : {"[relay.example", "[relay.example]:0", "[relay.example]:65536",
+                          "[relay.example]587", "[]:25", "[relay.example]:025"}) {
+    EXPECT_FALSE(NormalizeTableKey(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ParsePolicyTable("a.example verify match=[relay.example]\n").ok());
+}
+
+TEST(TableTest, ProtocolRangeAndPinDigests) {
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable(
+      "a.example encrypt min-protocol=TLSv1 max-protocol=TLSv1.2 "
+      "exclude-protocols=TLSv1.1\n"
+      "b.example fingerprint cert-pin=" + std::string(32, 'a') +
+      " spki-pin=" + std::string(40, 'b') + " cert-pin=" + std::string(128, 'c') + "\n");
+  ASSERT_TRUE(table.ok()) << table.status();
+  const PolicyEntry& a = table->Lookup("a.example");
+  EXPECT_EQ(a.max_version, TlsVersion::kTls12);
+  EXPECT_EQ(a.excluded_versions, std::vector<TlsVersion>{TlsVersion::kTls11});
+  EXPECT_EQ(PrintEntry("a.example", a),
+            "a.example encrypt min-protocol=TLSv1 max-protocol=TLSv1.2 "
+            "exclude-protocols=TLSv1.1");
+  EXPECT_EQ(table->Lookup("b.example").cert_pins.size(), 2u);
+  EXPECT_EQ(ParsePolicyTable("a.example encrypt min-protocol=TLSv1.3 max-protocol=TLSv1.2\n")
+                .status()
+                .message(),
+            "line 1: max-protocol=TLSv1.2 is below min-protocol=TLSv1.3");
+  EXPECT_EQ(ParsePolicyTable("a.example encrypt max-protocol=TLSv1.2 exclude-protocols=TLSv1.2\n")
+                .status()
+                .message(),
+            "line 1: the protocol settings leave no TLS version to use");
+  EXPECT_FALSE(ParsePolicyTable("a.example fingerprint cert-pin=" + std::string(56, 'a') + "\n").ok());
+  std::vector<std::string> lines;
+  for (const Diagnostic& d : LintPolicyTable("b.example fingerprint cert-pin=" +
+                                             std::string(32, 'a') + "\n")) {
+    lines.push_back(d.ToString());
+  }
+  EXPECT_EQ(lines, std::vector<std::string>{
+                       "line 1: warning: pin " + std::string(32, 'a') +
+                       " is MD5, a digest with practical collisions; prefer SHA-256"});
+}
+
+TEST(TableTest, OriginNamesTheFile) {
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable("* may\n\na.example verify\n");
+  ASSERT_TRUE(table.ok());
+  EXPECT_EQ(table->Where(table->Lookup("a.example")), "line 3");
+  table->SetOrigin("org.toml", 20);
+  EXPECT_EQ(table->Where(table->Lookup("a.example")), "org.toml:23");
+  EXPECT_EQ(table->Where(table->default_entry()), "org.toml:21");
+  PolicyTable empty;
+  EXPECT_EQ(empty.Where(empty.default_entry()), "built in");
+}
+
 }  // namespace
 }  // namespace starling::policy

@@ -45,9 +45,10 @@ bool Contains(const std::vector<std::string>& list, const std::string& item) {
 
 }  // namespace
 
-void AllowForDestination(TlsVersion min_version, bool forward_secrecy,
-                         ChannelPolicy* policy) {
+void AllowForDestination(TlsVersion min_version, TlsVersion max_version,
+                         bool forward_secrecy, ChannelPolicy* policy) {
   policy->min_version = std::min(policy->min_version, min_version);
+  policy->max_version = std::min(policy->max_version, max_version);
   if (!forward_secrecy) {
     policy->forward_secrecy_only = false;
     policy->key_exchanges.push_back("RSA");

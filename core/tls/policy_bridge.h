@@ -69,11 +69,12 @@ struct ChannelPolicy {
   ClientAuth client_auth = ClientAuth::kNone;
 };
 
-// What a destination's policy entry may allow beyond the defaults: a lower
-// protocol floor (a legacy partner's connector) and, without forward
-// secrecy, static RSA key exchange. Never raises the floor.
-void AllowForDestination(TlsVersion min_version, bool forward_secrecy,
-                         ChannelPolicy* policy);
+// What a destination's policy entry asks of the handshake beyond the
+// defaults: a lower protocol floor (a legacy partner's connector), a lower
+// ceiling, and, without forward secrecy, static RSA key exchange. Never
+// raises the floor or the ceiling.
+void AllowForDestination(TlsVersion min_version, TlsVersion max_version,
+                         bool forward_secrecy, ChannelPolicy* policy);
 
 // The name ChannelPolicy::groups uses for a TLS group id ("x25519"), or
 // "group/<id>" for one it does not know.

@@ -89,8 +89,8 @@ tls::ChannelOptions ChannelFor(const SendSettings& settings,
   // partner's connector) or allow static RSA key exchange.
   const policy::PolicyEntry& entry =
       settings.table->Lookup(destination.next_hop_domain);
-  tls::AllowForDestination(entry.min_version, entry.forward_secrecy,
-                           &tls.policy);
+  tls::AllowForDestination(entry.min_version, entry.max_version,
+                           entry.forward_secrecy, &tls.policy);
   return tls;
 }
 

@@ -1,8 +1,10 @@
 // tlspolicy: check, convert and explain Starling TLS policy tables.
 //
 //   tlspolicy lint FILE
-//   tlspolicy import-postfix FILE
-//   tlspolicy explain --table FILE --domain D [--mx HOST] [--facts FACTS.json]
+//   tlspolicy import-postfix FILE [--fingerprint-digest=sha256]
+//       [--default-level=LEVEL] [--lenient]
+//   tlspolicy explain --table FILE (--domain D | --nexthop [HOST]:PORT)
+//       [--mx HOST] [--facts FACTS.json]
 //       [--tlsa "3 1 1 HEX"]... [--dnssec secure|insecure|bogus] [--sts FILE]
 //       [--requiretls] [--tls_required_no] [--server_requiretls] [--now TIME]
 //
@@ -36,6 +38,18 @@
 
 ABSL_FLAG(std::string, table, "", "explain: the policy table file");
 ABSL_FLAG(std::string, domain, "", "explain: the next-hop (recipient) domain");
+ABSL_FLAG(std::string, nexthop, "",
+          "explain: the next-hop the mail is routed through, Postfix style "
+          "(\"[relay.example]:587\"): the table is searched with that key");
+ABSL_FLAG(std::string, fingerprint_digest, "sha256",
+          "import-postfix: main.cf's smtp_tls_fingerprint_digest (md5, sha1, "
+          "sha256, sha512)");
+ABSL_FLAG(std::string, default_level, "",
+          "import-postfix: main.cf's smtp_tls_security_level, the level of "
+          "destinations the map does not list (default: Postfix's, none)");
+ABSL_FLAG(bool, lenient, false,
+          "import-postfix: turn what cannot be imported exactly into something "
+          "at least as strict, with a warning, instead of an error");
 ABSL_FLAG(std::string, mx, "", "explain: the MX host (default: the domain)");
 ABSL_FLAG(bool, last_mx, true, "explain: no further MX to try after this one");
 ABSL_FLAG(std::string, facts, "",
@@ -83,19 +97,58 @@ int PrintDiagnostics(const std::string& path, const std::vector<Diagnostic>& dia
   return errors;
 }
 
+// A Postfix map given where a Starling table is expected: say what to do.
+void HintPostfix(const std::string& path, absl::string_view text) {
+  if (LooksLikePostfixPolicyMap(text)) {
+    std::cerr << path
+              << ": this looks like a Postfix smtp_tls_policy_maps file, not "
+                 "a Starling table: use import-postfix (`tlspolicy "
+                 "import-postfix "
+              << path << " > table.txt`)\n";
+  }
+}
+
 int Lint(const std::string& path) {
   std::optional<std::string> text = ReadFile(path);
   if (!text.has_value()) return kUsage;
-  return PrintDiagnostics(path, LintPolicyTable(*text)) > 0 ? 1 : 0;
+  const int errors = PrintDiagnostics(path, LintPolicyTable(*text));
+  if (errors > 0) HintPostfix(path, *text);
+  return errors > 0 ? 1 : 0;
 }
 
 int ImportPostfix(const std::string& path) {
+  PostfixImportOptions options;
+  options.fingerprint_digest = absl::GetFlag(FLAGS_fingerprint_digest);
+  options.lenient = absl::GetFlag(FLAGS_lenient);
+  const std::string level = absl::GetFlag(FLAGS_default_level);
+  if (!level.empty()) {
+    options.default_level = ParseLevel(level);
+    if (!options.default_level.has_value()) {
+      std::cerr << "tlspolicy import-postfix: --default-level: unknown level '"
+                << level
+                << "' (none, may, encrypt, dane, dane-only, verify, secure)\n";
+      return kUsage;
+    }
+  }
   std::optional<std::string> text = ReadFile(path);
   if (!text.has_value()) return kUsage;
-  const PostfixImport result = ImportPostfixPolicyMap(*text);
+  const PostfixImport result = ImportPostfixPolicyMap(*text, options);
+  if (PrintDiagnostics(path, result.diagnostics) > 0) {
+    // Nothing on stdout: a partial table would silently weaken the lines
+    // that failed to the default.
+    std::cerr << path << ": not converted (fix the errors"
+              << (options.lenient ? "" : ", or see --lenient") << ")\n";
+    return 1;
+  }
   std::cout << "# converted from " << path << " by tlspolicy import-postfix\n"
+            << "# smtp_tls_security_level = " << LevelName(result.default_level)
+            << (result.default_level_given
+                    ? " (--default-level)"
+                    : " (Postfix's default; --default-level sets main.cf's)")
+            << "\n# smtp_tls_fingerprint_digest = "
+            << options.fingerprint_digest << "\n"
             << PrintPolicyTable(result.table);
-  return PrintDiagnostics(path, result.diagnostics) > 0 ? 1 : 0;
+  return 0;
 }
 
 void PrintDecision(absl::string_view title, const smtp::PolicyDecision& d) {
@@ -109,10 +162,26 @@ void PrintDecision(absl::string_view title, const smtp::PolicyDecision& d) {
 
 int Explain() {
   const std::string table_path = absl::GetFlag(FLAGS_table);
-  const std::string domain = absl::GetFlag(FLAGS_domain);
-  if (table_path.empty() || domain.empty()) {
-    std::cerr << "tlspolicy explain: --table and --domain are required\n";
+  std::string domain = absl::GetFlag(FLAGS_domain);
+  const std::string nexthop_flag = absl::GetFlag(FLAGS_nexthop);
+  if (table_path.empty() || (domain.empty() && nexthop_flag.empty())) {
+    std::cerr << "tlspolicy explain: --table and --domain (or --nexthop) are "
+                 "required\n";
     return kUsage;
+  }
+  // A next-hop "[host]:port" is the lookup key; its host is the name that
+  // "nexthop" matches and the MX (Postfix connects to it without an MX
+  // lookup).
+  std::string lookup_key = domain;
+  if (!nexthop_flag.empty()) {
+    absl::StatusOr<std::string> key = NormalizeTableKey(nexthop_flag);
+    if (!key.ok() || (*key)[0] != '[') {
+      std::cerr << "tlspolicy explain: --nexthop '" << nexthop_flag
+                << "': expected [host] or [host]:port\n";
+      return kUsage;
+    }
+    lookup_key = *key;
+    domain = key->substr(1, key->find(']') - 1);
   }
   if (!IsValidDnsName(domain)) {
     std::cerr << "tlspolicy explain: --domain '" << domain << "' is not a DNS name\n";
@@ -123,13 +192,17 @@ int Explain() {
   absl::StatusOr<PolicyTable> table = ParsePolicyTable(*text);
   if (!table.ok()) {
     std::cerr << table_path << ": " << table.status().message() << "\n";
+    HintPostfix(table_path, *text);
     return 1;
   }
   absl::Time now = absl::Now();
   if (!absl::GetFlag(FLAGS_now).empty()) {
     std::string error;
     if (!absl::ParseTime(absl::RFC3339_full, absl::GetFlag(FLAGS_now), &now, &error)) {
-      std::cerr << "tlspolicy explain: --now: " << error << "\n";
+      std::cerr << "tlspolicy explain: --now '" << absl::GetFlag(FLAGS_now)
+                << "': expected an RFC 3339 time such as 2026-03-02T08:00:00Z "
+                   "(or with an offset, +01:00) ("
+                << error << ")\n";
       return kUsage;
     }
   }
@@ -212,7 +285,7 @@ int Explain() {
     return kUsage;
   }
 
-  const PolicyTable::Match match = table->Find(domain);
+  const PolicyTable::Match match = table->Find(lookup_key);
   PolicyInputs in;
   in.entry = match.entry;
   in.entry_key = match.key;
@@ -220,8 +293,16 @@ int Explain() {
   in.sts = sts.has_value() ? &*sts : nullptr;
   in.now = now;
 
-  std::cout << "destination: " << domain << " via MX " << destination.mx_host << "\n"
-            << "entry: " << PrintEntry(match.key, *match.entry) << "\n";
+  std::cout << "destination: " << domain
+            << (lookup_key != domain ? absl::StrCat(" (next-hop ", lookup_key, ")")
+                                     : std::string())
+            << " via MX " << destination.mx_host << "\n"
+            << "entry: " << PrintEntry(match.key, *match.entry) << " ("
+            << table->Where(*match.entry) << ")\n"
+            << "default: " << LevelName(table->default_entry().level)
+            << (table->has_default() ? absl::StrCat(" ('*', ", table->Where(table->default_entry()), ")")
+                                     : std::string(" (built in: the table has no '*' entry)"))
+            << "\n";
   const smtp::PolicyDecision mx = CheckMx(in, destination);
   PrintDecision("mx check", mx);
   if (mx.verdict == smtp::DeliveryVerdict::kTryNextMx ||
@@ -261,12 +342,14 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "check, convert and explain TLS policy tables\n"
       "  tlspolicy lint FILE\n"
-      "  tlspolicy import-postfix FILE\n"
-      "  tlspolicy explain --table FILE --domain D [--mx HOST] [--facts FACTS.json]\n"
+      "  tlspolicy import-postfix FILE [--fingerprint-digest=sha256] "
+      "[--default-level=LEVEL] [--lenient]\n"
+      "  tlspolicy explain --table FILE (--domain D | --nexthop [HOST]:PORT) "
+      "[--mx HOST] [--facts FACTS.json]\n"
       "      [--tlsa \"3 1 1 HEX\"] [--dnssec secure|insecure|bogus] [--sts FILE]\n"
       "      [--requiretls] [--tls_required_no] [--server_requiretls] [--now TIME]");
-  starling::tools::HandleHelp(argc, argv, "tools/tlspolicy/tlspolicy.cc");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const std::vector<std::string> args = starling::tools::ParseToolFlags(
+      argc, argv, "tools/tlspolicy/tlspolicy.cc", {"tlsa"});
   if (args.size() < 2) {
     std::cerr << absl::ProgramUsageMessage() << "\n";
     return 2;

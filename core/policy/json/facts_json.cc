@@ -1,11 +1,14 @@
 #include "core/policy/json/facts_json.h"
 
+#include <initializer_list>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "core/policy/level.h"
 #include "nlohmann/json.hpp"
@@ -118,6 +121,14 @@ absl::Status ParseCertificate(const Json& j, CertificateFacts* cert) {
   return absl::OkStatus();
 }
 
+// Required fields that `j` lacks, prefixed with `where`.
+void Missing(const Json& j, std::initializer_list<const char*> fields,
+             absl::string_view where, std::vector<std::string>* missing) {
+  for (const char* field : fields) {
+    if (!j.contains(field)) missing->push_back(absl::StrCat(where, field));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<TlsFacts> TlsFactsFromJson(absl::string_view text) {
@@ -126,6 +137,8 @@ absl::StatusOr<TlsFacts> TlsFactsFromJson(absl::string_view text) {
   if (j.is_discarded()) return absl::InvalidArgumentError("facts: not JSON");
   if (!j.is_object()) return Bad("facts", "expected an object");
   TlsFacts facts;
+  // Unknown fields and bad values first (they name one field), then every
+  // required field that is missing, at once.
   for (const auto& [key, v] : j.items()) {
     absl::Status s;
     if (key == "version") {
@@ -169,6 +182,33 @@ absl::StatusOr<TlsFacts> TlsFactsFromJson(absl::string_view text) {
       return Bad(key, "unknown field");
     }
     if (!s.ok()) return s;
+  }
+  std::vector<std::string> missing;
+  Missing(j, {"version", "cipher_suite", "forward_secret", "chain_verdict",
+              "peer_chain"},
+          "", &missing);
+  if (facts.chain_verdict == ChainVerdict::kTrusted) {
+    Missing(j, {"trust_anchor_dn"}, "", &missing);
+  }
+  if (j.contains("peer_chain")) {
+    const Json& chain = j["peer_chain"];
+    for (size_t i = 0; i < chain.size(); ++i) {
+      const std::string where = absl::StrCat("peer_chain[", i, "].");
+      Missing(chain[i],
+              {"subject_dn", "issuer_dn", "dns_names", "not_before",
+               "not_after"},
+              where, &missing);
+      // Pins and DANE compare digests: the DER, or its SHA-256 at least.
+      if (!chain[i].contains("der_hex") && !chain[i].contains("sha256_hex")) {
+        missing.push_back(absl::StrCat(where, "der_hex (or sha256_hex)"));
+      }
+    }
+  }
+  if (!missing.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "facts: missing required field", missing.size() > 1 ? "s" : "", ": ",
+        absl::StrJoin(missing, ", "), " (docs/admin-guide.md, \"Facts "
+        "JSON\")"));
   }
   return facts;
 }

@@ -20,7 +20,12 @@ namespace starling::policy {
 //      "sha256_hex": "...", "spki_sha256_hex": "...", "sha512_hex": "...",
 //      "spki_sha512_hex": "...", "sha1_hex", "spki_sha1_hex", "md5_hex",
 //      "spki_md5_hex"}]}
-// Every field is optional; unknown fields and wrong types are errors. Digests
+// Required: version, cipher_suite, forward_secret, chain_verdict,
+// peer_chain (empty for an anonymous session), trust_anchor_dn when the
+// verdict is "trusted", and per certificate subject_dn, issuer_dn,
+// dns_names, not_before, not_after and der_hex (or sha256_hex); a missing
+// one is an error naming every missing field. Unknown fields and wrong
+// types are errors too. docs/admin-guide.md has the schema. Digests
 // are taken as given (policy never hashes): a tool that has the DER may fill
 // the missing ones with tls::FillDigests().
 // chain_verdict: not-checked, trusted, expired, not-yet-valid,

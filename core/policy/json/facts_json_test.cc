@@ -38,5 +38,20 @@ TEST(FactsJsonTest, ClearErrors) {
   EXPECT_FALSE(TlsFactsFromJson(R"({"peer_chain": [{"not_after": "yesterday"}]})").ok());
 }
 
+TEST(FactsJsonTest, NamesEveryMissingRequiredField) {
+  EXPECT_EQ(TlsFactsFromJson(R"({"version": "TLSv1.2", "chain_verdict": "trusted",
+      "peer_chain": [{"subject_dn": "CN=mx", "dns_names": []}]})")
+                .status()
+                .message(),
+            "facts: missing required fields: cipher_suite, forward_secret, "
+            "trust_anchor_dn, peer_chain[0].issuer_dn, peer_chain[0].not_before, "
+            "peer_chain[0].not_after, peer_chain[0].der_hex (or sha256_hex) "
+            "(docs/admin-guide.md, \"Facts JSON\")");
+  // An anonymous session (no certificate) needs no certificate fields.
+  EXPECT_TRUE(TlsFactsFromJson(R"({"version": "TLSv1.2", "cipher_suite": "X",
+      "forward_secret": false, "chain_verdict": "not-checked", "peer_chain": []})")
+                  .ok());
+}
+
 }  // namespace
 }  // namespace starling::policy
