@@ -37,6 +37,7 @@
 #include "core/tls/rng.h"
 #include "tools/cli.h"
 #include "tools/io/address.h"
+#include "tools/io/allocator.h"
 #include "tools/io/outbound.h"
 #include "tools/message_options.h"
 #include "tools/send/send.h"
@@ -621,6 +622,7 @@ class Load {
 }  // namespace starling
 
 int main(int argc, char** argv) {
+  starling::io::KeepFreedMemoryForReuse();
   absl::SetProgramUsageMessage(
       "starling-send --server HOST:PORT --to ADDRESS [--policy LEVEL] "
       "[--message FILE | --size N] [--sessions N --messages M]\n"

@@ -26,6 +26,7 @@
 #include "core/tls/testing/test_pki.h"
 #include "tools/cli.h"
 #include "tools/io/address.h"
+#include "tools/io/allocator.h"
 #include "tools/io/inbound.h"
 #include "tools/sink/delivery.h"
 #include "tools/sink/log.h"
@@ -319,6 +320,7 @@ int Main() {
 }  // namespace starling
 
 int main(int argc, char** argv) {
+  starling::io::KeepFreedMemoryForReuse();
   absl::SetProgramUsageMessage(
       "starling-sink [--listen ADDR:PORT] [--cert FILE --key FILE] "
       "[--deliver discard|maildir:DIR|mbox:FILE|eml:DIR] [--zoo PROFILE]...\n"
