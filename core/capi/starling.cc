@@ -165,6 +165,7 @@ absl::StatusOr<TlsFacts> ToFacts(const starling_tls_facts* in) {
 
 // A TlsFacts described for C, with the strings it points into.
 struct TlsInfo {
+  const TlsFacts* source = nullptr;  // the session's, stable once set
   TlsFacts facts;
   std::string version_name;
   starling_tls_info info{};
@@ -173,8 +174,11 @@ struct TlsInfo {
 const starling_tls_info* DescribeTls(const TlsFacts* facts,
                                      std::unique_ptr<TlsInfo>* store) {
   if (facts == nullptr) return nullptr;
+  // Described once: a pointer handed out earlier stays valid.
+  if (*store != nullptr && (*store)->source == facts) return &(*store)->info;
   *store = std::make_unique<TlsInfo>();
   TlsInfo& s = **store;
+  s.source = facts;
   s.facts = *facts;
   s.version_name = std::string(policy::TlsVersionName(s.facts.version));
   s.info.version = static_cast<starling_tls_version>(s.facts.version);

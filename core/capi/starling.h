@@ -17,8 +17,9 @@
  * of the last failed call on this thread. STARLING_FAILED_PRECONDITION: the
  * call is wrong in the session's state, nothing changed. STARLING_ABORTED:
  * the peer broke the protocol; sticky, every later call returns it while the
- * pending output (a final 421/554) still drains. No exception and no C++
- * type ever crosses this header.
+ * pending output (a final 421/554) still drains. STARLING_INVALID_ARGUMENT:
+ * a bad argument, reported before the session is asked. No exception and no
+ * C++ type ever crosses this header.
  *
  * Ownership: handles (starling_server, starling_client, starling_policy_table,
  * starling_policy_decision) are created by *_new / *_parse / *_judge and
