@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,6 +104,18 @@ starling_bytes View(absl::string_view s) { return {s.data(), s.size()}; }
 #define STARLING_GET(ptr, field, fallback) \
   (STARLING_HAS(ptr, field) ? (ptr)->field : (fallback))
 
+// A C caller may store any int in an enum field; in C++ loading a value
+// outside the enum's range is undefined, so enums are read as their bits.
+template <typename E>
+int EnumValue(const E& value) {
+  static_assert(std::is_enum_v<E> && sizeof(E) == sizeof(int));
+  int bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+#define STARLING_GET_ENUM(ptr, field, fallback) \
+  (STARLING_HAS(ptr, field) ? EnumValue((ptr)->field) : int{fallback})
+
 absl::StatusOr<smtp::Reply> MakeReply(int code, const char* enhanced,
                                       const char* text) {
   smtp::Reply reply;
@@ -123,8 +136,7 @@ absl::StatusOr<smtp::Reply> MakeReply(int code, const char* enhanced,
 absl::StatusOr<TlsFacts> ToFacts(const starling_tls_facts* in) {
   if (in == nullptr) return absl::InvalidArgumentError("TLS facts are NULL");
   TlsFacts facts;
-  const starling_tls_version version =
-      STARLING_GET(in, version, STARLING_TLS_UNKNOWN);
+  const int version = STARLING_GET_ENUM(in, version, STARLING_TLS_UNKNOWN);
   if (version < STARLING_TLS_UNKNOWN || version > STARLING_TLS_1_3) {
     return absl::InvalidArgumentError("unknown TLS version");
   }
@@ -151,8 +163,8 @@ absl::StatusOr<TlsFacts> ToFacts(const starling_tls_facts* in) {
     }
     facts.peer_chain.push_back(*std::move(cert));
   }
-  const starling_chain_verdict verdict =
-      STARLING_GET(in, chain_verdict, STARLING_CHAIN_NOT_CHECKED);
+  const int verdict =
+      STARLING_GET_ENUM(in, chain_verdict, STARLING_CHAIN_NOT_CHECKED);
   if (verdict < STARLING_CHAIN_NOT_CHECKED ||
       verdict > STARLING_CHAIN_OTHER_FAILURE) {
     return absl::InvalidArgumentError("unknown chain verdict");
@@ -198,7 +210,7 @@ const starling_tls_info* DescribeTls(const TlsFacts* facts,
   return &s.info;
 }
 
-std::shared_ptr<Botan::RandomNumberGenerator> MakeRng(starling_rng rng,
+std::shared_ptr<Botan::RandomNumberGenerator> MakeRng(int rng,
                                                       uint64_t seed,
                                                       absl::string_view stream) {
   return rng == STARLING_RNG_SEEDED ? tls::SeededRng(seed, stream)
@@ -225,7 +237,7 @@ absl::StatusOr<DestinationInputs> ReadDestination(const starling_destination* d)
   out.destination.mx_host = Str(STARLING_GET(d, mx_host, nullptr));
   out.destination.mx_preference = STARLING_GET(d, mx_preference, uint32_t{0});
   out.destination.last_mx = STARLING_GET(d, more_mx, 0) == 0;
-  const starling_dnssec dnssec = STARLING_GET(d, dnssec, STARLING_DNSSEC_INSECURE);
+  const int dnssec = STARLING_GET_ENUM(d, dnssec, STARLING_DNSSEC_INSECURE);
   const char* const* tlsa = STARLING_GET(d, tlsa, nullptr);
   const size_t tlsa_count = STARLING_GET(d, tlsa_count, size_t{0});
   if (tlsa_count > 0 && tlsa == nullptr) {
@@ -325,7 +337,7 @@ const char* starling_version(void) { return STARLING_VERSION; }
 int starling_abi_version(void) { return STARLING_ABI_VERSION; }
 
 const char* starling_status_name(starling_status status) {
-  switch (status) {
+  switch (EnumValue(status)) {
     case STARLING_OK: return "OK";
     case STARLING_CANCELLED: return "CANCELLED";
     case STARLING_UNKNOWN: return "UNKNOWN";
@@ -403,7 +415,7 @@ starling_status starling_server_new(const starling_server_options* o,
       channel.trust = *std::move(trust);
       channel.policy.client_auth = tls::ClientAuth::kRequest;
     }
-    channel.rng = MakeRng(STARLING_GET(o, tls_rng, STARLING_RNG_SYSTEM),
+    channel.rng = MakeRng(STARLING_GET_ENUM(o, tls_rng, STARLING_RNG_SYSTEM),
                           STARLING_GET(o, tls_rng_seed, uint64_t{0}), "server");
     server->pump = std::make_unique<starttls::ServerConnection>(
         starttls::ServerConnection::Options{std::move(options),
@@ -691,14 +703,15 @@ starling_status starling_policy_table_parse(const char* text, size_t size,
 void starling_policy_table_free(starling_policy_table* table) { delete table; }
 
 const char* starling_verdict_name(starling_verdict verdict) {
-  switch (verdict) {
+  const int value = EnumValue(verdict);
+  switch (value) {
     case STARLING_VERDICT_PROCEED_TLS:
     case STARLING_VERDICT_PROCEED_PLAINTEXT:
     case STARLING_VERDICT_DEFER:
     case STARLING_VERDICT_BOUNCE:
     case STARLING_VERDICT_TRY_NEXT_MX:
       // Literals: the view is NUL-terminated.
-      return smtp::DeliveryVerdictName(static_cast<smtp::DeliveryVerdict>(verdict))
+      return smtp::DeliveryVerdictName(static_cast<smtp::DeliveryVerdict>(value))
           .data();
   }
   return "?";
@@ -743,8 +756,7 @@ starling_status starling_policy_judge(const starling_policy_table* table,
     if (!converted.ok()) return Report(converted.status());
     facts = *std::move(converted);
   }
-  const starling_tls_problem problem =
-      STARLING_GET(q, no_tls, STARLING_TLS_NOT_OFFERED);
+  const int problem = STARLING_GET_ENUM(q, no_tls, STARLING_TLS_NOT_OFFERED);
   if (problem < STARLING_TLS_NOT_OFFERED || problem > STARLING_TLS_NOT_ATTEMPTED) {
     return Report(absl::InvalidArgumentError("unknown TLS problem"));
   }
@@ -851,7 +863,7 @@ absl::StatusOr<smtp::OutboundMessage> ToMessage(const starling_message* m,
   out.body = std::make_shared<smtp::StringBodySource>(
       std::string(static_cast<const char*>(body), body_size));
   out.size = body_size;
-  switch (STARLING_GET(m, body_type, STARLING_BODY_UNSPECIFIED)) {
+  switch (STARLING_GET_ENUM(m, body_type, STARLING_BODY_UNSPECIFIED)) {
     case STARLING_BODY_UNSPECIFIED:
     case STARLING_BODY_7BIT: out.body_type = smtp::BodyType::k7Bit; break;
     case STARLING_BODY_8BITMIME: out.body_type = smtp::BodyType::k8BitMime; break;
@@ -935,7 +947,7 @@ starling_status starling_client_new(const starling_client_options* o,
       if (!identity.ok()) return Report(identity.status());
       channel.identities.push_back(*std::move(identity));
     }
-    channel.rng = MakeRng(STARLING_GET(o, tls_rng, STARLING_RNG_SYSTEM),
+    channel.rng = MakeRng(STARLING_GET_ENUM(o, tls_rng, STARLING_RNG_SYSTEM),
                           STARLING_GET(o, tls_rng_seed, uint64_t{0}), "client");
     absl::StatusOr<std::unique_ptr<starttls::ClientConnection>> pump =
         starttls::ClientConnection::Create(

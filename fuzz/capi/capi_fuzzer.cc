@@ -8,6 +8,7 @@
 // NULL; every decision's strings are set.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,14 @@ using starling::fuzz::FuzzInput;
 using starling::fuzz::Require;
 
 constexpr starling_time kStart = starling_time{1798761600} * 1000000000;
+
+// Stores any int in an enum field, as a C caller can (a C++ cast to an
+// enum outside its range would itself be undefined).
+template <typename E>
+void SetEnum(E* field, int value) {
+  static_assert(sizeof(E) == sizeof(int));
+  std::memcpy(field, &value, sizeof value);
+}
 
 void CheckStatus(starling_status status) {
   Require(status >= STARLING_OK && status <= STARLING_UNAUTHENTICATED);
@@ -45,10 +54,10 @@ struct Facts {
 
 void FillFacts(FuzzInput& in, Facts* f) {
   starling_tls_facts_init(&f->facts);
-  f->facts.version = static_cast<starling_tls_version>(in.Below(7));
+  SetEnum(&f->facts.version, static_cast<int>(in.Below(7)));
   f->facts.cipher_suite = Text(in, &f->cipher);
   f->facts.forward_secret = in.Bool();
-  f->facts.chain_verdict = static_cast<starling_chain_verdict>(in.Below(13));
+  SetEnum(&f->facts.chain_verdict, static_cast<int>(in.Below(13)));
   const size_t n = in.Below(3);
   for (size_t i = 0; i < n; ++i) f->der.emplace_back(in.Bytes(in.Below(64)));
   for (const std::string& d : f->der) f->chain.push_back({d.data(), d.size()});
@@ -169,7 +178,7 @@ void RunClient(FuzzInput& in, const starling_policy_table* table) {
   const absl::string_view body = in.Bytes(in.Below(100));
   m.body = body.data();
   m.body_size = body.size();
-  m.body_type = static_cast<starling_body_type>(in.Below(5));
+  SetEnum(&m.body_type, static_cast<int>(in.Below(5)));
   m.requiretls = in.Bool();
   const starling_message* messages[1] = {&m};
   starling_client* c = nullptr;
@@ -240,7 +249,7 @@ void RunPolicy(FuzzInput& in, const starling_policy_table* table) {
   d.next_hop_domain = Text(in, &domain);
   d.mx_host = Text(in, &mx);
   d.more_mx = in.Bool();
-  d.dnssec = static_cast<starling_dnssec>(in.Below(4));
+  SetEnum(&d.dnssec, static_cast<int>(in.Below(4)));
   const char* tlsa[1] = {Text(in, &tlsa_text)};
   d.tlsa = tlsa;
   d.tlsa_count = in.Below(2);
@@ -251,7 +260,7 @@ void RunPolicy(FuzzInput& in, const starling_policy_table* table) {
   starling_policy_query_init(&q);
   q.destination = &d;
   q.tls = in.Bool() ? &f.facts : nullptr;
-  q.no_tls = static_cast<starling_tls_problem>(in.Below(5));
+  SetEnum(&q.no_tls, static_cast<int>(in.Below(5)));
   q.requiretls = in.Bool();
   q.tls_required_no = in.Bool();
   q.server_requiretls = in.Bool();
