@@ -32,6 +32,7 @@ TARGETS=(
   "fuzz line_reader_fuzzer"
   "fuzz reply_fuzzer"
   "fuzz server_session_fuzzer"
+  "fuzz/capi capi_fuzzer"
   "fuzz/policy postfix_import_fuzzer"
   "fuzz/policy sts_policy_fuzzer"
   "fuzz/policy sts_txt_fuzzer"
@@ -47,6 +48,7 @@ TARGETS=(
 #   bazel query 'kind("source file", deps(attr(tags, "fuzz_target", tests(//...))))'
 # minus the targets' own sources and fuzz/replay_main.cc.
 LIBRARY_SOURCES=(
+  core/capi/starling.cc
   core/policy/dane.cc
   core/policy/engine.cc
   core/policy/hook.cc
@@ -65,7 +67,11 @@ LIBRARY_SOURCES=(
   core/smtp/reply.cc
   core/smtp/server_session.cc
   core/smtp/server_transitions.cc
+  core/smtp/session_error.cc
+  core/smtp/text.cc
   core/smtp/tls_policy_hook.cc
+  core/starttls/connection.cc
+  core/starttls/tls_pipe.cc
   core/tls/channel.cc
   core/tls/credentials.cc
   core/tls/facts.cc
@@ -83,7 +89,6 @@ LIBRARY_SOURCES=(
   sim/sender.cc
   sim/smtp_endpoint.cc
   sim/swarm.cc
-  sim/tls_pipe.cc
   sim/world.cc
 )
 
@@ -92,7 +97,7 @@ LIBRARY_SOURCES=(
 max_len_of() {
   case $1 in
     channel_fuzzer) echo 16384 ;;
-    client_session_fuzzer | server_session_fuzzer | scenario_fuzzer) echo 8192 ;;
+    client_session_fuzzer | server_session_fuzzer | scenario_fuzzer | capi_fuzzer) echo 8192 ;;
     *) echo 4096 ;;
   esac
 }
