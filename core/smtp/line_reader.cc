@@ -4,7 +4,7 @@
 #include <utility>
 
 #ifdef __SSE2__
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 namespace starling::smtp {
@@ -27,6 +27,171 @@ const char* FindCrOrLf(const char* p, const char* end) {
   while (p < end && *p != '\r' && *p != '\n') ++p;
   return p;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+
+// The CR, LF and '.' octets of one 64-octet block: bit i is block[i].
+struct BlockMasks {
+  uint64_t cr;
+  uint64_t lf;
+  uint64_t dot;
+};
+
+inline BlockMasks MasksSse2(const char* block) {
+  BlockMasks m = {0, 0, 0};
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i dot = _mm_set1_epi8('.');
+  for (int i = 0; i < 4; ++i) {
+    const __m128i v =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
+    auto bits = [&v](__m128i c) {
+      return static_cast<uint64_t>(
+          static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, c))));
+    };
+    m.cr |= bits(cr) << (16 * i);
+    m.lf |= bits(lf) << (16 * i);
+    m.dot |= bits(dot) << (16 * i);
+  }
+  return m;
+}
+
+__attribute__((target("avx2"))) inline BlockMasks MasksAvx2(
+    const char* block) {
+  BlockMasks m = {0, 0, 0};
+  const __m256i cr = _mm256_set1_epi8('\r');
+  const __m256i lf = _mm256_set1_epi8('\n');
+  const __m256i dot = _mm256_set1_epi8('.');
+  for (int i = 0; i < 2; ++i) {
+    const __m256i v =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32 * i));
+    auto bits = [&v](__m256i c) __attribute__((target("avx2"))) {
+      return static_cast<uint64_t>(
+          static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, c))));
+    };
+    m.cr |= bits(cr) << (32 * i);
+    m.lf |= bits(lf) << (32 * i);
+    m.dot |= bits(dot) << (32 * i);
+  }
+  return m;
+}
+
+__attribute__((target("avx512f,avx512bw"))) inline BlockMasks MasksAvx512(const char* block) {
+  const __m512i v = _mm512_loadu_si512(block);
+  return {_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r')),
+          _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n')),
+          _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.'))};
+}
+
+// The scan, written once; each instruction set gets its own copy with its
+// masks inlined (flatten: into the entry point that has the target).
+template <BlockMasks (*Masks)(const char*)>
+inline size_t PlainLinesLoop(
+    const char* p, const char* end, size_t max_line) {
+  const char* const begin = p;
+  const char* line_start = p;  // every line before it qualified
+  uint64_t carry_cr = 0;       // the octet before the block was a CR
+  uint64_t carry_lf = 1;       // ... an LF (p starts a line)
+  while (end - p >= 64) {
+    const BlockMasks m = Masks(p);
+    // Every LF right after a CR and every CR right before an LF.
+    const uint64_t wrong = m.lf ^ ((m.cr << 1) | carry_cr);
+    // Lines that start with '.' (stuffed, or the end of the data).
+    const uint64_t dots = m.dot & ((m.lf << 1) | carry_lf);
+    const uint64_t stop = wrong | dots;  // the first failing line holds it
+    if (max_line != 0) {
+      for (uint64_t ends = m.lf; ends != 0; ends &= ends - 1) {
+        const int at = __builtin_ctzll(ends);
+        // Up to and including this LF (all ones when it is bit 63).
+        const uint64_t through = (uint64_t{2} << at) - 1;
+        if ((stop & through) != 0) break;  // this line or an earlier one fails
+        const char* next = p + at + 1;
+        if (static_cast<size_t>(next - line_start) > max_line) {
+          return line_start - begin;
+        }
+        line_start = next;
+      }
+    }
+    if (stop != 0) {
+      // The line holding the first stop position fails: back to its start.
+      const uint64_t ends = m.lf & ((uint64_t{1} << __builtin_ctzll(stop)) - 1);
+      if (ends != 0) line_start = p + (63 - __builtin_clzll(ends)) + 1;
+      return line_start - begin;
+    }
+    if (m.lf != 0) line_start = p + (63 - __builtin_clzll(m.lf)) + 1;
+    carry_cr = m.cr >> 63;
+    carry_lf = m.lf >> 63;
+    p += 64;
+  }
+  return line_start - begin;
+}
+
+__attribute__((flatten)) size_t PlainLinesSse2(const char* p, const char* end,
+                                               size_t max_line) {
+  return PlainLinesLoop<MasksSse2>(p, end, max_line);
+}
+__attribute__((target("avx2"), flatten)) size_t PlainLinesAvx2(const char* p,
+                                                       const char* end,
+                                                       size_t max_line) {
+  return PlainLinesLoop<MasksAvx2>(p, end, max_line);
+}
+__attribute__((target("avx512f,avx512bw"), flatten)) size_t PlainLinesAvx512(
+    const char* p, const char* end, size_t max_line) {
+  return PlainLinesLoop<MasksAvx512>(p, end, max_line);
+}
+
+using PlainLinesFn = size_t (*)(const char*, const char*, size_t);
+
+PlainLinesFn PlainLinesFor(Simd simd) {
+  switch (simd) {
+    case Simd::kAvx512:
+      return PlainLinesAvx512;
+    case Simd::kAvx2:
+      return PlainLinesAvx2;
+    case Simd::kSse2:
+      break;
+  }
+  return PlainLinesSse2;
+}
+
+// The widest the CPU has, chosen once.
+PlainLinesFn ChoosePlainLines() {
+  for (Simd simd : {Simd::kAvx512, Simd::kAvx2}) {
+    if (SimdSupported(simd)) return PlainLinesFor(simd);
+  }
+  return PlainLinesSse2;
+}
+
+}  // namespace
+
+bool SimdSupported(Simd simd) {
+  __builtin_cpu_init();
+  switch (simd) {
+    case Simd::kAvx512:
+      return __builtin_cpu_supports("avx512bw");
+    case Simd::kAvx2:
+      return __builtin_cpu_supports("avx2");
+    case Simd::kSse2:
+      return true;
+  }
+  return false;
+}
+
+size_t PlainCrlfLinesWith(Simd simd, const char* p, const char* end,
+                          size_t max_line) {
+  return PlainLinesFor(simd)(p, end, max_line);
+}
+
+size_t PlainCrlfLines(const char* p, const char* end, size_t max_line) {
+  static const PlainLinesFn fn = ChoosePlainLines();
+  return fn(p, end, max_line);
+}
+#else
+bool SimdSupported(Simd) { return false; }
+size_t PlainCrlfLinesWith(Simd, const char*, const char*, size_t) { return 0; }
+size_t PlainCrlfLines(const char*, const char*, size_t) { return 0; }
+#endif
 
 }  // namespace internal
 

@@ -97,6 +97,22 @@ class LineReader {
 namespace internal {
 // First CR or LF in [p, end), or end (16 bytes per step where SSE2 exists).
 const char* FindCrOrLf(const char* p, const char* end);
+
+// `p` is at the start of a line. The length of the longest prefix of
+// [p, end) made of whole lines that each end in CRLF, hold no other CR or LF,
+// do not start with '.' and (when `max_line` is not 0) are at most
+// `max_line` octets with their CRLF: the body lines DATA passes on as they
+// are. It is checked 64 octets at a time; a final piece shorter than that is
+// left to the caller, so the result may stop short of such lines (0 without
+// SSE2).
+size_t PlainCrlfLines(const char* p, const char* end, size_t max_line);
+
+// The instruction sets PlainCrlfLines picks from at run time (x86-64), and
+// each one on its own for tests.
+enum class Simd { kSse2, kAvx2, kAvx512 };
+bool SimdSupported(Simd simd);
+size_t PlainCrlfLinesWith(Simd simd, const char* p, const char* end,
+                          size_t max_line);
 }  // namespace internal
 
 }  // namespace starling::smtp

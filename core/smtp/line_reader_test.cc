@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 
 namespace starling::smtp {
@@ -123,6 +125,82 @@ TEST(LineReaderTest, StatusNames) {
   EXPECT_EQ(LineStatusName(LineStatus::kTooLong), "line too long");
   EXPECT_EQ(LineStatusName(LineStatus::kBareLf), "bare LF");
   EXPECT_EQ(LineStatusName(LineStatus::kBareCr), "bare CR");
+}
+
+// The plain lines DATA may pass on whole, by definition, one line at a time.
+size_t PlainLinesByDefinition(absl::string_view text, size_t max_line) {
+  size_t pos = 0;
+  while (true) {
+    const size_t lf = text.find('\n', pos);
+    if (lf == absl::string_view::npos) return pos;
+    const absl::string_view line = text.substr(pos, lf + 1 - pos);
+    if (line.size() < 2 || line[line.size() - 2] != '\r' ||
+        line.substr(0, line.size() - 2).find('\r') != absl::string_view::npos ||
+        line.front() == '.' || (max_line != 0 && line.size() > max_line)) {
+      return pos;
+    }
+    pos = lf + 1;
+  }
+}
+
+TEST(PlainCrlfLinesTest, AgreesWithTheDefinitionOnRandomText) {
+  // Few symbols, so that CR, LF, '.' and line lengths meet in every way.
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    return static_cast<uint32_t>(state >> 33);
+  };
+  const char kSymbols[] = {'a', 'b', '.', '\r', '\n'};
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const size_t size = next() % 300;
+    // Mostly well-formed lines, with rare odd octets.
+    while (text.size() < size) {
+      const uint32_t roll = next() % 100;
+      if (roll < 8) {
+        text += "\r\n";
+      } else if (roll < 10) {
+        text += kSymbols[next() % 5];
+      } else {
+        text += static_cast<char>('a' + next() % 26);
+      }
+    }
+    const size_t max_line = (round % 3 == 0) ? 0 : 2 + next() % 80;
+    const size_t expected = PlainLinesByDefinition(text, max_line);
+    for (internal::Simd simd :
+         {internal::Simd::kSse2, internal::Simd::kAvx2, internal::Simd::kAvx512}) {
+    if (!internal::SimdSupported(simd)) continue;
+    const size_t got = internal::PlainCrlfLinesWith(
+        simd, text.data(), text.data() + text.size(), max_line);
+    // Never more than the definition; short of it only by lines that end
+    // in the final piece of under 64 octets.
+    ASSERT_LE(got, expected) << absl::CEscape(text) << " max " << max_line;
+    ASSERT_EQ(PlainLinesByDefinition(text.substr(0, got), max_line), got);
+    if (got < expected) {
+      const size_t next_end = text.find('\n', got) + 1;
+      ASSERT_GT(next_end, text.size() / 64 * 64)
+          << absl::CEscape(text) << " max " << max_line << " got " << got;
+    }
+    }
+  }
+}
+
+TEST(PlainCrlfLinesTest, StopsAtTheFirstLineThatIsNotPlain) {
+  const std::string line(62, 'x');
+  const std::string plain = line + "\r\n";  // 64 octets
+  for (const std::string& odd :
+       {std::string(".stuffed\r\n"), std::string("bare\nlf\r\n"),
+        std::string("bare\rcr\r\n"), std::string(".\r\n")}) {
+    const std::string text = plain + plain + odd + std::string(200, 'y') + "\r\n";
+    EXPECT_EQ(internal::PlainCrlfLines(text.data(), text.data() + text.size(), 0),
+              2 * plain.size())
+        << absl::CEscape(odd);
+  }
+  const std::string text = plain + plain + plain;
+  EXPECT_EQ(internal::PlainCrlfLines(text.data(), text.data() + text.size(), 64),
+            text.size());
+  EXPECT_EQ(internal::PlainCrlfLines(text.data(), text.data() + text.size(), 63),
+            0u);
 }
 
 }  // namespace

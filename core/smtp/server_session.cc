@@ -1102,7 +1102,15 @@ bool ServerSession::ScanPlainLines(absl::string_view* input) {
   const char* run = p;  // start of body bytes not yet appended
   const bool reject_long = options_->long_data_lines == LongDataLines::kReject;
   bool ended = false;
+  const size_t max_line = reject_long ? options_->max_data_line : 0;
   while (p < end) {
+    // Whole plain lines 64 octets at a time; the line after them (a '.'
+    // line, an odd one or a short tail) goes one at a time below.
+    if (const size_t plain = internal::PlainCrlfLines(p, end, max_line)) {
+      p += plain;
+      after_crlf_ = true;
+      if (p == end) break;
+    }
     const char* hit = internal::FindCrOrLf(p, end);
     if (hit == end || *hit != '\r' || hit + 1 == end || hit[1] != '\n') break;
     const size_t length = hit + 2 - p;
