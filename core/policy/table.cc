@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -304,6 +305,8 @@ class TableParser {
       : diagnostics_(diagnostics) {}
 
   void Parse(absl::string_view text) {
+    // At most one entry per line: the index never has to grow.
+    table_.Reserve(std::count(text.begin(), text.end(), '\n') + 1);
     int line_number = 0;
     std::optional<PendingEntry> pending;
     for (absl::string_view line : absl::StrSplit(text, '\n')) {

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -51,7 +51,7 @@ class PolicyTable {
   const PolicyEntry& default_entry() const { return default_; }
   bool has_default() const { return has_default_; }
   // Keys other than the default.
-  const absl::flat_hash_map<std::string, PolicyEntry>& entries() const {
+  const absl::node_hash_map<std::string, PolicyEntry>& entries() const {
     return entries_;
   }
   size_t size() const { return entries_.size() + (has_default_ ? 1 : 0); }
@@ -71,7 +71,9 @@ class PolicyTable {
   std::string Where(const PolicyEntry& entry) const;
 
  private:
-  absl::flat_hash_map<std::string, PolicyEntry> entries_;
+  // Entries are large (a few hundred octets): kept in nodes of their own so
+  // that growing the table moves pointers, not entries.
+  absl::node_hash_map<std::string, PolicyEntry> entries_;
   PolicyEntry default_;
   bool has_default_ = false;
   std::string origin_;
