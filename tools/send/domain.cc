@@ -36,10 +36,18 @@ std::string Why(const Attempt& attempt) {
                         before.tlsrpt_result_type, ")");
   }
   if (!attempt.connected) return attempt.result.close_reason;
+  const smtp::PolicyDecision& policy = attempt.result.policy;
+  if (!policy.label.empty() && policy.verdict != DeliveryVerdict::kProceedTls &&
+      policy.verdict != DeliveryVerdict::kProceedPlaintext) {
+    return absl::StrCat("the TLS policy said ", smtp::DeliveryVerdictName(policy.verdict),
+                        " (", policy.label, policy.tlsrpt_result_type.empty() ? "" : ", ",
+                        policy.tlsrpt_result_type, ")");
+  }
   for (const smtp::MessageResult& message : attempt.result.results) {
     for (const smtp::RecipientResult& r : message.recipients) {
       if (r.status != smtp::RecipientStatus::kDelivered) {
-        return absl::StrCat(smtp::ClientStageName(r.stage), ": ", r.detail);
+        return absl::StrCat(smtp::ClientStageName(r.stage), ": ", r.reply.code, " ",
+                            r.reply.lines.empty() ? r.detail : r.reply.lines.back());
       }
     }
   }
