@@ -189,7 +189,7 @@ TEST_F(ProbeWorldTest, DomainsWithoutMxHostsToTry) {
   EXPECT_EQ(report["mx"]["status"], "bogus");
   EXPECT_TRUE(report["hosts"].empty());
   EXPECT_THAT(Probe({"expired.example"}).out,
-              HasSubstr("every level defers (dnssec-invalid)"));
+              HasSubstr("a sender defers (dnssec-invalid)"));
 
   report = ProbeJson("nullmx.example");
   EXPECT_EQ(report["mx"]["status"], "null-mx");
@@ -201,7 +201,7 @@ TEST_F(ProbeWorldTest, DomainsWithoutMxHostsToTry) {
 
   report = ProbeJson("broken.example");
   EXPECT_EQ(report["mx"]["status"], "temporary-error");
-  EXPECT_THAT(Probe({"broken.example"}).out, HasSubstr("every level defers"));
+  EXPECT_THAT(Probe({"broken.example"}).out, HasSubstr("a sender defers"));
 }
 
 TEST_F(ProbeWorldTest, MtaStsEnforce) {

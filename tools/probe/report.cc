@@ -454,17 +454,17 @@ std::string ProbeText(const ProbeReport& report, const ReportSources& sources,
   switch (r.mx_status) {
     case net::MxStatus::kNullMx:
       absl::StrAppend(&out, "\n", r.domain,
-                      " accepts no mail (null MX, RFC 7505): every level bounces\n");
+                      " accepts no mail (null MX, RFC 7505): a sender bounces\n");
       break;
     case net::MxStatus::kNoSuchDomain:
       absl::StrAppend(&out, "\n", r.domain,
-                      " does not exist (NXDOMAIN): every level bounces\n");
+                      " does not exist (NXDOMAIN): a sender bounces\n");
       break;
     case net::MxStatus::kTemporaryError:
-      absl::StrAppend(&out, "\nthe MX lookup failed: every level defers\n");
+      absl::StrAppend(&out, "\nthe MX lookup failed: a sender defers\n");
       break;
     case net::MxStatus::kBogus:
-      absl::StrAppend(&out, "\nthe MX RRset is DNSSEC-bogus: every level defers "
+      absl::StrAppend(&out, "\nthe MX RRset is DNSSEC-bogus: a sender defers "
                             "(dnssec-invalid)\n");
       break;
     case net::MxStatus::kFound:

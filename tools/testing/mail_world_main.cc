@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -26,16 +27,24 @@ int main() {
               << " is not installed: run tools/install-test-peers\n";
     return 1;
   }
+  // Every file of the world in one directory, removed at the end.
+  char dir[] = "/tmp/mail-world.XXXXXX";
+  if (mkdtemp(dir) == nullptr) return 1;
+  setenv("TEST_TMPDIR", dir, 1);
+  absl::StatusOr<std::unique_ptr<MailWorld>> world = MailWorld::Start();
+  if (!world.ok()) {
+    std::cerr << "mail-world: " << world.status().message() << "\n";
+    std::filesystem::remove_all(dir);
+    return 1;
+  }
+  // Blocked only now: the servers must not inherit a mask that ignores the
+  // SIGTERM that stops them. (A signal before this kills the servers with
+  // this process: they die with their parent.)
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
   sigprocmask(SIG_BLOCK, &stop, nullptr);
-  absl::StatusOr<std::unique_ptr<MailWorld>> world = MailWorld::Start();
-  if (!world.ok()) {
-    std::cerr << "mail-world: " << world.status().message() << "\n";
-    return 1;
-  }
   std::cout << "flags for starling-probe and starling-send --to:\n";
   for (const std::string& flag : (*world)->Flags()) std::cout << "  " << flag << " \\\n";
   std::cout << "domains: dane.example badtlsa.example unusable.example "
@@ -47,5 +56,7 @@ int main() {
             << std::flush;
   int signal = 0;
   sigwait(&stop, &signal);
+  world->reset();
+  std::filesystem::remove_all(dir);
   return 0;
 }
