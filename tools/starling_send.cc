@@ -433,6 +433,7 @@ nlohmann::json AttemptJson(const send::Attempt& attempt) {
   const io::OutboundResult& r = attempt.result;
   nlohmann::json out = {
       {"server", attempt.server},
+      {"connected_to", attempt.connected ? io::FormatEndpoint(r.remote) : ""},
       {"connected", attempt.connected},
       {"plaintext_retry", attempt.plaintext_retry},
       {"refused_by_policy", attempt.refused_by_policy},
@@ -469,10 +470,12 @@ void PrintAttempt(const send::Attempt& attempt, bool explain) {
     PrintDecision("policy refused the host", attempt.before, true);
     return;
   }
-  std::cout << (attempt.connected ? "connected to " : "could not connect to ")
-            << attempt.server;
-  if (!attempt.connected) std::cout << ": " << r.close_reason;
-  std::cout << "\n";
+  // Of the addresses tried, the one that answered.
+  if (attempt.connected) {
+    std::cout << "connected to " << io::FormatEndpoint(r.remote) << "\n";
+  } else {
+    std::cout << "could not connect to " << attempt.server << ": " << r.close_reason << "\n";
+  }
   if (r.handshake_facts.has_value()) {
     std::cout << "TLS: " << DescribeTls(*r.handshake_facts) << "\n";
   } else if (r.tls_failure.has_value()) {
@@ -559,7 +562,7 @@ std::string DescribeSts(const net::MtaStsResult& sts) {
 }
 
 // Without --server: resolve the domain, then its MX hosts in turn.
-int SendToDomain() {
+int DeliverToDomain() {
   asio::io_context context(1);
   Setup setup = Configure(context);
   absl::StatusOr<send::ConnectOverrides> connect =
@@ -595,8 +598,11 @@ int SendToDomain() {
                        {"attempts", std::move(attempts)}});
     }
     nlohmann::json sts_policy = nullptr;
-    if (r->mta_sts.resolution.policy.has_value()) {
-      sts_policy = policy::PrintStsPolicy(*r->mta_sts.resolution.policy);
+    if (const std::optional<policy::StsPolicy>& p = r->mta_sts.resolution.policy;
+        p.has_value()) {
+      sts_policy = {{"mode", policy::StsModeName(p->mode)},
+                    {"mx", p->mx},
+                    {"max_age", p->max_age}};
     }
     const nlohmann::json out = {
         {"domain", r->domain},
@@ -788,7 +794,7 @@ int main(int argc, char** argv) {
   if (rest.size() > 1) {
     starling::Usage(absl::StrCat("unexpected argument \"", rest[1], "\""));
   }
-  if (absl::GetFlag(FLAGS_server).empty()) return starling::SendToDomain();
+  if (absl::GetFlag(FLAGS_server).empty()) return starling::DeliverToDomain();
   if (absl::GetFlag(FLAGS_sessions) == 0) return starling::SendOne();
   asio::io_context context(1);
   starling::Setup setup = starling::Configure(context);

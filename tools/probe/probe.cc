@@ -251,11 +251,12 @@ ProbeReport Probe(asio::io_context& context,
   report.state = net::DestinationStateFor(report.resolution, now);
   const net::DestinationResolution& r = report.resolution;
   const std::vector<send::MxRoute> routes = send::RoutesFor(r, connect);
+  const size_t last = send::LastMxToTry(routes);
   for (size_t i = 0; i < routes.size(); ++i) {
     const send::MxRoute& route = routes[i];
     MxProbe mx;
     mx.host = *route.host;
-    mx.last_mx = i + 1 == routes.size();
+    mx.last_mx = i == last;
     mx.overridden = route.overridden;
     smtp::Destination destination;
     destination.next_hop_domain = r.domain;

@@ -109,7 +109,7 @@ struct AddressProbe {
 
 struct MxProbe {
   net::MxHost host;
-  bool last_mx = false;
+  bool last_mx = false;  // the last host a sender would try (send::LastMxToTry)
   bool overridden = false;  // connected where --connect said, not to DNS's addresses
   std::vector<AddressProbe> addresses;
   std::string no_address;             // why `addresses` is empty

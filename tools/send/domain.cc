@@ -110,10 +110,7 @@ DomainDelivery SendToDomain(asio::io_context& context,
   SendSettings per_domain = settings;
   per_domain.state = net::DestinationStateFor(r, settings.state.now);
   DomainDelivery delivery;
-  size_t last = routes.size();
-  for (size_t i = 0; i < routes.size(); ++i) {
-    if (!routes[i].endpoints.empty()) last = i;
-  }
+  const size_t last = LastMxToTry(routes);
   for (size_t i = 0; i < routes.size(); ++i) {
     HostAttempts host{routes[i], {}};
     if (host.route.endpoints.empty()) {

@@ -79,6 +79,16 @@ TEST(RouteTest, OverridesForOneMxWinOverOverridesForAll) {
   EXPECT_TRUE(routes[1].overridden);
 }
 
+TEST(RouteTest, TheLastMxToTryHasAnAddress) {
+  net::DestinationResolution r;
+  r.hosts.push_back(Host("mx1.example.com", Addresses({"192.0.2.1"})));
+  r.hosts.push_back(Host("mx2.example.com", Addresses({"192.0.2.2"})));
+  r.hosts.push_back(Host("mx3.example.com", Addresses({})));
+  EXPECT_EQ(LastMxToTry(RoutesFor(r, ConnectOverrides{})), 1u);
+  r.hosts.resize(0);
+  EXPECT_EQ(LastMxToTry(RoutesFor(r, ConnectOverrides{})), 0u);
+}
+
 TEST(RouteTest, BadOverrides) {
   asio::io_context context;
   EXPECT_FALSE(ParseConnectOverrides(context, {"no-port"}, 25).ok());

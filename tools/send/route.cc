@@ -89,4 +89,12 @@ std::vector<MxRoute> RoutesFor(const net::DestinationResolution& r,
   return routes;
 }
 
+size_t LastMxToTry(const std::vector<MxRoute>& routes) {
+  size_t last = routes.size();
+  for (size_t i = 0; i < routes.size(); ++i) {
+    if (!routes[i].endpoints.empty()) last = i;
+  }
+  return last;
+}
+
 }  // namespace starling::send

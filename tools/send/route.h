@@ -44,6 +44,10 @@ struct MxRoute {
 std::vector<MxRoute> RoutesFor(const net::DestinationResolution& r,
                                const ConnectOverrides& connect);
 
+// The index of the last route with somewhere to connect: the host a sender
+// tries last (Destination::last_mx), or routes.size() when there is none.
+size_t LastMxToTry(const std::vector<MxRoute>& routes);
+
 }  // namespace starling::send
 
 #endif  // STARLING_TOOLS_SEND_ROUTE_H_

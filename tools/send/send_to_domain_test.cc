@@ -97,6 +97,7 @@ TEST_F(SendToDomainTest, FirstMxDownSecondMxDelivers) {
   ASSERT_NE(second, std::string::npos) << r.out;
   EXPECT_LT(first, refused);
   EXPECT_LT(refused, second);
+  EXPECT_THAT(r.out, HasSubstr("connected to " + world_->dane_sink().address()));
   EXPECT_THAT(r.out, HasSubstr("result: delivered by mx2.multi.example"));
   EXPECT_EQ(Accepted(world_->dane_sink()), before + 1);
 
