@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tools/testing/mail_world.h"
+#include "tools/testing/mail_world_fixture.h"
 #include "tools/testing/subprocess.h"
 
 namespace starling::probe {
@@ -21,34 +21,13 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using nlohmann::json;
-using tools::testing::MailWorld;
 using tools::testing::ProgramResult;
 
-class ProbeWorldTest : public ::testing::Test {
+class ProbeWorldTest : public tools::testing::MailWorldTest {
  protected:
-  static void SetUpTestSuite() {
-    // gtest 1.12 runs the tests of a suite whose SetUpTestSuite skipped or
-    // failed, so SetUp skips or fails each one (errors are printed once).
-    *missing_tool_ = MailWorld::MissingTool();
-    if (!missing_tool_->empty()) return;
-    absl::StatusOr<std::unique_ptr<MailWorld>> world = MailWorld::Start();
-    ASSERT_TRUE(world.ok()) << world.status();
-    world_ = world->release();
-  }
-  static void TearDownTestSuite() {
-    delete world_;
-    world_ = nullptr;
-  }
-  void SetUp() override {
-    if (!missing_tool_->empty()) {
-      GTEST_SKIP() << *missing_tool_ << " is not installed: run tools/install-test-peers";
-    }
-    ASSERT_NE(world_, nullptr) << "the mail world did not start (the error is above)";
-  }
-
   static ProgramResult Probe(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {*tools::testing::RunfilePath("tools/starling-probe")};
-    for (const std::string& flag : world_->Flags()) argv.push_back(flag);
+    for (const std::string& flag : world().Flags()) argv.push_back(flag);
     argv.insert(argv.end(), args.begin(), args.end());
     absl::StatusOr<ProgramResult> result = tools::testing::RunProgramForResult(
         argv, *tools::testing::MakeTestDirectory("probe"), absl::Seconds(60));
@@ -64,13 +43,7 @@ class ProbeWorldTest : public ::testing::Test {
     EXPECT_FALSE(out.is_discarded()) << r.out;
     return out;
   }
-
-  static MailWorld* world_;
-  static std::string* const missing_tool_;
 };
-
-MailWorld* ProbeWorldTest::world_ = nullptr;
-std::string* const ProbeWorldTest::missing_tool_ = new std::string;
 
 // The verdict row of `policy` in a connection's or host's "verdicts".
 json Verdict(const json& verdicts, const std::string& policy) {
@@ -97,7 +70,7 @@ TEST_F(ProbeWorldTest, DaneVerifiedAgainstTheSinksCertificate) {
   const json& host = report["hosts"][0];
   EXPECT_EQ(host["host"], "mx.dane.example");
   EXPECT_EQ(host["dane"]["status"], "usable TLSA");
-  EXPECT_EQ(host["tlsa"]["records"][0], world_->dane_tlsa());
+  EXPECT_EQ(host["tlsa"]["records"][0], world().dane_tlsa());
   const json c = OnlyConnection(report);
   EXPECT_TRUE(c["connected"]);
   EXPECT_THAT(c["ehlo"], ::testing::Contains("STARTTLS"));
@@ -106,7 +79,7 @@ TEST_F(ProbeWorldTest, DaneVerifiedAgainstTheSinksCertificate) {
   // The key digest openssl computed for the TLSA record is the one the
   // session saw.
   EXPECT_EQ(absl::StrCat("3 1 1 ", c["tls"]["chain"][0]["spki_sha256"].get<std::string>()),
-            world_->dane_tlsa());
+            world().dane_tlsa());
   EXPECT_TRUE(c["dane_match"]["authenticated"]);
   EXPECT_EQ(Verdict(c["verdicts"], "dane")["label"], "dane:verified");
   EXPECT_EQ(Verdict(c["verdicts"], "dane")["verdict"], "proceed-tls");
@@ -124,7 +97,7 @@ TEST_F(ProbeWorldTest, DaneVerifiedAgainstTheSinksCertificate) {
     }
   }
   EXPECT_EQ(c["transcript"].back()["line"].get<std::string>().substr(0, 3), "221");
-  EXPECT_THAT(world_->dane_sink().log(), Not(HasSubstr("nrcpt=")));
+  EXPECT_THAT(world().dane_sink().log(), Not(HasSubstr("nrcpt=")));
 }
 
 TEST_F(ProbeWorldTest, TextReport) {
@@ -132,7 +105,7 @@ TEST_F(ProbeWorldTest, TextReport) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("MX: found (DNSSEC secure)"));
   EXPECT_THAT(r.out, HasSubstr(absl::StrCat("TLSA _25._tcp.mx.dane.example ",
-                                            world_->dane_tlsa(), " (secure)")));
+                                            world().dane_tlsa(), " (secure)")));
   EXPECT_THAT(r.out, HasSubstr("greeting: 220 mx.dane.example"));
   EXPECT_THAT(r.out, HasSubstr("DANE: authenticated"));
   EXPECT_THAT(r.out, HasSubstr("names: mx.dane.example"));
@@ -294,7 +267,7 @@ TEST_F(ProbeWorldTest, TlsRptReport) {
   json report = json::parse(tools::testing::ReadWholeFile(dir + "/dane.json"));
   ASSERT_EQ(report["policies"].size(), 1u);
   EXPECT_EQ(report["policies"][0]["policy"]["policy-type"], "tlsa");
-  EXPECT_EQ(report["policies"][0]["policy"]["policy-string"][0], world_->dane_tlsa());
+  EXPECT_EQ(report["policies"][0]["policy"]["policy-string"][0], world().dane_tlsa());
   EXPECT_EQ(report["policies"][0]["summary"]["total-successful-session-count"], 1);
 
   r = Probe({"--tlsrpt=" + dir + "/mismatch.json", "mismatch.example"});

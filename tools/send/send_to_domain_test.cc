@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tools/testing/mail_world.h"
+#include "tools/testing/mail_world_fixture.h"
 #include "tools/testing/sink_process.h"
 
 namespace starling::send {
@@ -19,7 +19,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using tools::testing::MailWorld;
 using tools::testing::ProgramResult;
 using tools::testing::SinkProcess;
 
@@ -34,48 +33,22 @@ int Accepted(const SinkProcess& sink) {
   return n;
 }
 
-class SendToDomainTest : public ::testing::Test {
+class SendToDomainTest : public tools::testing::MailWorldTest {
  protected:
-  static void SetUpTestSuite() {
-    // gtest 1.12 runs the tests of a suite whose SetUpTestSuite skipped or
-    // failed, so SetUp skips or fails each one (errors are printed once).
-    *missing_tool_ = MailWorld::MissingTool();
-    if (!missing_tool_->empty()) return;
-    absl::StatusOr<std::unique_ptr<MailWorld>> world = MailWorld::Start();
-    ASSERT_TRUE(world.ok()) << world.status();
-    world_ = world->release();
-  }
-  static void TearDownTestSuite() {
-    delete world_;
-    world_ = nullptr;
-  }
-  void SetUp() override {
-    if (!missing_tool_->empty()) {
-      GTEST_SKIP() << *missing_tool_ << " is not installed: run tools/install-test-peers";
-    }
-    ASSERT_NE(world_, nullptr) << "the mail world did not start (the error is above)";
-  }
-
   // starling-send --to rcpt@<domain> with the world's flags and `more`.
   static ProgramResult Send(const std::string& domain,
                             std::vector<std::string> more = {}) {
-    std::vector<std::string> flags = world_->Flags();
+    std::vector<std::string> flags = world().Flags();
     flags.push_back("--to=rcpt@" + domain);
     flags.insert(flags.end(), more.begin(), more.end());
     absl::StatusOr<ProgramResult> result = tools::testing::RunSend(flags);
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : ProgramResult{};
   }
-
-  static MailWorld* world_;
-  static std::string* const missing_tool_;
 };
 
-MailWorld* SendToDomainTest::world_ = nullptr;
-std::string* const SendToDomainTest::missing_tool_ = new std::string;
-
 TEST_F(SendToDomainTest, DaneVerifiedDelivery) {
-  const int before = Accepted(world_->dane_sink());
+  const int before = Accepted(world().dane_sink());
   const ProgramResult r = Send("dane.example");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("dane.example: MX found (DNSSEC secure)"));
@@ -83,11 +56,11 @@ TEST_F(SendToDomainTest, DaneVerifiedDelivery) {
   EXPECT_THAT(r.out, HasSubstr("connection policy: proceed-tls (dane:verified)"));
   EXPECT_THAT(r.out, HasSubstr("<rcpt@dane.example>: delivered"));
   EXPECT_THAT(r.out, HasSubstr("result: delivered by mx.dane.example"));
-  EXPECT_EQ(Accepted(world_->dane_sink()), before + 1);
+  EXPECT_EQ(Accepted(world().dane_sink()), before + 1);
 }
 
 TEST_F(SendToDomainTest, FirstMxDownSecondMxDelivers) {
-  const int before = Accepted(world_->dane_sink());
+  const int before = Accepted(world().dane_sink());
   const ProgramResult r = Send("multi.example");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   const size_t first = r.out.find("MX 10 mx1.multi.example");
@@ -97,9 +70,9 @@ TEST_F(SendToDomainTest, FirstMxDownSecondMxDelivers) {
   ASSERT_NE(second, std::string::npos) << r.out;
   EXPECT_LT(first, refused);
   EXPECT_LT(refused, second);
-  EXPECT_THAT(r.out, HasSubstr("connected to " + world_->dane_sink().address()));
+  EXPECT_THAT(r.out, HasSubstr("connected to " + world().dane_sink().address()));
   EXPECT_THAT(r.out, HasSubstr("result: delivered by mx2.multi.example"));
-  EXPECT_EQ(Accepted(world_->dane_sink()), before + 1);
+  EXPECT_EQ(Accepted(world().dane_sink()), before + 1);
 
   const nlohmann::json json =
       nlohmann::json::parse(Send("multi.example", {"--json"}).out);
@@ -111,32 +84,32 @@ TEST_F(SendToDomainTest, FirstMxDownSecondMxDelivers) {
 }
 
 TEST_F(SendToDomainTest, MismatchingTlsaDefersAndSendsNothing) {
-  const int before = Accepted(world_->dane_sink());
+  const int before = Accepted(world().dane_sink());
   const ProgramResult r = Send("badtlsa.example");
   EXPECT_EQ(r.exit_code, 75) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("validation-failure"));
   EXPECT_THAT(r.out, HasSubstr("result: mx.badtlsa.example: the TLS policy said defer"));
-  EXPECT_EQ(Accepted(world_->dane_sink()), before);
+  EXPECT_EQ(Accepted(world().dane_sink()), before);
 }
 
 TEST_F(SendToDomainTest, UnusableTlsaNeverGoesInPlaintext) {
-  const int before = Accepted(world_->plain_sink());
+  const int before = Accepted(world().plain_sink());
   ProgramResult r = Send("unusable.example");
   EXPECT_EQ(r.exit_code, 75) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("starttls-not-supported"));
-  EXPECT_EQ(Accepted(world_->plain_sink()), before);
+  EXPECT_EQ(Accepted(world().plain_sink()), before);
   // It is the policy that refuses: under "may" the same MX takes the mail.
   r = Send("unusable.example", {"--policy=may"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(Accepted(world_->plain_sink()), before + 1);
+  EXPECT_EQ(Accepted(world().plain_sink()), before + 1);
 }
 
 TEST_F(SendToDomainTest, BogusTlsaDefersBeforeConnecting) {
-  const int before = Accepted(world_->dane_sink());
+  const int before = Accepted(world().dane_sink());
   const ProgramResult r = Send("tampered.example");
   EXPECT_EQ(r.exit_code, 75) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("refused by the policy before connecting (defer, dnssec-invalid)"));
-  EXPECT_EQ(Accepted(world_->dane_sink()), before);
+  EXPECT_EQ(Accepted(world().dane_sink()), before);
 }
 
 TEST_F(SendToDomainTest, UnsignedZoneIgnoresItsTlsa) {
@@ -163,7 +136,7 @@ TEST_F(SendToDomainTest, DomainsThatDecideAlone) {
 }
 
 TEST_F(SendToDomainTest, MtaSts) {
-  const int before = Accepted(world_->pki_sink());
+  const int before = Accepted(world().pki_sink());
   ProgramResult r = Send("enforce.example");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("MTA-STS: enforce (mx mx.sts.example)"));
@@ -175,12 +148,12 @@ TEST_F(SendToDomainTest, MtaSts) {
 
   r = Send("none.example");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(Accepted(world_->pki_sink()), before + 3);
+  EXPECT_EQ(Accepted(world().pki_sink()), before + 3);
 
   r = Send("mismatch.example");
   EXPECT_EQ(r.exit_code, 75) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("refused by the policy before connecting (defer, validation-failure)"));
-  EXPECT_EQ(Accepted(world_->pki_sink()), before + 3);
+  EXPECT_EQ(Accepted(world().pki_sink()), before + 3);
 }
 
 TEST_F(SendToDomainTest, PlaintextOnlyDomain) {
@@ -204,8 +177,8 @@ TEST_F(SendToDomainTest, BadInputIsOneLineAndExit2) {
     std::vector<std::string> args = flags;
     // The world's flags go with --to alone.
     if (flags[0].rfind("--server", 0) != 0) {
-      std::vector<std::string> world = world_->Flags();
-      args.insert(args.begin(), world.begin(), world.end());
+      const std::vector<std::string> world_flags = world().Flags();
+      args.insert(args.begin(), world_flags.begin(), world_flags.end());
     }
     absl::StatusOr<ProgramResult> r = tools::testing::RunSend(args);
     ASSERT_TRUE(r.ok()) << r.status();
