@@ -16,7 +16,8 @@
 
 namespace starling::tools {
 
-void HandleHelp(int argc, char** argv, absl::string_view source_file) {
+void HandleHelp(int argc, char** argv, absl::string_view source_file,
+                const std::vector<absl::string_view>& shared_files) {
   bool help = false;
   for (int i = 1; i < argc; ++i) {
     const absl::string_view arg = argv[i];
@@ -28,7 +29,13 @@ void HandleHelp(int argc, char** argv, absl::string_view source_file) {
   std::cout << absl::ProgramUsageMessage() << "\n";
   std::vector<const absl::CommandLineFlag*> flags;
   for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (absl::EndsWith(flag->Filename(), source_file)) flags.push_back(flag);
+    const auto defined_in = [&flag](absl::string_view file) {
+      return absl::EndsWith(flag->Filename(), file);
+    };
+    if (defined_in(source_file) ||
+        std::any_of(shared_files.begin(), shared_files.end(), defined_in)) {
+      flags.push_back(flag);
+    }
   }
   std::sort(flags.begin(), flags.end(), [](const auto* a, const auto* b) {
     return a->Name() < b->Name();
@@ -91,9 +98,10 @@ std::vector<std::string> JoinRepeatedFlags(
 
 std::vector<std::string> ParseToolFlags(
     int argc, char** argv, absl::string_view source_file,
-    const std::vector<absl::string_view>& list_flags) {
+    const std::vector<absl::string_view>& list_flags,
+    const std::vector<absl::string_view>& shared_files) {
   AcceptDashedFlags(argc, argv);
-  HandleHelp(argc, argv, source_file);
+  HandleHelp(argc, argv, source_file, shared_files);
   std::vector<std::string> args = JoinRepeatedFlags(argc, argv, list_flags);
   std::vector<char*> pointers;
   for (std::string& arg : args) pointers.push_back(arg.data());

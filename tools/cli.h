@@ -10,10 +10,12 @@ namespace starling::tools {
 
 // When argv holds --help, -h or --helpfull: prints the program's usage
 // message (absl::SetProgramUsageMessage) and every flag defined in a source
-// file whose path ends in `source_file`, with its default, to stdout and
-// exits 0. Abseil's own --help exits 1 and, when the binary's name differs
-// from its source file's, finds no flags. Call before ParseCommandLine.
-void HandleHelp(int argc, char** argv, absl::string_view source_file);
+// file whose path ends in `source_file` (or in one of `shared_files`: flags
+// several programs share), with its default, to stdout and exits 0. Abseil's
+// own --help exits 1 and, when the binary's name differs from its source
+// file's, finds no flags. Call before ParseCommandLine.
+void HandleHelp(int argc, char** argv, absl::string_view source_file,
+                const std::vector<absl::string_view>& shared_files = {});
 
 // Lets "--max-size=10" mean "--max_size=10" (admins type dashes, Abseil's
 // flags have underscores): rewrites the name part of each flag in argv in
@@ -30,7 +32,8 @@ std::vector<std::string> JoinRepeatedFlags(
 // arguments (argv[0] first).
 std::vector<std::string> ParseToolFlags(
     int argc, char** argv, absl::string_view source_file,
-    const std::vector<absl::string_view>& list_flags);
+    const std::vector<absl::string_view>& list_flags,
+    const std::vector<absl::string_view>& shared_files = {});
 
 }  // namespace starling::tools
 

@@ -1,6 +1,7 @@
-// starling-send: delivers a message to one SMTP server under a TLS policy
-// and says what happened to each recipient and why (like swaks with
-// Starling's policy engine), or loads a server like Postfix's smtp-source.
+// starling-send: delivers a message to one SMTP server, or to a domain's MX
+// hosts (DNS, DANE and MTA-STS resolved here), under a TLS policy and says
+// what happened to each recipient and why (like swaks with Starling's
+// policy engine), or loads a server like Postfix's smtp-source.
 // docs/sink-and-send.md.
 #include <unistd.h>
 
@@ -15,8 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -36,13 +39,19 @@
 #include "core/tls/credentials.h"
 #include "core/tls/rng.h"
 #include "tools/cli.h"
+#include "tools/destination_flags.h"
 #include "tools/io/address.h"
 #include "tools/io/allocator.h"
 #include "tools/io/outbound.h"
 #include "tools/message_options.h"
+#include "tools/net/lookup.h"
+#include "tools/send/domain.h"
+#include "tools/send/route.h"
 #include "tools/send/send.h"
 
-ABSL_FLAG(std::string, server, "", "HOST:PORT to deliver to (required)");
+ABSL_FLAG(std::string, server, "",
+          "HOST:PORT to deliver to (default: the MX hosts of the recipients' "
+          "domain, with DANE and MTA-STS from DNS)");
 ABSL_FLAG(std::string, from, "", "envelope sender (default: "
           "starling-send@<this machine>; \"<>\" for the null reverse-path)");
 ABSL_FLAG(std::vector<std::string>, to, {},
@@ -53,18 +62,20 @@ ABSL_FLAG(std::string, message, "",
           "default: a short generated one");
 ABSL_FLAG(uint64_t, size, 0,
           "generate a message of about this many octets instead");
-ABSL_FLAG(std::string, policy, "may",
+ABSL_FLAG(std::string, policy, "",
           "the TLS policy for this destination, as a policy table entry: may, "
           "encrypt, verify, secure, dane, dane-only, \"fingerprint "
-          "match=SHA256:...\", ... (docs/policy.md)");
+          "match=SHA256:...\", ... (docs/policy.md; default: may with "
+          "--server, dane without: DANE where published, else MTA-STS, else "
+          "opportunistic TLS)");
 ABSL_FLAG(std::string, policy_table, "",
           "a policy table file instead of --policy (looked up by --domain)");
 ABSL_FLAG(std::string, domain, "",
-          "the next-hop domain the policy is looked up for (default: the "
-          "first recipient's domain)");
+          "the next-hop domain the policy is looked up for, and without "
+          "--server the domain delivered to (default: the recipients' domain)");
 ABSL_FLAG(std::string, mx, "",
-          "the MX host name certificates are checked against (default: the "
-          "host of --server)");
+          "with --server: the MX host name certificates are checked against "
+          "(default: the host of --server)");
 ABSL_FLAG(std::string, trust, "",
           "CA bundle or hashed directory to validate the server's chain "
           "(default: /etc/ssl/certs/ca-certificates.crt when present)");
@@ -73,12 +84,14 @@ ABSL_FLAG(std::string, cert, "",
 ABSL_FLAG(std::string, key, "", "the client certificate's private key");
 ABSL_FLAG(std::string, key_passphrase, "", "passphrase of an encrypted --key");
 ABSL_FLAG(std::vector<std::string>, tlsa, {},
-          "a TLSA record for the MX, \"3 1 1 <hex>\" (as DNS would give it)");
+          "with --server: a TLSA record for the MX, \"3 1 1 <hex>\" (as DNS "
+          "would give it)");
 ABSL_FLAG(std::string, dnssec, "secure",
           "with --tlsa: the DNSSEC status of the records: secure, insecure or "
           "bogus");
 ABSL_FLAG(std::string, sts, "",
-          "an MTA-STS policy file in force for the domain (RFC 8461)");
+          "with --server: an MTA-STS policy file in force for the domain "
+          "(RFC 8461)");
 ABSL_FLAG(bool, pipelining, true, "pipeline commands when the server offers it");
 ABSL_FLAG(bool, bdat, false, "BDAT (CHUNKING) instead of DATA when offered");
 ABSL_FLAG(std::string, body_type, "7bit",
@@ -166,7 +179,7 @@ class SharedBody : public smtp::BodySource {
 struct Setup {
   send::SendSettings settings;
   smtp::Destination destination;
-  std::vector<asio::ip::tcp::endpoint> server;
+  std::vector<asio::ip::tcp::endpoint> server;  // empty: deliver to the domain
   tools::MessageSpec spec;
   std::shared_ptr<const std::string> body;
   bool eight_bit = false;
@@ -177,12 +190,44 @@ std::string DomainOf(const std::string& address) {
   return at == std::string::npos ? "" : absl::AsciiStrToLower(address.substr(at + 1));
 }
 
+// Whether `flag` was set to something other than its default.
+bool Given(absl::string_view flag) {
+  const absl::CommandLineFlag* f = absl::FindCommandLineFlag(flag);
+  return f != nullptr && f->CurrentValue() != f->DefaultValue();
+}
+
+// --server and --to without it take different flags.
+void CheckMode(bool to_server, const tools::MessageSpec& spec) {
+  if (to_server) {
+    for (absl::string_view flag : tools::DestinationFlagNames()) {
+      if (Given(flag)) Usage(absl::StrCat("--", flag, " is for --to without --server"));
+    }
+    return;
+  }
+  for (absl::string_view flag : {"mx", "tlsa", "dnssec", "sts"}) {
+    if (Given(flag)) {
+      Usage(absl::StrCat("--", flag, " goes with --server; without it DNS tells"));
+    }
+  }
+  if (absl::GetFlag(FLAGS_sessions) > 0) Usage("load mode (--sessions) needs --server");
+  if (absl::GetFlag(FLAGS_domain).empty()) {
+    for (const std::string& to : spec.to) {
+      if (DomainOf(to) != DomainOf(spec.to[0])) {
+        Usage("without --server every recipient must be at one domain (or give --domain)");
+      }
+    }
+  }
+}
+
 Setup Configure(asio::io_context& context) {
   Setup setup;
   const std::string server = absl::GetFlag(FLAGS_server);
-  if (server.empty()) Usage("--server HOST:PORT is required");
-  absl::StatusOr<io::HostPort> host_port = io::SplitHostPort(server);
-  if (!host_port.ok()) Usage(absl::StrCat("--server: ", host_port.status().message()));
+  const bool to_server = !server.empty();
+  absl::StatusOr<io::HostPort> host_port;
+  if (to_server) {
+    host_port = io::SplitHostPort(server);
+    if (!host_port.ok()) Usage(absl::StrCat("--server: ", host_port.status().message()));
+  }
 
   // The message.
   tools::MessageSpec& spec = setup.spec;
@@ -191,6 +236,7 @@ Setup Configure(asio::io_context& context) {
   if (spec.from == "<>") spec.from.clear();
   spec.to = absl::GetFlag(FLAGS_to);
   if (spec.to.empty()) Usage("--to is required");
+  CheckMode(to_server, spec);
   spec.body_type = absl::GetFlag(FLAGS_body_type);
   spec.smtputf8 = absl::GetFlag(FLAGS_smtputf8);
   spec.requiretls = absl::GetFlag(FLAGS_requiretls);
@@ -216,16 +262,20 @@ Setup Configure(asio::io_context& context) {
   destination.next_hop_domain = absl::GetFlag(FLAGS_domain).empty()
                                     ? DomainOf(spec.to[0])
                                     : absl::GetFlag(FLAGS_domain);
-  destination.mx_host = absl::GetFlag(FLAGS_mx).empty()
-                            ? absl::AsciiStrToLower(host_port->host)
-                            : absl::GetFlag(FLAGS_mx);
+  if (to_server) {
+    destination.mx_host = absl::GetFlag(FLAGS_mx).empty()
+                              ? absl::AsciiStrToLower(host_port->host)
+                              : absl::GetFlag(FLAGS_mx);
+  }
 
   // The policy.
   std::string table_text;
   if (!absl::GetFlag(FLAGS_policy_table).empty()) {
     table_text = ReadFileOrDie(absl::GetFlag(FLAGS_policy_table), "--policy_table");
   } else {
-    table_text = absl::StrCat("* ", absl::GetFlag(FLAGS_policy), "\n");
+    const std::string level = absl::GetFlag(FLAGS_policy);
+    table_text = absl::StrCat(
+        "* ", !level.empty() ? level : to_server ? "may" : "dane", "\n");
   }
   absl::StatusOr<policy::PolicyTable> table = policy::ParsePolicyTable(table_text);
   if (!table.ok()) {
@@ -301,6 +351,7 @@ Setup Configure(asio::io_context& context) {
     tls.identities = {*std::move(identity)};
   }
 
+  if (!to_server) return setup;
   absl::StatusOr<std::vector<asio::ip::tcp::endpoint>> resolved =
       io::ResolveHostPort(context, server);
   if (!resolved.ok()) {
@@ -382,6 +433,7 @@ nlohmann::json AttemptJson(const send::Attempt& attempt) {
   const io::OutboundResult& r = attempt.result;
   nlohmann::json out = {
       {"server", attempt.server},
+      {"connected_to", attempt.connected ? io::FormatEndpoint(r.remote) : ""},
       {"connected", attempt.connected},
       {"plaintext_retry", attempt.plaintext_retry},
       {"refused_by_policy", attempt.refused_by_policy},
@@ -418,10 +470,12 @@ void PrintAttempt(const send::Attempt& attempt, bool explain) {
     PrintDecision("policy refused the host", attempt.before, true);
     return;
   }
-  std::cout << (attempt.connected ? "connected to " : "could not connect to ")
-            << attempt.server;
-  if (!attempt.connected) std::cout << ": " << r.close_reason;
-  std::cout << "\n";
+  // Of the addresses tried, the one that answered.
+  if (attempt.connected) {
+    std::cout << "connected to " << io::FormatEndpoint(r.remote) << "\n";
+  } else {
+    std::cout << "could not connect to " << attempt.server << ": " << r.close_reason << "\n";
+  }
   if (r.handshake_facts.has_value()) {
     std::cout << "TLS: " << DescribeTls(*r.handshake_facts) << "\n";
   } else if (r.tls_failure.has_value()) {
@@ -477,6 +531,107 @@ int SendOne() {
     }
   }
   return code;
+}
+
+std::string DescribeRoute(const send::MxRoute& route) {
+  std::string out = absl::StrCat("MX ", route.host->preference, " ", route.host->host);
+  if (route.endpoints.empty()) return absl::StrCat(out, ": ", route.problem);
+  std::vector<std::string> addresses;
+  for (const auto& endpoint : route.endpoints) {
+    addresses.push_back(io::FormatEndpoint(endpoint));
+  }
+  absl::StrAppend(&out, " (", absl::StrJoin(addresses, ", "),
+                  route.overridden ? ", --connect" : "", "), DANE: ",
+                  policy::DaneStatusName(policy::ClassifyDane(route.host->dane)));
+  return out;
+}
+
+std::string DescribeSts(const net::MtaStsResult& sts) {
+  std::string out = "MTA-STS: ";
+  if (sts.resolution.policy.has_value()) {
+    const policy::StsPolicy& p = *sts.resolution.policy;
+    absl::StrAppend(&out, policy::StsModeName(p.mode), " (mx ",
+                    p.mx.empty() ? "none" : absl::StrJoin(p.mx, " "), ")");
+  } else {
+    absl::StrAppend(&out, "no policy");
+  }
+  if (!sts.resolution.failure_result_type.empty()) {
+    absl::StrAppend(&out, ", ", sts.resolution.failure_result_type);
+  }
+  return out;
+}
+
+// Without --server: resolve the domain, then its MX hosts in turn.
+int DeliverToDomain() {
+  asio::io_context context(1);
+  Setup setup = Configure(context);
+  absl::StatusOr<send::ConnectOverrides> connect =
+      tools::ConnectOverridesFromFlags(context);
+  if (!connect.ok()) Usage(connect.status().message());
+  absl::StatusOr<net::DestinationLookup> lookup =
+      net::DestinationLookup::Open(tools::LookupOptionsFromFlags());
+  if (!lookup.ok()) Usage(lookup.status().message());
+  const std::string& domain = setup.destination.next_hop_domain;
+  absl::StatusOr<net::DestinationResolution> r =
+      lookup->Resolve(domain, setup.settings.state.now);
+  if (!r.ok()) {
+    if (absl::IsInvalidArgument(r.status())) Usage(r.status().message());
+    std::cerr << "starling-send: " << r.status().message() << "\n";
+    return 75;
+  }
+  const std::vector<send::MxRoute> routes = send::RoutesFor(*r, *connect);
+  const send::DomainDelivery delivery = send::SendToDomain(
+      context, *r, routes, setup.settings, [&setup] { return Messages(setup, 1, 0); });
+
+  if (absl::GetFlag(FLAGS_json)) {
+    nlohmann::json hosts = nlohmann::json::array();
+    for (const send::HostAttempts& host : delivery.hosts) {
+      nlohmann::json attempts = nlohmann::json::array();
+      for (const send::Attempt& attempt : host.attempts) {
+        attempts.push_back(AttemptJson(attempt));
+      }
+      hosts.push_back({{"mx", host.route.host->host},
+                       {"preference", host.route.host->preference},
+                       {"dane", policy::DaneStatusName(
+                                    policy::ClassifyDane(host.route.host->dane))},
+                       {"problem", host.route.problem},
+                       {"attempts", std::move(attempts)}});
+    }
+    nlohmann::json sts_policy = nullptr;
+    if (const std::optional<policy::StsPolicy>& p = r->mta_sts.resolution.policy;
+        p.has_value()) {
+      sts_policy = {{"mode", policy::StsModeName(p->mode)},
+                    {"mx", p->mx},
+                    {"max_age", p->max_age}};
+    }
+    const nlohmann::json out = {
+        {"domain", r->domain},
+        {"mx_status", net::MxStatusName(r->mx_status)},
+        {"mx_dnssec", policy::DnssecStatusName(r->mx.dnssec)},
+        {"mta_sts_policy", std::move(sts_policy)},
+        {"mta_sts_failure", r->mta_sts.resolution.failure_result_type},
+        {"hosts", std::move(hosts)},
+        {"outcome", delivery.outcome},
+        {"tlsrpt_result_type", delivery.tlsrpt_result_type},
+        {"exit", delivery.exit_code}};
+    std::cout << out.dump(2) << "\n";
+    return delivery.exit_code;
+  }
+  std::cout << r->domain << ": MX " << net::MxStatusName(r->mx_status) << " (DNSSEC "
+            << policy::DnssecStatusName(r->mx.dnssec) << "), "
+            << DescribeSts(r->mta_sts) << "\n";
+  for (const send::HostAttempts& host : delivery.hosts) {
+    std::cout << DescribeRoute(host.route) << "\n";
+    for (const send::Attempt& attempt : host.attempts) {
+      PrintAttempt(attempt, absl::GetFlag(FLAGS_explain));
+    }
+  }
+  std::cout << "result: " << delivery.outcome
+            << (delivery.tlsrpt_result_type.empty()
+                    ? ""
+                    : " [" + delivery.tlsrpt_result_type + "]")
+            << "\n";
+  return delivery.exit_code;
 }
 
 // Load mode: `sessions` connections at once, each delivering up to
@@ -624,15 +779,22 @@ class Load {
 int main(int argc, char** argv) {
   starling::io::KeepFreedMemoryForReuse();
   absl::SetProgramUsageMessage(
-      "starling-send --server HOST:PORT --to ADDRESS [--policy LEVEL] "
+      "starling-send [--server HOST:PORT] --to ADDRESS [--policy LEVEL] "
       "[--message FILE | --size N] [--sessions N --messages M]\n"
-      "Delivers mail over SMTP under a TLS policy and reports each "
+      "Delivers mail over SMTP under a TLS policy, to one server or to the "
+      "recipients' domain (its MX hosts, DANE and MTA-STS), and reports each "
       "recipient's fate. Exit: 0 delivered, 75 deferred, 69 refused, 2 usage.");
+  std::vector<absl::string_view> list_flags = {"to", "tlsa", "notify"};
+  for (absl::string_view flag : starling::tools::DestinationListFlags()) {
+    list_flags.push_back(flag);
+  }
   const std::vector<std::string> rest = starling::tools::ParseToolFlags(
-      argc, argv, "tools/starling_send.cc", {"to", "tlsa", "notify"});
+      argc, argv, "tools/starling_send.cc", list_flags,
+      {starling::tools::kDestinationFlagsFile});
   if (rest.size() > 1) {
     starling::Usage(absl::StrCat("unexpected argument \"", rest[1], "\""));
   }
+  if (absl::GetFlag(FLAGS_server).empty()) return starling::DeliverToDomain();
   if (absl::GetFlag(FLAGS_sessions) == 0) return starling::SendOne();
   asio::io_context context(1);
   starling::Setup setup = starling::Configure(context);

@@ -111,6 +111,9 @@ struct Connector : std::enable_shared_from_this<Connector> {
       OutboundResult result;
       result.connected = true;
       result.started = self->started;
+      asio::error_code ignored;
+      result.local = self->socket.local_endpoint(ignored);
+      result.remote = address;
       auto endpoint = std::make_shared<OutboundEndpoint>(
           std::move(self->socket), std::move(self->connection),
           std::move(result), std::move(self->on_message),
@@ -152,11 +155,13 @@ absl::Status Deliver(asio::io_context& context,
                      smtp::TlsPolicyHook* policy,
                      std::vector<smtp::OutboundMessage> messages,
                      absl::Duration connect_timeout, OutboundDone done,
-                     OutboundMessageDone on_message) {
+                     OutboundMessageDone on_message,
+                     starttls::SessionObserver observer) {
   absl::StatusOr<std::unique_ptr<starttls::ClientConnection>> connection =
       starttls::ClientConnection::Create(std::move(options), policy,
                                          std::move(messages), absl::Now());
   if (!connection.ok()) return connection.status();
+  if (observer) (*connection)->set_observer(std::move(observer));
   auto connector = std::make_shared<Connector>(
       context, std::move(server), *std::move(connection), std::move(on_message),
       std::move(done), connect_timeout);

@@ -21,6 +21,8 @@ namespace starling::io {
 // How one outbound connection ended.
 struct OutboundResult {
   bool connected = false;
+  asio::ip::tcp::endpoint local;   // when connected: our end
+  asio::ip::tcp::endpoint remote;  // and the address that answered
   std::vector<smtp::MessageResult> results;
   smtp::PolicyDecision policy;              // the connection's decision
   std::optional<TlsFacts> handshake_facts;  // also when policy refused them
@@ -39,15 +41,18 @@ using OutboundMessageDone = std::function<void(size_t index, absl::Time when)>;
 // Connects to `server` (trying each address in turn within
 // `connect_timeout`) and delivers `messages` over one connection; `done`
 // runs on `context` when the connection has ended, with every recipient's
-// result; `on_message`, if set, as each message's results become final. `policy` must outlive it. Fails at once (kInvalidArgument) when a
-// message cannot be sent at all.
+// result; `on_message`, if set, as each message's results become final;
+// `observer`, if set, sees the session's bytes (a transcript). `policy` must
+// outlive it. Fails at once (kInvalidArgument) when a message cannot be sent
+// at all.
 absl::Status Deliver(asio::io_context& context,
                      std::vector<asio::ip::tcp::endpoint> server,
                      starttls::ClientConnection::Options options,
                      smtp::TlsPolicyHook* policy,
                      std::vector<smtp::OutboundMessage> messages,
                      absl::Duration connect_timeout, OutboundDone done,
-                     OutboundMessageDone on_message = nullptr);
+                     OutboundMessageDone on_message = nullptr,
+                     starttls::SessionObserver observer = nullptr);
 
 // Host names through the system resolver (getaddrinfo), literals as they
 // are: "mx.example.org:25", "127.0.0.1:2525", "[::1]:25".

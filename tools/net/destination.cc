@@ -169,6 +169,16 @@ TlsRptResult TlsRptResultFor(DnsAnswer<std::string> txt) {
   return result;
 }
 
+policy::DestinationState DestinationStateFor(const DestinationResolution& r,
+                                             absl::Time now) {
+  policy::DestinationState state;
+  for (const MxHost& host : r.hosts) state.dane_by_mx[host.host] = host.dane;
+  state.sts = r.mta_sts.resolution.policy;
+  state.sts_failure = r.mta_sts.resolution.failure_result_type;
+  state.now = now;
+  return state;
+}
+
 absl::StatusOr<DestinationResolution> ResolveDestination(
     absl::string_view domain, Resolver& resolver,
     const StsPolicyFetcher& fetcher, const StsCache* cache, absl::Time now) {

@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/policy/dane.h"
+#include "core/policy/hook.h"
 #include "core/policy/mta_sts.h"
 #include "tools/net/resolver.h"
 #include "tools/net/sts_cache.h"
@@ -87,6 +88,12 @@ struct DestinationResolution {
 absl::StatusOr<DestinationResolution> ResolveDestination(
     absl::string_view domain, Resolver& resolver,
     const StsPolicyFetcher& fetcher, const StsCache* cache, absl::Time now);
+
+// What the policy engine is told about the destination at `now`: each
+// host's DANE state, the MTA-STS policy in force and the RFC 8460 type of a
+// failed policy fetch.
+policy::DestinationState DestinationStateFor(const DestinationResolution& r,
+                                             absl::Time now);
 
 // The DANE state of one MX host (RFC 7672 §2.2): DANE applies only when the
 // MX RRset (or for an implicit MX its denial) is secure and so are the

@@ -529,6 +529,29 @@ TEST_F(DestinationTest, WorksWithoutACache) {
   EXPECT_FALSE(Exists(CacheFile("testing.example")));
 }
 
+TEST_F(DestinationTest, WhatThePolicyEngineIsTold) {
+  DestinationResolution r = Resolve("dane.example", kT0);
+  policy::DestinationState state = DestinationStateFor(r, kT0);
+  EXPECT_EQ(state.now, kT0);
+  ASSERT_EQ(state.dane_by_mx.size(), 2u);
+  EXPECT_EQ(policy::ClassifyDane(state.dane_by_mx.at("mx1.dane.example")),
+            DaneStatus::kUsable);
+  EXPECT_EQ(policy::ClassifyDane(state.dane_by_mx.at("mx2.dane.example")),
+            DaneStatus::kNone);
+  EXPECT_FALSE(state.sts.has_value());
+  EXPECT_TRUE(state.sts_failure.empty());
+
+  r = Resolve("testing.example", kT0);
+  state = DestinationStateFor(r, kT0);
+  ASSERT_TRUE(state.sts.has_value());
+  EXPECT_EQ(state.sts->mode, StsMode::kTesting);
+
+  r = Resolve("webpki.example", kT0);
+  state = DestinationStateFor(r, kT0);
+  EXPECT_FALSE(state.sts.has_value());
+  EXPECT_EQ(state.sts_failure, "sts-webpki-invalid");
+}
+
 TEST_F(DestinationTest, NotADomainIsAnError) {
   absl::StatusOr<std::unique_ptr<Resolver>> resolver =
       Resolver::Create(world_->ValidatingResolver(absl::Seconds(5)));

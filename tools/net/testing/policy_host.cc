@@ -7,14 +7,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "tools/net/testing/test_ca.h"
 
 namespace starling::net::testing {
 namespace {
 
 constexpr char kPython[] = "/usr/bin/python3";
-constexpr absl::Duration kToolTimeout = absl::Seconds(20);
 
 // Written to a temporary name and renamed: the server re-reads the
 // responses file on every request and must never see half of it.
@@ -30,51 +29,6 @@ absl::Status WriteFileAtomically(const std::string& path,
     return absl::InternalError(absl::StrCat("cannot rename to ", path));
   }
   return absl::OkStatus();
-}
-
-// A CA ("<name>.pem", "<name>.key") in `dir`.
-absl::Status MakeCa(const std::string& dir, const std::string& name,
-                    const std::string& subject) {
-  return RunProgram({FindProgram("openssl"), "req", "-x509", "-newkey", "ec",
-                     "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                     "-keyout", name + ".key", "-out", name + ".pem", "-days",
-                     "2", "-subj", subject, "-addext",
-                     "basicConstraints=critical,CA:TRUE", "-addext",
-                     "keyUsage=critical,keyCertSign,cRLSign"},
-                    dir, kToolTimeout)
-      .status();
-}
-
-// A server certificate ("<name>.pem", "<name>.key") for `dns_names`, issued
-// by the CA `ca`.
-absl::Status MakeHostCertificate(const std::string& dir,
-                                 const std::string& name, const std::string& ca,
-                                 const std::vector<std::string>& dns_names,
-                                 int serial) {
-  std::vector<std::string> sans;
-  for (const std::string& dns_name : dns_names) sans.push_back("DNS:" + dns_name);
-  const std::string extensions = absl::StrCat(
-      "subjectAltName=", absl::StrJoin(sans, ","),
-      "\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
-      "keyUsage=critical,digitalSignature\n");
-  if (absl::Status s = WriteFileAtomically(absl::StrCat(dir, "/", name, ".ext"),
-                                           extensions);
-      !s.ok()) {
-    return s;
-  }
-  const std::string openssl = FindProgram("openssl");
-  absl::StatusOr<std::string> request = RunProgram(
-      {openssl, "req", "-new", "-newkey", "ec", "-pkeyopt",
-       "ec_paramgen_curve:P-256", "-nodes", "-keyout", name + ".key", "-out",
-       name + ".csr", "-subj", "/CN=MTA-STS policy host"},
-      dir, kToolTimeout);
-  if (!request.ok()) return request.status();
-  return RunProgram({openssl, "x509", "-req", "-in", name + ".csr", "-CA",
-                     ca + ".pem", "-CAkey", ca + ".key", "-set_serial",
-                     absl::StrCat(serial), "-days", "2", "-out", name + ".pem",
-                     "-extfile", name + ".ext"},
-                    dir, kToolTimeout)
-      .status();
 }
 
 }  // namespace
@@ -94,8 +48,8 @@ absl::StatusOr<std::unique_ptr<PolicyHost>> PolicyHost::Start(
       tools::testing::RunfilePath("tools/net/testing/policy_host.py");
   if (!script.ok()) return script.status();
   std::unique_ptr<PolicyHost> host(new PolicyHost(dir));
-  if (absl::Status s = MakeCa(dir, "ca", "/CN=Starling Test CA"); !s.ok()) return s;
-  if (absl::Status s = MakeCa(dir, "other-ca", "/CN=Untrusted Test CA"); !s.ok()) {
+  if (absl::Status s = MakeTestCa(dir, "ca", "/CN=Starling Test CA"); !s.ok()) return s;
+  if (absl::Status s = MakeTestCa(dir, "other-ca", "/CN=Untrusted Test CA"); !s.ok()) {
     return s;
   }
   // The default certificate names every kValid host (and one name of its
@@ -108,13 +62,13 @@ absl::StatusOr<std::unique_ptr<PolicyHost>> PolicyHost::Start(
     if (d.certificate == HostCertificate::kUntrustedCa) untrusted_names.push_back(name);
     host->responses_[d.domain] = d.response;
   }
-  if (absl::Status s = MakeHostCertificate(dir, "host", "ca", valid_names, 2);
+  if (absl::Status s = MakeServerCertificate(dir, "host", "ca", valid_names, 2);
       !s.ok()) {
     return s;
   }
   nlohmann::json sni = nlohmann::json::object();
   if (!untrusted_names.empty()) {
-    if (absl::Status s = MakeHostCertificate(dir, "untrusted-host", "other-ca",
+    if (absl::Status s = MakeServerCertificate(dir, "untrusted-host", "other-ca",
                                              untrusted_names, 3);
         !s.ok()) {
       return s;
