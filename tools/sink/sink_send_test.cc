@@ -392,7 +392,6 @@ TEST(SinkSendTest, BadCredentialFilesAreOneLineAndExitTwo) {
 TEST(SinkSendTest, SendUsageErrorsExitTwo) {
   for (const std::vector<std::string>& flags :
        std::vector<std::vector<std::string>>{
-           {"--to=a@example.org"},                                  // no server
            {"--server=127.0.0.1:25"},                               // no --to
            {"--server=127.0.0.1:25", "--to=a@example.org", "--policy=bogus"},
            {"--server=127.0.0.1", "--to=a@example.org"},
