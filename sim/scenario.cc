@@ -1168,7 +1168,7 @@ std::string DefaultPolicyText(const Scenario& scenario) {
       if (!table.has_default()) {
         return absl::StrCat(level, " (built in: the table has no '*' line)");
       }
-      return absl::StrCat(level, " (", table.Where(table.default_entry()), ")");
+      return absl::StrCat(level, " (", table.Where(table.default_entry().line), ")");
     case PolicySource::kPostfix:
       return absl::StrCat(
           level, scenario.sender.postfix_options.default_level.has_value()

@@ -296,7 +296,7 @@ TEST(ScenarioErrorTest, PostfixPolicy) {
   EXPECT_EQ(DefaultPolicyText(*ok),
             "none (Postfix's default: smtp_tls_security_level unset)");
   // Entries name their file line.
-  EXPECT_EQ(ok->sender.policy.Where(ok->sender.policy.Lookup("partner.example")),
+  EXPECT_EQ(ok->sender.policy.Where(ok->sender.policy.Find("partner.example").line),
             "s.toml:8");
   ASSERT_EQ(ok->sender.policy_warnings.size(), 1u);
   EXPECT_THAT(ok->sender.policy_warnings[0],
@@ -339,7 +339,7 @@ TEST(ScenarioTest, TablePolicyLinesAreFileLines) {
       absl::StrCat(kMinimalHead, "policy = \"\"\"\n* may\npartner.example verify\n\"\"\"\n"),
       "dir/s.toml");
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(s->sender.policy.Where(s->sender.policy.Lookup("partner.example")),
+  EXPECT_EQ(s->sender.policy.Where(s->sender.policy.Find("partner.example").line),
             "s.toml:8");
   EXPECT_EQ(DefaultPolicyText(*s), "may (s.toml:7)");
 }

@@ -690,7 +690,7 @@ void Sender::WatchSession(const std::string& domain, absl::Time deadline,
 
 std::string Sender::PolicyRule(const std::string& key) const {
   const policy::PolicyTable::Match match = table_->Find(key);
-  return absl::StrCat("'", match.key, "' (", table_->Where(*match.entry),
+  return absl::StrCat("'", match.key, "' (", table_->Where(match.line),
                       ")");
 }
 

@@ -669,7 +669,7 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
     const policy::PolicyTable::Match match = table.Find(key);
     summary.policy = policy::PrintEntry("", *match.entry).substr(1);
     summary.policy_rule =
-        absl::StrCat("'", match.key, "' (", table.Where(*match.entry), ")");
+        absl::StrCat("'", match.key, "' (", table.Where(match.line), ")");
     summary.periods = Periods(scenario, domain, start, end);
     domain_index[domain.name] = result.domains.size();
     result.domains.push_back(std::move(summary));

@@ -767,6 +767,7 @@ starling_status starling_policy_judge(const starling_policy_table* table,
   policy::PolicyInputs in;
   in.entry = match.entry;
   in.entry_key = match.key;
+  in.entry_line = match.line;
   in.dane = dest->dane.has_value() ? &*dest->dane : nullptr;
   in.sts = dest->sts.has_value() ? &*dest->sts : nullptr;
   in.now = ToTime(STARLING_GET(q, now, starling_time{0}));

@@ -511,10 +511,10 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
   PolicyDecision& decision = eval.decision;
   std::vector<std::string>& trace = decision.trace;
   std::string header = absl::StrCat("table: '", in.entry_key, "'");
-  if (e.line > 0 && in.entry_origin.empty()) {
-    absl::StrAppend(&header, " (line ", e.line, ")");
-  } else if (e.line > 0) {
-    absl::StrAppend(&header, " (", in.entry_origin, ":", e.line, ")");
+  if (in.entry_line > 0 && in.entry_origin.empty()) {
+    absl::StrAppend(&header, " (line ", in.entry_line, ")");
+  } else if (in.entry_line > 0) {
+    absl::StrAppend(&header, " (", in.entry_origin, ":", in.entry_line, ")");
   }
   absl::StrAppend(&header, " level ", LevelName(e.level));
   if (e.testing) absl::StrAppend(&header, " testing, floor ", LevelName(e.floor));

@@ -29,6 +29,7 @@ namespace starling::policy {
 struct PolicyInputs {
   const PolicyEntry* entry = nullptr;  // the table entry (required)
   absl::string_view entry_key = "*";   // its key, for the trace
+  int entry_line = 0;  // the key's line (PolicyTable::Match::line), 0: none
   // The file the table came from (PolicyTable::origin()): the trace then
   // names the entry as "file:line" instead of "line N".
   absl::string_view entry_origin;

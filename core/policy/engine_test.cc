@@ -249,10 +249,9 @@ TEST(EngineTest, PinsOfEveryDigest) {
 }
 
 TEST(EngineTest, TraceNamesTheFileOfTheEntry) {
-  PolicyEntry entry = EntryAt(Level::kMay);
-  entry.line = 23;
-  Fixture f{entry};
+  Fixture f{EntryAt(Level::kMay)};
   PolicyInputs in = f.Inputs();
+  in.entry_line = 23;
   EXPECT_NE(Trace(EvaluateHandshake(in, Dest(), GoodFacts()).decision)
                 .find("table: 'example.com' (line 23) level may"),
             std::string::npos);

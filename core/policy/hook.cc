@@ -16,6 +16,7 @@ PolicyInputs PolicyEngineHook::Inputs(const smtp::Destination& d) const {
       state_.policy_key.empty() ? d.next_hop_domain : state_.policy_key);
   in.entry = match.entry;
   in.entry_key = match.key;
+  in.entry_line = match.line;
   in.entry_origin = table_->origin();
   auto it = state_.dane_by_mx.find(absl::AsciiStrToLower(d.mx_host));
   if (it != state_.dane_by_mx.end()) in.dane = &it->second;

@@ -86,6 +86,7 @@ void BM_Verdict(benchmark::State& state) {
     PolicyInputs in;
     in.entry = match.entry;
     in.entry_key = match.key;
+    in.entry_line = match.line;
     in.now = testing::TestNow();
     ConnectionEvaluation eval = EvaluateHandshake(in, d, facts);
     benchmark::DoNotOptimize(eval.decision.verdict);

@@ -86,7 +86,7 @@ TEST(PostfixImportTest, ReportsErrorsWithLines) {
             0u);
   EXPECT_EQ(lines[10].rfind("line 7: error: connection_reuse= has no Starling equivalent", 0), 0u);
   // Only e.example converted (and the default).
-  EXPECT_EQ(result.table.entries().size(), 1u);
+  EXPECT_EQ(result.table.Entries().size(), 1u);
   EXPECT_EQ(result.table.Lookup("e.example").max_version, TlsVersion::kTls12);
 }
 

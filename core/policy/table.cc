@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -116,6 +117,20 @@ absl::StatusOr<std::string> NormalizeMatchPattern(absl::string_view text) {
 
 // ---- PolicyTable -------------------------------------------------------------
 
+namespace {
+
+// Hashes what PolicyEntry::SameRule compares (issuer/subject pins by count:
+// a collision only costs sharing).
+uint64_t RuleHash(const PolicyEntry& e) {
+  return absl::HashOf(e.level, e.min_version, e.max_version,
+                      e.excluded_versions, e.min_grade, e.exclude,
+                      e.forward_secrecy, e.match, e.sni, e.trust_anchors,
+                      e.cert_pins, e.spki_pins, e.issuer_subject_pins.size(),
+                      e.testing, e.floor, e.mta_sts);
+}
+
+}  // namespace
+
 absl::Status PolicyTable::Add(absl::string_view key, PolicyEntry entry) {
   absl::StatusOr<std::string> normal = NormalizeTableKey(key);
   if (!normal.ok()) return normal.status();
@@ -128,12 +143,20 @@ absl::Status PolicyTable::Add(absl::string_view key, PolicyEntry entry) {
     has_default_ = true;
     return absl::OkStatus();
   }
-  auto [it, inserted] =
-      entries_.try_emplace(*std::move(normal), std::move(entry));
+  auto [it, inserted] = keys_.try_emplace(*std::move(normal), Slot{0, entry.line});
   if (!inserted) {
     return absl::AlreadyExistsError(
         absl::StrCat("duplicate destination '", it->first,
                      "' (first on line ", it->second.line, ")"));
+  }
+  entry.line = 0;
+  const auto [same, fresh] =
+      rule_by_hash_.try_emplace(RuleHash(entry), static_cast<uint32_t>(rules_.size()));
+  if (!fresh && rules_[same->second].SameRule(entry)) {
+    it->second.rule = same->second;
+  } else {
+    it->second.rule = static_cast<uint32_t>(rules_.size());
+    rules_.push_back(std::move(entry));
   }
   return absl::OkStatus();
 }
@@ -145,30 +168,40 @@ PolicyTable::Match PolicyTable::Find(absl::string_view domain) const {
     lowered = absl::AsciiStrToLower(domain);
     domain = lowered;
   }
-  if (!entries_.empty()) {
-    auto it = entries_.find(domain);
-    if (it != entries_.end()) return {&it->second, it->first};
+  const Match fallback{&default_, "*", default_.line};
+  if (!keys_.empty()) {
+    auto it = keys_.find(domain);
+    if (it != keys_.end()) return MatchOf(*it);
     // A next-hop key matches only itself, as in Postfix: parent domains
     // belong to recipient domains.
-    if (absl::StartsWith(domain, "[")) return {&default_, "*"};
+    if (absl::StartsWith(domain, "[")) return fallback;
     for (size_t dot = domain.find('.'); dot != absl::string_view::npos;
          dot = domain.find('.', dot + 1)) {
-      it = entries_.find(domain.substr(dot));
-      if (it != entries_.end()) return {&it->second, it->first};
+      it = keys_.find(domain.substr(dot));
+      if (it != keys_.end()) return MatchOf(*it);
     }
   }
-  return {&default_, "*"};
+  return fallback;
+}
+
+std::vector<PolicyTable::Match> PolicyTable::Entries() const {
+  std::vector<Match> out;
+  out.reserve(keys_.size());
+  for (const auto& kv : keys_) out.push_back(MatchOf(kv));
+  return out;
 }
 
 bool PolicyTable::SameRules(const PolicyTable& other) const {
   if (has_default_ != other.has_default_ ||
-      !default_.SameRule(other.default_) ||
-      entries_.size() != other.entries_.size()) {
+      !default_.SameRule(other.default_) || keys_.size() != other.keys_.size()) {
     return false;
   }
-  for (const auto& [key, entry] : entries_) {
-    auto it = other.entries_.find(key);
-    if (it == other.entries_.end() || !entry.SameRule(it->second)) return false;
+  for (const auto& kv : keys_) {
+    auto it = other.keys_.find(kv.first);
+    if (it == other.keys_.end() ||
+        !rules_[kv.second.rule].SameRule(other.rules_[it->second.rule])) {
+      return false;
+    }
   }
   return true;
 }
@@ -177,15 +210,15 @@ void PolicyTable::SetOrigin(std::string name, int line_offset) {
   origin_ = std::move(name);
   if (line_offset == 0) return;
   if (default_.line > 0) default_.line += line_offset;
-  for (auto& [key, entry] : entries_) {
-    if (entry.line > 0) entry.line += line_offset;
+  for (auto& [key, slot] : keys_) {
+    if (slot.line > 0) slot.line += line_offset;
   }
 }
 
-std::string PolicyTable::Where(const PolicyEntry& entry) const {
-  if (entry.line <= 0) return "built in";
-  if (origin_.empty()) return absl::StrCat("line ", entry.line);
-  return absl::StrCat(origin_, ":", entry.line);
+std::string PolicyTable::Where(int line) const {
+  if (line <= 0) return "built in";
+  if (origin_.empty()) return absl::StrCat("line ", line);
+  return absl::StrCat(origin_, ":", line);
 }
 
 absl::Status CheckProtocols(const PolicyEntry& entry) {
@@ -653,13 +686,11 @@ std::string PrintPolicyTable(const PolicyTable& table) {
   if (table.has_default()) {
     absl::StrAppend(&out, PrintEntry("*", table.default_entry()), "\n");
   }
-  std::vector<const std::pair<const std::string, PolicyEntry>*> sorted;
-  sorted.reserve(table.entries().size());
-  for (const auto& kv : table.entries()) sorted.push_back(&kv);
+  std::vector<PolicyTable::Match> sorted = table.Entries();
   std::sort(sorted.begin(), sorted.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
-  for (const auto* kv : sorted) {
-    absl::StrAppend(&out, PrintEntry(kv->first, kv->second), "\n");
+            [](const auto& a, const auto& b) { return a.key < b.key; });
+  for (const PolicyTable::Match& m : sorted) {
+    absl::StrAppend(&out, PrintEntry(m.key, *m.entry), "\n");
   }
   return out;
 }

@@ -5,7 +5,10 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/node_hash_map.h"
+#include <cstdint>
+#include <deque>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -31,16 +34,22 @@ struct Diagnostic {
 // `may` unless the table says otherwise). Lookup tries the exact key, then
 // (for a domain) the parent entries from the nearest up, then the default:
 // one hash probe per label.
+//
+// Entries with the same rule share one PolicyEntry (a large table has a
+// handful of distinct rules): a key keeps its line and the rule's index,
+// so a million keys cost tens of megabytes, not a PolicyEntry each. The
+// line of a match is therefore in Match::line, not in entry->line.
 class PolicyTable {
  public:
   struct Match {
-    const PolicyEntry* entry;  // never null
+    const PolicyEntry* entry;  // never null; its `line` is not the key's
     absl::string_view key;     // "*" for the default
+    int line = 0;              // where the key was defined (0: built in)
   };
 
-  // Adds an entry; `key` must be "*", a DNS name or "." + a DNS name
-  // (case-insensitive, a trailing dot ignored). Fails on a bad or duplicate
-  // key.
+  // Adds an entry defined on `entry.line`; `key` must be "*", a DNS name or
+  // "." + a DNS name (case-insensitive, a trailing dot ignored). Fails on a
+  // bad or duplicate key.
   absl::Status Add(absl::string_view key, PolicyEntry entry);
 
   Match Find(absl::string_view domain) const;
@@ -50,12 +59,11 @@ class PolicyTable {
 
   const PolicyEntry& default_entry() const { return default_; }
   bool has_default() const { return has_default_; }
-  // Keys other than the default.
-  const absl::node_hash_map<std::string, PolicyEntry>& entries() const {
-    return entries_;
-  }
-  size_t size() const { return entries_.size() + (has_default_ ? 1 : 0); }
-  void Reserve(size_t n) { entries_.reserve(n); }
+  // Keys other than the default, in no particular order, each with its
+  // rule and line.
+  std::vector<Match> Entries() const;
+  size_t size() const { return keys_.size() + (has_default_ ? 1 : 0); }
+  void Reserve(size_t n) { keys_.reserve(n); }
 
   // Same keys with the same rules (line numbers aside).
   bool SameRules(const PolicyTable& other) const;
@@ -65,15 +73,25 @@ class PolicyTable {
   // every entry's line is moved by that much.
   void SetOrigin(std::string name, int line_offset);
   const std::string& origin() const { return origin_; }
-  // Where an entry of this table was defined: "file:line" with an origin,
-  // else "line N"; "built in" for an entry without a line (the implicit
-  // default).
-  std::string Where(const PolicyEntry& entry) const;
+  // Where a key of this table was defined (Match::line, or
+  // default_entry().line): "file:line" with an origin, else "line N";
+  // "built in" for line 0 (the implicit default).
+  std::string Where(int line) const;
 
  private:
-  // Entries are large (a few hundred octets): kept in nodes of their own so
-  // that growing the table moves pointers, not entries.
-  absl::node_hash_map<std::string, PolicyEntry> entries_;
+  struct Slot {
+    uint32_t rule;  // index into rules_
+    int line;
+  };
+  Match MatchOf(const std::pair<const std::string, Slot>& kv) const {
+    return {&rules_[kv.second.rule], kv.first, kv.second.line};
+  }
+
+  absl::flat_hash_map<std::string, Slot> keys_;
+  std::deque<PolicyEntry> rules_;  // distinct rules, line 0
+  // Rule hash -> the first rule with that hash (a collision only costs a
+  // rule that is not shared).
+  absl::flat_hash_map<uint64_t, uint32_t> rule_by_hash_;
   PolicyEntry default_;
   bool has_default_ = false;
   std::string origin_;

@@ -30,8 +30,8 @@ TEST(TableTest, ParsesAndLooksUp) {
   EXPECT_EQ(table->Find("other.org").key, "*");
   EXPECT_EQ(table->Lookup("other.org").level, Level::kDane);
 
+  EXPECT_EQ(table->Find("partner.example").line, 5);
   const PolicyEntry& partner = table->Lookup("partner.example");
-  EXPECT_EQ(partner.line, 5);
   EXPECT_TRUE(partner.testing);
   EXPECT_EQ(partner.floor, Level::kEncrypt);
   ASSERT_EQ(partner.cert_pins.size(), 1u);
@@ -162,12 +162,43 @@ TEST(TableTest, ProtocolRangeAndPinDigests) {
 TEST(TableTest, OriginNamesTheFile) {
   absl::StatusOr<PolicyTable> table = ParsePolicyTable("* may\n\na.example verify\n");
   ASSERT_TRUE(table.ok());
-  EXPECT_EQ(table->Where(table->Lookup("a.example")), "line 3");
+  EXPECT_EQ(table->Where(table->Find("a.example").line), "line 3");
   table->SetOrigin("org.toml", 20);
-  EXPECT_EQ(table->Where(table->Lookup("a.example")), "org.toml:23");
-  EXPECT_EQ(table->Where(table->default_entry()), "org.toml:21");
+  EXPECT_EQ(table->Where(table->Find("a.example").line), "org.toml:23");
+  EXPECT_EQ(table->Where(table->default_entry().line), "org.toml:21");
   PolicyTable empty;
-  EXPECT_EQ(empty.Where(empty.default_entry()), "built in");
+  EXPECT_EQ(empty.Where(empty.default_entry().line), "built in");
+}
+
+// Keys with the same rule share one entry; each keeps its own line, and a
+// rule that differs in anything gets an entry of its own.
+TEST(TableTest, SameRulesShareAnEntryAndKeepTheirLines) {
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable(
+      "a.example encrypt\n"
+      "b.example encrypt\n"
+      "c.example encrypt min-protocol=TLSv1.3\n"
+      "d.example encrypt testing floor=may\n"
+      "e.example encrypt\n");
+  ASSERT_TRUE(table.ok()) << table.status();
+  const PolicyTable::Match a = table->Find("a.example");
+  const PolicyTable::Match b = table->Find("b.example");
+  const PolicyTable::Match e = table->Find("E.example.");
+  EXPECT_EQ(a.entry, b.entry);
+  EXPECT_EQ(a.entry, e.entry);
+  EXPECT_NE(a.entry, table->Find("c.example").entry);
+  EXPECT_NE(a.entry, table->Find("d.example").entry);
+  EXPECT_EQ(table->Find("c.example").entry->min_version, TlsVersion::kTls13);
+  EXPECT_TRUE(table->Find("d.example").entry->testing);
+  EXPECT_EQ(a.line, 1);
+  EXPECT_EQ(b.line, 2);
+  EXPECT_EQ(table->Find("c.example").line, 3);
+  EXPECT_EQ(e.line, 5);
+  EXPECT_EQ(table->Entries().size(), 5u);
+  // Copies keep their keys, rules and lines.
+  const PolicyTable copy = *table;
+  EXPECT_TRUE(copy.SameRules(*table));
+  EXPECT_EQ(copy.Find("e.example").line, 5);
+  EXPECT_EQ(PrintPolicyTable(copy), PrintPolicyTable(*table));
 }
 
 }  // namespace

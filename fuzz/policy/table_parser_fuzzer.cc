@@ -24,9 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Require(again.ok());
   Require(again->SameRules(*table));
   Require(PrintPolicyTable(*again) == printed);
-  // Every key finds its own entry.
-  for (const auto& [key, entry] : table->entries()) {
-    if (key[0] != '.') Require(table->Find(key).entry == &entry);
+  // Every key finds its own entry and line.
+  for (const PolicyTable::Match& m : table->Entries()) {
+    if (m.key[0] == '.') continue;
+    const PolicyTable::Match found = table->Find(m.key);
+    Require(found.entry == m.entry && found.line == m.line);
   }
   return 0;
 }

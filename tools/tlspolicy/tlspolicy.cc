@@ -289,6 +289,7 @@ int Explain() {
   PolicyInputs in;
   in.entry = match.entry;
   in.entry_key = match.key;
+  in.entry_line = match.line;
   in.dane = dane.has_value() ? &*dane : nullptr;
   in.sts = sts.has_value() ? &*sts : nullptr;
   in.now = now;
@@ -298,9 +299,9 @@ int Explain() {
                                      : std::string())
             << " via MX " << destination.mx_host << "\n"
             << "entry: " << PrintEntry(match.key, *match.entry) << " ("
-            << table->Where(*match.entry) << ")\n"
+            << table->Where(match.line) << ")\n"
             << "default: " << LevelName(table->default_entry().level)
-            << (table->has_default() ? absl::StrCat(" ('*', ", table->Where(table->default_entry()), ")")
+            << (table->has_default() ? absl::StrCat(" ('*', ", table->Where(table->default_entry().line), ")")
                                      : std::string(" (built in: the table has no '*' entry)"))
             << "\n";
   const smtp::PolicyDecision mx = CheckMx(in, destination);
