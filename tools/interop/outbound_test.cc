@@ -252,6 +252,21 @@ struct Evidence {
   bool smtputf8 = true;
 };
 
+// What `find` sees in the server's log for `marker`, polled for up to 15
+// seconds: servers log a session's last lines after the client has gone.
+std::string AwaitEvidence(
+    const Evidence& e,
+    const std::function<std::string(const std::string&, const std::string&)>&
+        find,
+    const std::string& marker) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  for (;;) {
+    std::string evidence = find(e.log(), marker);
+    if (!evidence.empty() || absl::Now() > deadline) return evidence;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
 // The same checks against every server.
 void RunChecks(const Evidence& e, uint16_t port) {
   const std::string& peer = e.peer;
@@ -262,7 +277,8 @@ void RunChecks(const Evidence& e, uint16_t port) {
         port,
         {"--policy=none", "--message=" + OutboundTest::MessageFile(
                                              "out-plain-" + e.name, "ascii")});
-    const std::string evidence = e.plaintext(e.log(), "out-plain-" + e.name);
+    const std::string evidence =
+        AwaitEvidence(e, e.plaintext, "out-plain-" + e.name);
     EXPECT_TRUE(Check(d.Delivered() && d.Tls() == "none" && !evidence.empty(),
                       kArea, peer, "plaintext (--policy none)",
                       d.Status() + " / " + evidence))
@@ -276,7 +292,7 @@ void RunChecks(const Evidence& e, uint16_t port) {
         port, {"--policy=verify", "--mx=" + e.name,
                "--message=" +
                    OutboundTest::MessageFile("out-tls-" + e.name, "ascii")});
-    const std::string evidence = e.tls(e.log(), "out-tls-" + e.name);
+    const std::string evidence = AwaitEvidence(e, e.tls, "out-tls-" + e.name);
     EXPECT_TRUE(Check(d.Delivered() && d.Label() == "verify:verified" &&
                           absl::StartsWith(d.Tls(), "TLSv1.2") &&
                           !evidence.empty(),
@@ -313,7 +329,7 @@ void RunChecks(const Evidence& e, uint16_t port) {
         port, {policy, "--bdat",
                "--message=" + OutboundTest::MessageFile(marker, "8bit")});
     if (e.chunking) {
-      const std::string evidence = e.bdat(e.log(), marker);
+      const std::string evidence = AwaitEvidence(e, e.bdat, marker);
       const std::string stored =
           e.relays && d.Delivered() ? OutboundTest::Downstream(marker) : "";
       EXPECT_TRUE(Check(d.Delivered() && !evidence.empty() &&
@@ -352,7 +368,7 @@ void RunChecks(const Evidence& e, uint16_t port) {
         port, {policy, "--smtputf8", "--to=p\u00e5l@example.org",
                "--message=" + OutboundTest::MessageFile(marker, "utf8")});
     if (e.smtputf8) {
-      const std::string evidence = e.utf8(e.log(), marker);
+      const std::string evidence = AwaitEvidence(e, e.utf8, marker);
       const std::string stored =
           e.relays && d.Delivered() ? OutboundTest::Downstream(marker) : "";
       EXPECT_TRUE(Check(d.Delivered() && !evidence.empty() &&
@@ -419,7 +435,7 @@ void RunChecks(const Evidence& e, uint16_t port) {
         port,
         {"--policy=encrypt", absl::StrCat("--auth=", kUser, ":", kPassword),
          "--message=" + OutboundTest::MessageFile(marker, "ascii")});
-    const std::string evidence = e.auth(e.log(), marker);
+    const std::string evidence = AwaitEvidence(e, e.auth, marker);
     EXPECT_TRUE(Check(d.Delivered() && !evidence.empty(), kArea, peer,
                       "AUTH (PLAIN/LOGIN) inside TLS",
                       d.Status() + " / " + evidence))
@@ -444,7 +460,11 @@ void RunChecks(const Evidence& e, uint16_t port) {
          "--timeout=30", policy},
         absl::Seconds(90));
     if (load.ok()) r = *load;
-    const bool one = e.one_connection(e.log(), 5);
+    bool one = e.one_connection(e.log(), 5);
+    for (int i = 0; !one && i < 150; ++i) {  // up to 15 s, as AwaitEvidence
+      absl::SleepFor(absl::Milliseconds(100));
+      one = e.one_connection(e.log(), 5);
+    }
     EXPECT_TRUE(Check(
         r.exit_code == 0 && absl::StrContains(r.out, "messages: 5 delivered") &&
             one,
@@ -577,8 +597,15 @@ TEST_F(OutboundTest, PostfixSmtpd) {
     return a.empty() ? "" : a.substr(a.find("sasl_method"));
   };
   // Postfix names the protocol in its Received header (RFC 6531 §3.7.3).
-  e.utf8 = [](const std::string& log, const std::string& marker) {
-    const std::string to = Grep(log, "to=<p\u00e5l@example.org>.*status=sent");
+  e.utf8 = [&p](const std::string&, const std::string& marker) {
+    // The relay's "sent" line follows the downstream's reply: wait for it.
+    const absl::StatusOr<std::string> log = p.WaitForLog(
+        [](const std::string& log) {
+          return !Grep(log, "to=<p\u00e5l@example.org>.*status=sent").empty();
+        },
+        absl::Seconds(30));
+    const std::string to =
+        log.ok() ? Grep(*log, "to=<p\u00e5l@example.org>.*status=sent") : "";
     const std::string received =
         Grep(OutboundTest::Downstream(marker),
              "by postfix\\.interop\\.test .* with UTF8SMTPS");
