@@ -65,7 +65,7 @@ ABSL_FLAG(uint64_t, size, 0,
 ABSL_FLAG(std::string, policy, "",
           "the TLS policy for this destination, as a policy table entry: may, "
           "encrypt, verify, secure, dane, dane-only, \"fingerprint "
-          "match=SHA256:...\", ... (docs/policy.md; default: may with "
+          "cert-pin=<SHA-256 hex>\", ... (docs/policy.md; default: may with "
           "--server, dane without: DANE where published, else MTA-STS, else "
           "opportunistic TLS)");
 ABSL_FLAG(std::string, policy_table, "",

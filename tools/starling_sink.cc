@@ -62,8 +62,8 @@ ABSL_FLAG(std::string, long_lines, "pass",
           "a DATA line over --max_line: pass (kept, read in pieces) or reject "
           "(554 5.6.0 at end of data)");
 ABSL_FLAG(std::string, line_endings, "reject",
-          "bare CR or LF in DATA: reject (the message, 550 5.6.11) or "
-          "normalize (stored as CRLF)");
+          "bare CR or LF in DATA: reject (554 5.5.2 and the connection "
+          "closes) or normalize (stored as CRLF)");
 ABSL_FLAG(std::vector<std::string>, disable, {},
           "extensions not to offer: pipelining, chunking, 8bitmime, smtputf8, "
           "dsn, enhancedstatuscodes, requiretls");

@@ -6,11 +6,12 @@
 namespace starling::sink {
 
 std::string ReceivedHeader(const ReceivedFacts& facts) {
-  // RFC 3848 protocol names.
-  const char* with = !facts.esmtp ? "SMTP"
-                     : facts.tls != nullptr
-                         ? (facts.authenticated ? "ESMTPSA" : "ESMTPS")
-                         : (facts.authenticated ? "ESMTPA" : "ESMTP");
+  // Protocol names: RFC 3848, and RFC 6531 §3.7.3 for SMTPUTF8 messages.
+  const std::string with =
+      !facts.esmtp ? "SMTP"
+                   : absl::StrCat(facts.smtputf8 ? "UTF8SMTP" : "ESMTP",
+                                  facts.tls != nullptr ? "S" : "",
+                                  facts.authenticated ? "A" : "");
   std::string header = absl::StrCat("Received: from ", facts.helo, " ([",
                                     facts.peer_ip, "])\r\n");
   if (facts.tls != nullptr) {

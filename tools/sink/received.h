@@ -16,6 +16,7 @@ struct ReceivedFacts {
   std::string by;           // our host name
   bool esmtp = true;
   bool authenticated = false;
+  bool smtputf8 = false;  // the message came with MAIL ... SMTPUTF8
   const TlsFacts* tls = nullptr;  // null: plaintext
   bool client_certificate_requested = false;
   std::string id;

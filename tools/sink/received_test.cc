@@ -1,5 +1,8 @@
 #include "tools/sink/received.h"
 
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace starling::sink {
@@ -58,6 +61,35 @@ TEST(ReceivedTest, ClientCertificate) {
   tls.peer_chain.clear();
   EXPECT_NE(ReceivedHeader(facts).find("(No client certificate presented)"),
             std::string::npos);
+}
+
+// RFC 3848 and RFC 6531 §3.7.3: every combination of SMTPUTF8, TLS and AUTH.
+TEST(ReceivedTest, ProtocolNames) {
+  TlsFacts tls;
+  tls.version = TlsVersion::kTls12;
+  tls.cipher_suite = "X";
+  struct Case {
+    bool smtputf8, tls, authenticated;
+    const char* with;
+  };
+  for (const Case& c : std::vector<Case>{
+           {false, false, false, "ESMTP"},
+           {false, false, true, "ESMTPA"},
+           {false, true, false, "ESMTPS"},
+           {false, true, true, "ESMTPSA"},
+           {true, false, false, "UTF8SMTP"},
+           {true, false, true, "UTF8SMTPA"},
+           {true, true, false, "UTF8SMTPS"},
+           {true, true, true, "UTF8SMTPSA"},
+       }) {
+    ReceivedFacts facts = Base();
+    facts.smtputf8 = c.smtputf8;
+    facts.tls = c.tls ? &tls : nullptr;
+    facts.authenticated = c.authenticated;
+    EXPECT_NE(ReceivedHeader(facts).find(absl::StrCat(" with ", c.with, " id ")),
+              std::string::npos)
+        << c.with;
+  }
 }
 
 TEST(ReceivedTest, HeloWithoutEsmtp) {

@@ -35,6 +35,7 @@ void SinkHandler::Reset() {
   if (writer_ != nullptr) writer_->Abort();
   writer_.reset();
   envelope_ = Envelope();
+  smtputf8_ = false;
   id_.clear();
   failure_.clear();
 }
@@ -57,6 +58,7 @@ bool SinkHandler::OnEvent(smtp::ServerEvent event,
     case ServerEventType::kMailFrom:
       Reset();
       envelope_.sender = event.command.path ? event.command.path->ToString() : "";
+      smtputf8_ = event.command.mail.smtputf8;
       (void)connection.Accept(now);
       break;
     case ServerEventType::kRcptTo:
@@ -81,6 +83,7 @@ bool SinkHandler::OnEvent(smtp::ServerEvent event,
           facts.by = config_->hostname;
           facts.esmtp = session.esmtp();
           facts.authenticated = !session.authenticated_user().empty();
+          facts.smtputf8 = smtputf8_;
           facts.tls = session.tls();
           facts.client_certificate_requested = config_->client_certificate_requested;
           facts.id = id_;

@@ -49,6 +49,7 @@ class SinkHandler : public io::InboundHandler {
   std::string peer_ip_;
   // The transaction.
   Envelope envelope_;
+  bool smtputf8_ = false;  // the transaction's MAIL carried SMTPUTF8
   std::string id_;
   std::unique_ptr<MessageWriter> writer_;
   std::string failure_;  // the store failed: the message will be refused
