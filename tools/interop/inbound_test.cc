@@ -50,15 +50,6 @@ ProgramResult RunTool(const std::vector<std::string>& argv,
 }
 
 // The first line of `text` matching `pattern` (ECMAScript), or "".
-std::string Grep(const std::string& text, const std::string& pattern) {
-  const std::regex re(pattern);
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    std::string l(line);
-    if (std::regex_search(l, re)) return l;
-  }
-  return "";
-}
-
 // One starling-sink with STARTTLS (a certificate from a test CA), AUTH and
 // eml delivery, shared by every test here.
 class InboundTest : public ::testing::Test {

@@ -45,15 +45,6 @@ const char kEightBit[] =
     "b\xe6rsyltet\xf8y (ISO 8859-1)";
 const char kUtf8Text[] = "Bl\u00e5b\u00e6rsyltet\u00f8y \u2713";
 
-std::string Grep(const std::string& text, const std::string& pattern) {
-  const std::regex re(pattern);
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    std::string l(line);
-    if (std::regex_search(l, re)) return l;
-  }
-  return "";
-}
-
 // What starling-send --json said.
 struct Delivery {
   int exit_code = -1;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <utility>
 
@@ -298,6 +299,15 @@ absl::StatusOr<Certificates> MakeCertificates(
     chmod(file.c_str(), 0644);
   }
   return out;
+}
+
+std::string Grep(const std::string& text, const std::string& pattern) {
+  const std::regex re(pattern);
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    std::string l(line);
+    if (std::regex_search(l, re)) return l;
+  }
+  return "";
 }
 
 std::string VersionLine(const std::vector<std::string>& argv) {

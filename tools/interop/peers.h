@@ -100,6 +100,10 @@ absl::StatusOr<Certificates> MakeCertificates(
 // versions table; "" when it cannot run.
 std::string VersionLine(const std::vector<std::string>& argv);
 
+// The first line of `text` that matches the regular expression `pattern`
+// (evidence for the report); "" when none does.
+std::string Grep(const std::string& text, const std::string& pattern);
+
 // A Postfix instance of its own: config directory, queue, data directory
 // and log under one PeerDirectory, `postfix start-fg` as a child process.
 class PostfixInstance {
