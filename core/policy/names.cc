@@ -56,22 +56,21 @@ std::optional<std::string> NormalizeDnsName(absl::string_view name) {
   return absl::AsciiStrToLower(StripRoot(name));
 }
 
+// The comparisons come before the validity checks: names that differ (most
+// of them) are ruled out without scanning their labels, and equal names are
+// valid together (validity ignores case).
 bool MatchDnsId(absl::string_view presented, absl::string_view reference) {
-  if (!IsValidDnsName(reference)) return false;
   presented = StripRoot(presented);
   if (absl::StartsWith(presented, "*.")) {
     const absl::string_view rest = presented.substr(2);
+    const absl::string_view bare = StripRoot(reference);
+    const size_t dot = bare.find('.');
     // "*.com" would cover a whole TLD: require two labels under the wildcard.
-    if (!IsValidDnsName(rest) ||
-        rest.find('.') == absl::string_view::npos) {
-      return false;
-    }
-    reference = StripRoot(reference);
-    const size_t dot = reference.find('.');
-    if (dot == absl::string_view::npos) return false;
-    return SameName(reference.substr(dot + 1), rest);
+    return dot != absl::string_view::npos &&
+           rest.find('.') != absl::string_view::npos &&
+           SameName(bare.substr(dot + 1), rest) && IsValidDnsName(reference);
   }
-  return IsValidDnsName(presented) && SameName(presented, reference);
+  return SameName(presented, reference) && IsValidDnsName(reference);
 }
 
 bool MatchPattern(absl::string_view presented, absl::string_view pattern) {
@@ -81,16 +80,14 @@ bool MatchPattern(absl::string_view presented, absl::string_view pattern) {
 
 bool MatchBelow(absl::string_view presented, absl::string_view parent) {
   parent = StripRoot(parent);
-  if (!IsValidDnsName(parent)) return false;
   presented = StripRoot(presented);
   if (absl::StartsWith(presented, "*.")) presented.remove_prefix(2);
-  if (!IsValidDnsName(presented) || presented.size() <= parent.size() + 1) {
-    return false;
-  }
+  if (parent.empty() || presented.size() <= parent.size() + 1) return false;
   const absl::string_view tail =
       presented.substr(presented.size() - parent.size());
+  // A valid name whose whole labels end in `parent` makes `parent` valid.
   return presented[presented.size() - parent.size() - 1] == '.' &&
-         absl::EqualsIgnoreCase(tail, parent);
+         absl::EqualsIgnoreCase(tail, parent) && IsValidDnsName(presented);
 }
 
 bool CertificateMatches(const CertificateFacts& leaf,
