@@ -113,8 +113,7 @@ bool AnyToken(absl::string_view suite, F f) {
 
 bool OneOf(absl::string_view token, std::initializer_list<absl::string_view> set) {
   for (absl::string_view s : set) {
-    // The length first: it rules out most names without a call.
-    if (token.size() == s.size() && absl::EqualsIgnoreCase(token, s)) return true;
+    if (token == s) return true;
   }
   return false;
 }
@@ -137,7 +136,12 @@ bool CipherSuiteHasToken(absl::string_view suite, absl::string_view token) {
 
 CipherGrade GradeOfCipherSuite(absl::string_view suite) {
   bool null = false, exp = false, medium = false, low = false, high = false;
-  AnyToken(suite, [&](absl::string_view t) {
+  AnyToken(suite, [&](absl::string_view token) {
+    // The names below are at most 11 letters: compare an upper-case copy.
+    char upper[12];
+    if (token.size() > sizeof(upper)) return false;
+    for (size_t i = 0; i < token.size(); ++i) upper[i] = absl::ascii_toupper(token[i]);
+    const absl::string_view t(upper, token.size());
     null |= OneOf(t, {"NULL"});
     exp |= OneOf(t, {"EXPORT", "EXP"});
     medium |= OneOf(t, {"3DES", "SEED", "IDEA", "EDE", "CBC3"});

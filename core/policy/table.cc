@@ -143,7 +143,8 @@ absl::Status PolicyTable::Add(absl::string_view key, PolicyEntry entry) {
     has_default_ = true;
     return absl::OkStatus();
   }
-  auto [it, inserted] = keys_.try_emplace(*std::move(normal), Slot{0, entry.line});
+  Index& index = IndexFor(*normal);
+  auto [it, inserted] = index.try_emplace(*std::move(normal), Slot{0, entry.line});
   if (!inserted) {
     return absl::AlreadyExistsError(
         absl::StrCat("duplicate destination '", it->first,
@@ -169,16 +170,15 @@ PolicyTable::Match PolicyTable::Find(absl::string_view domain) const {
     domain = lowered;
   }
   const Match fallback{&default_, "*", default_.line};
-  if (!keys_.empty()) {
-    auto it = keys_.find(domain);
-    if (it != keys_.end()) return MatchOf(*it);
+  if (auto it = names_.find(domain); it != names_.end()) return MatchOf(*it);
+  if (!parents_.empty()) {
     // A next-hop key matches only itself, as in Postfix: parent domains
     // belong to recipient domains.
     if (absl::StartsWith(domain, "[")) return fallback;
     for (size_t dot = domain.find('.'); dot != absl::string_view::npos;
          dot = domain.find('.', dot + 1)) {
-      it = keys_.find(domain.substr(dot));
-      if (it != keys_.end()) return MatchOf(*it);
+      auto it = parents_.find(domain.substr(dot));
+      if (it != parents_.end()) return MatchOf(*it);
     }
   }
   return fallback;
@@ -186,20 +186,22 @@ PolicyTable::Match PolicyTable::Find(absl::string_view domain) const {
 
 std::vector<PolicyTable::Match> PolicyTable::Entries() const {
   std::vector<Match> out;
-  out.reserve(keys_.size());
-  for (const auto& kv : keys_) out.push_back(MatchOf(kv));
+  out.reserve(names_.size() + parents_.size());
+  for (const Index* index : {&names_, &parents_}) {
+    for (const auto& kv : *index) out.push_back(MatchOf(kv));
+  }
   return out;
 }
 
 bool PolicyTable::SameRules(const PolicyTable& other) const {
   if (has_default_ != other.has_default_ ||
-      !default_.SameRule(other.default_) || keys_.size() != other.keys_.size()) {
+      !default_.SameRule(other.default_) || size() != other.size()) {
     return false;
   }
-  for (const auto& kv : keys_) {
-    auto it = other.keys_.find(kv.first);
-    if (it == other.keys_.end() ||
-        !rules_[kv.second.rule].SameRule(other.rules_[it->second.rule])) {
+  for (const Match& m : Entries()) {
+    const Index& index = other.IndexFor(m.key);
+    auto it = index.find(m.key);
+    if (it == index.end() || !m.entry->SameRule(other.rules_[it->second.rule])) {
       return false;
     }
   }
@@ -210,8 +212,10 @@ void PolicyTable::SetOrigin(std::string name, int line_offset) {
   origin_ = std::move(name);
   if (line_offset == 0) return;
   if (default_.line > 0) default_.line += line_offset;
-  for (auto& [key, slot] : keys_) {
-    if (slot.line > 0) slot.line += line_offset;
+  for (Index* index : {&names_, &parents_}) {
+    for (auto& [key, slot] : *index) {
+      if (slot.line > 0) slot.line += line_offset;
+    }
   }
 }
 

@@ -62,8 +62,12 @@ class PolicyTable {
   // Keys other than the default, in no particular order, each with its
   // rule and line.
   std::vector<Match> Entries() const;
-  size_t size() const { return keys_.size() + (has_default_ ? 1 : 0); }
-  void Reserve(size_t n) { keys_.reserve(n); }
+  size_t size() const {
+    return names_.size() + parents_.size() + (has_default_ ? 1 : 0);
+  }
+  // Room for `n` keys without growing (parent keys grow as they come: they
+  // are usually few, and a small index stays in cache).
+  void Reserve(size_t n) { names_.reserve(n); }
 
   // Same keys with the same rules (line numbers aside).
   bool SameRules(const PolicyTable& other) const;
@@ -87,7 +91,18 @@ class PolicyTable {
     return {&rules_[kv.second.rule], kv.first, kv.second.line};
   }
 
-  absl::flat_hash_map<std::string, Slot> keys_;
+  using Index = absl::flat_hash_map<std::string, Slot>;
+  // ".parent" keys apart from the others: a lookup that misses its name
+  // probes parents only, in an index that is usually much smaller.
+  Index& IndexFor(absl::string_view key) {
+    return !key.empty() && key[0] == '.' ? parents_ : names_;
+  }
+  const Index& IndexFor(absl::string_view key) const {
+    return !key.empty() && key[0] == '.' ? parents_ : names_;
+  }
+
+  Index names_;    // names and [next-hop] keys
+  Index parents_;  // ".parent" keys
   std::deque<PolicyEntry> rules_;  // distinct rules, line 0
   // Rule hash -> the first rule with that hash (a collision only costs a
   // rule that is not shared).
