@@ -272,7 +272,6 @@ const std::string& LeafDigest(const CertificateFacts& leaf, bool spki,
 struct Outcome {
   bool pass = true;
   absl::string_view result_type;  // when failed
-  std::string why;
 };
 
 // Lazily computed DANE match (several rules and the label may ask).
@@ -287,15 +286,17 @@ struct DaneCache {
   }
 };
 
+// Appends why the check passed or failed to *why (the caller's trace step,
+// so a step is one allocation).
 Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
-                 TlsProblem problem, DaneCache* dane) {
+                 TlsProblem problem, DaneCache* dane, std::string* why) {
   const PolicyEntry& e = *ctx.in.entry;
   const Destination& d = ctx.destination;
   Outcome out;
-  auto fail = [&](absl::string_view type, std::string why) {
+  auto fail = [&](absl::string_view type, absl::string_view text) {
     out.pass = false;
     out.result_type = type;
-    out.why = std::move(why);
+    why->append(text.data(), text.size());
     return out;
   };
   switch (rule.check) {
@@ -307,7 +308,7 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
       return fail("tlsa-invalid", "dane-only, but every TLSA record is unusable");
     case Check::kStsMx:
       if (ctx.in.sts != nullptr && StsMxMatches(*ctx.in.sts, d.mx_host)) {
-        out.why = absl::StrCat("MX ", d.mx_host, " is listed by the MTA-STS policy");
+        absl::StrAppend(why, "MX ", d.mx_host, " is listed by the MTA-STS policy");
         return out;
       }
       return fail("validation-failure",
@@ -360,7 +361,7 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
       if (e.forward_secrecy && !facts->forward_secret) {
         return fail("validation-failure", "no forward secrecy");
       }
-      out.why = absl::StrCat(TlsVersionName(facts->version), " ",
+      absl::StrAppend(why, TlsVersionName(facts->version), " ",
                              facts->cipher_suite);
       return out;
     }
@@ -371,13 +372,13 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
                                  facts->chain_detail.empty() ? "" : ": ",
                                  facts->chain_detail));
       }
-      out.why = absl::StrCat("chain trusted by ", facts->trust_anchor_dn);
+      absl::StrAppend(why, "chain trusted by ", facts->trust_anchor_dn);
       return out;
     case Check::kTrustAnchor:
       for (const std::string& ta : e.trust_anchors) {
         if (facts->chain_verdict == ChainVerdict::kTrusted &&
             SameDistinguishedName(ta, facts->trust_anchor_dn)) {
-          out.why = absl::StrCat("anchor ", ta, " is configured");
+          absl::StrAppend(why, "anchor ", ta, " is configured");
           return out;
         }
       }
@@ -387,7 +388,7 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
     case Check::kName: {
       const NameRefs names = EntryNames(ctx);
       if (LeafNameMatches(*facts, names)) {
-        out.why = absl::StrCat("certificate matches ", NamesText(names));
+        absl::StrAppend(why, "certificate matches ", NamesText(names));
         return out;
       }
       return fail("certificate-host-mismatch",
@@ -401,7 +402,7 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
           for (const std::string& pin : spki ? e.spki_pins : e.cert_pins) {
             const std::string& digest = LeafDigest(*leaf, spki, pin.size());
             if (!digest.empty() && absl::BytesToHexString(digest) == pin) {
-              out.why = absl::StrCat(spki ? "SPKI " : "certificate ",
+              absl::StrAppend(why, spki ? "SPKI " : "certificate ",
                                      PinDigestName(pin), " ", pin,
                                      " is pinned");
               return out;
@@ -422,7 +423,7 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
         for (const IssuerSubjectPin& pin : e.issuer_subject_pins) {
           if (SameDistinguishedName(pin.issuer, leaf->issuer_dn) &&
               SameDistinguishedName(pin.subject, leaf->subject_dn)) {
-            out.why = absl::StrCat("issuer and subject match <I>", pin.issuer,
+            absl::StrAppend(why, "issuer and subject match <I>", pin.issuer,
                                    "<S>", pin.subject);
             return out;
           }
@@ -435,7 +436,7 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
     case Check::kDaneMatch: {
       const DaneMatch& m = dane->Get(ctx, *facts);
       if (m.authenticated) {
-        out.why = m.trace.back();
+        why->append(m.trace.back());
         return out;
       }
       return fail("validation-failure", absl::StrJoin(m.trace, "; "));
@@ -450,7 +451,7 @@ Outcome Evaluate(const Rule& rule, const Context& ctx, const TlsFacts* facts,
         return fail("certificate-host-mismatch",
                     absl::StrCat("certificate is not valid for MX ", d.mx_host));
       }
-      out.why = absl::StrCat("trusted certificate valid for MX ", d.mx_host);
+      absl::StrAppend(why, "trusted certificate valid for MX ", d.mx_host);
       return out;
     default:
       break;
@@ -510,6 +511,9 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
   ConnectionEvaluation eval;
   PolicyDecision& decision = eval.decision;
   std::vector<std::string>& trace = decision.trace;
+  // The header, up to three context lines, a line per rule, a pin line and
+  // the verdict: one allocation for the list.
+  trace.reserve(rules.size() + 6);
   std::string header = absl::StrCat("table: '", in.entry_key, "'");
   if (in.entry_line > 0 && in.entry_origin.empty()) {
     absl::StrAppend(&header, " (line ", in.entry_line, ")");
@@ -559,7 +563,9 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
   SessionClass session;
   for (const Rule& rule : rules) {
     mandatory |= rule.enforced && NeedsTls(rule.check);
-    const Outcome o = Evaluate(rule, ctx, facts, problem, &dane);
+    std::string step = absl::StrCat("ok: ", CheckName(rule.check), " (",
+                                    SourceName(rule.source), "): ");
+    const Outcome o = Evaluate(rule, ctx, facts, problem, &dane, &step);
     if (rule.check == Check::kPins) {
       pins_evaluated = true;
       pins_matched |= o.pass;
@@ -577,11 +583,10 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
     }
     session.any_failure |= !o.pass;
     session.anchor_failed |= !o.pass && rule.check == Check::kTrustAnchor;
-    const absl::string_view status =
-        o.pass ? "ok" : (rule.enforced ? "FAIL" : "testing, would fail");
-    std::string step = absl::StrCat(status, ": ", CheckName(rule.check), " (",
-                                    SourceName(rule.source), "): ", o.why);
-    if (!o.pass) absl::StrAppend(&step, " [", o.result_type, "]");
+    if (!o.pass) {
+      step.replace(0, 2, rule.enforced ? "FAIL" : "testing, would fail");
+      absl::StrAppend(&step, " [", o.result_type, "]");
+    }
     if (o.pass) {
       trace.push_back(std::move(step));
       continue;
@@ -614,12 +619,13 @@ ConnectionEvaluation Decide(const PolicyInputs& in, const Destination& d,
   // are evaluated for that alone and never refuse anything.
   if (!pins_evaluated && facts != nullptr &&
       (!e.cert_pins.empty() || !e.spki_pins.empty())) {
+    std::string step = "pin (table, not checked at this level): ";
     const Outcome o = Evaluate({Check::kPins, Source::kEntry, false}, ctx, facts,
-                               problem, &dane);
+                               problem, &dane, &step);
     pins_matched = o.pass;
-    trace.push_back(absl::StrCat(
-        "pin (table, not checked at this level): ", o.why,
-        o.pass ? ": authenticates the hop" : ": the hop is not authenticated by pin"));
+    step.append(o.pass ? ": authenticates the hop"
+                       : ": the hop is not authenticated by pin");
+    trace.push_back(std::move(step));
   }
   // A failed handshake where TLS was optional still defers this attempt
   // (the connection is gone): that is a failure, and TLS-RPT calls it
@@ -748,11 +754,13 @@ PolicyDecision CheckMx(const PolicyInputs& in, const Destination& d) {
     mandatory |= rule.enforced && NeedsTls(rule.check);
     if (NeedsTls(rule.check)) continue;
     DaneCache unused;
-    const Outcome o = Evaluate(rule, ctx, nullptr, TlsProblem::kNotAttempted, &unused);
+    std::string why;
+    const Outcome o =
+        Evaluate(rule, ctx, nullptr, TlsProblem::kNotAttempted, &unused, &why);
     if (o.pass) continue;
     decision.trace.push_back(absl::StrCat(
         rule.enforced ? "FAIL: " : "testing, would fail: ", CheckName(rule.check),
-        ": ", o.why, " [", o.result_type, "]"));
+        ": ", why, " [", o.result_type, "]"));
     if (decision.tlsrpt_result_type.empty() || (rule.enforced && !refused)) {
       decision.tlsrpt_result_type = std::string(o.result_type);
     }
