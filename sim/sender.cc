@@ -633,20 +633,15 @@ void Sender::CheckConnection(const std::string& domain, DomainQueue& queue) {
   Connection& connection = *queue.run->connection;
   if (connection.finishing) return;
   if (!connection.link->finished()) {
-    // Replies move the session's deadline: watch the new one.
+    // Replies move the session's deadline, mostly later: a watch due no
+    // later than the new deadline stays (it looks again when it fires), so
+    // only an earlier deadline re-arms it.
     const absl::Time deadline = connection.client->session().NextDeadline();
-    if (deadline != connection.session_watch_time) {
+    if (deadline < connection.session_watch_time) {
       if (connection.session_watch.sequence != 0) {
         scheduler_->Cancel(connection.session_watch);
       }
-      connection.session_watch = EventHandle();
-      connection.session_watch_time = deadline;
-      if (deadline != absl::InfiniteFuture()) {
-        connection.session_watch = scheduler_->At(
-            deadline, [this, domain, deadline] {
-              WatchSession(domain, deadline, /*again=*/false);
-            });
-      }
+      ArmSessionWatch(domain, connection, deadline);
     }
     return;
   }
@@ -654,6 +649,17 @@ void Sender::CheckConnection(const std::string& domain, DomainQueue& queue) {
   // Not from inside the link's callback: finishing destroys the link.
   connection.finish_event = scheduler_->After(
       absl::ZeroDuration(), [this, domain] { FinishConnection(domain); });
+}
+
+void Sender::ArmSessionWatch(const std::string& domain, Connection& connection,
+                             absl::Time deadline) {
+  connection.session_watch = EventHandle();
+  connection.session_watch_time = deadline;
+  if (deadline == absl::InfiniteFuture()) return;
+  connection.session_watch =
+      scheduler_->At(deadline, [this, domain, deadline] {
+        WatchSession(domain, deadline, /*again=*/false);
+      });
 }
 
 // A client whose session timer fired (RFC 5321 §4.5.3.2: greeting, command,
@@ -672,9 +678,13 @@ void Sender::WatchSession(const std::string& domain, absl::Time deadline,
   if (c.finishing || c.link->finished()) return;
   const smtp::ClientSession& session = c.client->session();
   if (!session.closed()) {
-    // The endpoint's timer for this deadline may run after this event: look
-    // again once it has (events at one time run in scheduling order).
-    if (!again && session.NextDeadline() <= deadline) {
+    const absl::Time next = session.NextDeadline();
+    if (next > deadline) {
+      // The deadline moved on since this watch was armed: watch the new one.
+      if (next != absl::InfiniteFuture()) ArmSessionWatch(domain, c, next);
+    } else if (!again) {
+      // The endpoint's timer for this deadline may run after this event:
+      // look again once it has (events at one time run in scheduling order).
       c.session_watch_time = deadline;
       c.session_watch = scheduler_->After(
           absl::ZeroDuration(), [this, domain, deadline] {

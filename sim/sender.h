@@ -231,6 +231,9 @@ class Sender {
   bool Connect(const std::string& domain, Run& run,
                smtp::Destination destination, smtp::PolicyDecision check);
   void CheckConnection(const std::string& domain, DomainQueue& queue);
+  // Schedules WatchSession at `deadline` (none for InfiniteFuture()).
+  void ArmSessionWatch(const std::string& domain, Connection& connection,
+                       absl::Time deadline);
   // Ends the connection when its client session gave up on a timer while
   // the link is still open (a stalled server).
   // `again`: the second look at the same deadline.
