@@ -1,7 +1,9 @@
 #include "core/policy/table.h"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -131,6 +133,66 @@ uint64_t RuleHash(const PolicyEntry& e) {
 
 }  // namespace
 
+PolicyTable::PolicyTable()
+    : keys_(std::make_unique<std::string>()),
+      names_(NewIndex()),
+      parents_(NewIndex()) {}
+
+PolicyTable::PolicyTable(const PolicyTable& other)
+    : keys_(std::make_unique<std::string>(*other.keys_)),
+      names_(NewIndex()),
+      parents_(NewIndex()),
+      rules_(other.rules_),
+      rule_by_hash_(other.rule_by_hash_),
+      default_(other.default_),
+      has_default_(other.has_default_),
+      origin_(other.origin_) {
+  // Same offsets into an equal text.
+  names_.reserve(other.names_.size());
+  names_.insert(other.names_.begin(), other.names_.end());
+  parents_.reserve(other.parents_.size());
+  parents_.insert(other.parents_.begin(), other.parents_.end());
+}
+
+PolicyTable& PolicyTable::operator=(const PolicyTable& other) {
+  if (this != &other) *this = PolicyTable(other);
+  return *this;
+}
+
+void PolicyTable::Reserve(size_t n) { names_.reserve(n); }
+
+PolicyTable::KeyRef PolicyTable::MakeKey(absl::string_view key,
+                                         std::string* text) {
+  KeyRef ref;
+  if (key.size() <= KeyRef::kInline) {
+    std::memcpy(ref.bytes, key.data(), key.size());
+    ref.bytes[15] = static_cast<char>(key.size());
+    return ref;
+  }
+  const uint32_t offset = static_cast<uint32_t>(text->size());
+  const uint32_t size = static_cast<uint32_t>(key.size());
+  text->append(key.data(), key.size());
+  std::memcpy(ref.bytes, &offset, 4);
+  std::memcpy(ref.bytes + 4, &size, 4);
+  ref.bytes[15] = static_cast<char>(KeyRef::kLong);
+  return ref;
+}
+
+absl::string_view PolicyTable::View(const std::string& text, const KeyRef& k) {
+  const uint8_t tag = static_cast<uint8_t>(k.bytes[15]);
+  if (tag != KeyRef::kLong) return absl::string_view(k.bytes, tag);
+  uint32_t offset, size;
+  std::memcpy(&offset, k.bytes, 4);
+  std::memcpy(&size, k.bytes + 4, 4);
+  return absl::string_view(text).substr(offset, size);
+}
+
+void PolicyTable::KeyBatch::Add(absl::string_view key, uint32_t rule, int line) {
+  keys.push_back({static_cast<uint32_t>(text.size()),
+                  static_cast<uint32_t>(key.size()), rule, line});
+  text.append(key.data(), key.size());
+}
+
 absl::Status PolicyTable::Add(absl::string_view key, PolicyEntry entry) {
   absl::StatusOr<std::string> normal = NormalizeTableKey(key);
   if (!normal.ok()) return normal.status();
@@ -144,22 +206,82 @@ absl::Status PolicyTable::Add(absl::string_view key, PolicyEntry entry) {
     return absl::OkStatus();
   }
   Index& index = IndexFor(*normal);
-  auto [it, inserted] = index.try_emplace(*std::move(normal), Slot{0, entry.line});
-  if (!inserted) {
+  if (auto it = index.find(*normal); it != index.end()) {
     return absl::AlreadyExistsError(
-        absl::StrCat("duplicate destination '", it->first,
+        absl::StrCat("duplicate destination '", KeyOf(it->first),
                      "' (first on line ", it->second.line, ")"));
   }
+  const KeyRef ref = MakeKey(*normal, keys_.get());
+  const int line = entry.line;
+  index.emplace(ref, Slot{InternRule(std::move(entry)), line});
+  return absl::OkStatus();
+}
+
+uint32_t PolicyTable::InternRule(PolicyEntry entry) {
   entry.line = 0;
   const auto [same, fresh] =
       rule_by_hash_.try_emplace(RuleHash(entry), static_cast<uint32_t>(rules_.size()));
-  if (!fresh && rules_[same->second].SameRule(entry)) {
-    it->second.rule = same->second;
-  } else {
-    it->second.rule = static_cast<uint32_t>(rules_.size());
-    rules_.push_back(std::move(entry));
+  if (!fresh && rules_[same->second].SameRule(entry)) return same->second;
+  rules_.push_back(std::move(entry));
+  return static_cast<uint32_t>(rules_.size() - 1);
+}
+
+std::vector<Diagnostic> PolicyTable::AddKeys(KeyBatch batch) {
+  // Inserting a million keys at random slots of a large index costs a cache
+  // (and TLB) miss per key. Abseil's SwissTable starts a key's probe at the
+  // hash bits above its 7-bit tag, masked by the capacity (a per-table salt
+  // XORed in maps aligned regions onto aligned regions): inserting in the
+  // order of those bits writes the index region by region. Were the layout
+  // to change, the order would only cost speed. Equal keys sort by line, so
+  // the later one is the duplicate.
+  const absl::string_view text = batch.text;
+  auto key_of = [&](const KeyBatch::Key& k) {
+    return text.substr(k.offset, k.size);
+  };
+  size_t parents = 0;
+  for (const KeyBatch::Key& k : batch.keys) {
+    parents += k.size > 0 && text[k.offset] == '.';
   }
-  return absl::OkStatus();
+  names_.reserve(names_.size() + batch.keys.size() - parents);
+  parents_.reserve(parents_.size() + parents);
+  struct Order {
+    size_t place;
+    int line;
+    bool parent;
+    uint32_t at;
+  };
+  std::vector<Order> order;
+  order.reserve(batch.keys.size());
+  for (size_t i = 0; i < batch.keys.size(); ++i) {
+    const absl::string_view key = key_of(batch.keys[i]);
+    const size_t hash = absl::Hash<absl::string_view>()(key);
+    order.push_back({(hash >> 7) & IndexFor(key).capacity(), batch.keys[i].line,
+                     !key.empty() && key[0] == '.', static_cast<uint32_t>(i)});
+  }
+  std::sort(order.begin(), order.end(), [](const Order& a, const Order& b) {
+    return std::tie(a.parent, a.place, a.line) < std::tie(b.parent, b.place, b.line);
+  });
+  std::vector<Diagnostic> duplicates;
+  for (size_t i = 0; i < order.size(); ++i) {
+    // The keys are read in index order, i.e. at random: fetch ahead.
+    constexpr size_t kAhead = 8;
+    if (i + kAhead < order.size()) {
+      __builtin_prefetch(text.data() + batch.keys[order[i + kAhead].at].offset);
+    }
+    const KeyBatch::Key& k = batch.keys[order[i].at];
+    Index& index = order[i].parent ? parents_ : names_;
+    const size_t text_size = keys_->size();
+    auto [it, inserted] =
+        index.try_emplace(MakeKey(key_of(k), keys_.get()), Slot{k.rule, k.line});
+    if (!inserted) {
+      keys_->resize(text_size);
+      duplicates.push_back(
+          {k.line, Diagnostic::Severity::kError,
+           absl::StrCat("duplicate destination '", KeyOf(it->first),
+                        "' (first on line ", it->second.line, ")")});
+    }
+  }
+  return duplicates;
 }
 
 PolicyTable::Match PolicyTable::Find(absl::string_view domain) const {
@@ -343,7 +465,10 @@ class TableParser {
 
   void Parse(absl::string_view text) {
     // At most one entry per line: the index never has to grow.
-    table_.Reserve(std::count(text.begin(), text.end(), '\n') + 1);
+    const size_t lines = std::count(text.begin(), text.end(), '\n') + 1;
+    table_.Reserve(lines);
+    keys_.keys.reserve(lines);
+    keys_.text.reserve(text.size() / 2);
     int line_number = 0;
     std::optional<PendingEntry> pending;
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -368,23 +493,62 @@ class TableParser {
       for (Token& t : *tokens) pending->tokens.emplace_back(std::move(t), line_number);
     }
     if (pending.has_value()) Finish(*pending);
+    for (Diagnostic& d : table_.AddKeys(std::move(keys_))) {
+      Error(d.line, std::move(d.message));
+    }
+    keys_ = {};
   }
 
   PolicyTable& table() { return table_; }
 
  private:
+  // A rule text seen before on a line without errors: its rule and the
+  // warnings it drew (the same for every line that repeats it).
+  struct KnownRule {
+    uint32_t rule;
+    std::vector<std::string> warnings;
+  };
+  // Large tables repeat a handful of rules; a few thousand texts cover them
+  // without letting a table of distinct rules grow the memo without bound.
+  static constexpr size_t kMaxKnownRules = 4096;
+
   void Error(int line, std::string message) {
     diagnostics_->push_back({line, Severity::kError, std::move(message)});
+    ++errors_;
+  }
+
+  // The entry's tokens after the key, each with its quoting: equal texts
+  // parse to equal rules with equal warnings.
+  static std::string RuleText(const std::vector<std::pair<Token, int>>& tokens) {
+    std::string text;
+    for (size_t i = 1; i < tokens.size(); ++i) {
+      text.push_back(tokens[i].first.quoted ? '\1' : '\2');
+      text.append(tokens[i].first.text);
+    }
+    return text;
   }
 
   void Finish(const PendingEntry& pending) {
     const std::vector<std::pair<Token, int>>& tokens = pending.tokens;
-    const size_t errors_before = CountErrors();
+    const size_t errors_before = errors_;
     absl::StatusOr<std::string> key = NormalizeTableKey(tokens[0].first.text);
     if (!key.ok()) Error(pending.line, std::string(key.status().message()));
     if (tokens.size() < 2) {
       Error(pending.line, absl::StrCat("destination '", tokens[0].first.text,
                                        "' has no security level"));
+      return;
+    }
+    // The default is added at once (the parser reports its duplicate
+    // there), every other key in bulk at the end.
+    const bool is_default = key.ok() && *key == "*";
+    std::string rule_text = RuleText(tokens);
+    if (auto known = known_rules_.find(rule_text);
+        known != known_rules_.end() && !is_default) {
+      if (!key.ok()) return;
+      for (const std::string& warning : known->second.warnings) {
+        diagnostics_->push_back({pending.line, Severity::kWarning, warning});
+      }
+      keys_.Add(*key, known->second.rule, pending.line);
       return;
     }
     PolicyEntry entry;
@@ -429,7 +593,8 @@ class TableParser {
     if (domain_validation && !saw_tls_domain) {
       Error(pending.line, "domain-validation needs tls-domain=NAME");
     }
-    if (CountErrors() != errors_before || !key.ok()) return;
+    if (errors_ != errors_before || !key.ok()) return;
+    const size_t warnings_before = diagnostics_->size();
     if (absl::Status versions = CheckProtocols(entry); !versions.ok()) {
       Error(pending.line, std::string(versions.message()));
       return;
@@ -450,16 +615,22 @@ class TableParser {
                                "floor= only matters with testing"});
     }
     LintEntry(entry, diagnostics_);
-    absl::Status added = table_.Add(*key, std::move(entry));
-    if (!added.ok()) Error(pending.line, std::string(added.message()));
+    KnownRule known;
+    for (size_t i = warnings_before; i < diagnostics_->size(); ++i) {
+      known.warnings.push_back((*diagnostics_)[i].message);
+    }
+    if (is_default) {
+      absl::Status added = table_.Add(*key, std::move(entry));
+      if (!added.ok()) Error(pending.line, std::string(added.message()));
+      return;
+    }
+    known.rule = table_.InternRule(std::move(entry));
+    keys_.Add(*key, known.rule, pending.line);
+    if (known_rules_.size() < kMaxKnownRules) {
+      known_rules_.emplace(std::move(rule_text), std::move(known));
+    }
   }
 
-  size_t CountErrors() const {
-    return std::count_if(diagnostics_->begin(), diagnostics_->end(),
-                         [](const Diagnostic& d) {
-                           return d.severity == Severity::kError;
-                         });
-  }
 
   static absl::Status Apply(const std::string& name, absl::string_view value,
                             PolicyEntry* entry) {
@@ -555,7 +726,10 @@ class TableParser {
   }
 
   std::vector<Diagnostic>* diagnostics_;
+  size_t errors_ = 0;
   PolicyTable table_;
+  PolicyTable::KeyBatch keys_;
+  absl::flat_hash_map<std::string, KnownRule> known_rules_;
 };
 
 void SortDiagnostics(std::vector<Diagnostic>* diagnostics) {

@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -43,14 +45,41 @@ class PolicyTable {
  public:
   struct Match {
     const PolicyEntry* entry;  // never null; its `line` is not the key's
-    absl::string_view key;     // "*" for the default
+    absl::string_view key;     // "*" for the default; valid until the table changes
     int line = 0;              // where the key was defined (0: built in)
   };
+
+  PolicyTable();
+  // The indexes refer to the key text by offset: a copy rebuilds them over
+  // its own copy of the text.
+  PolicyTable(const PolicyTable& other);
+  PolicyTable& operator=(const PolicyTable& other);
+  PolicyTable(PolicyTable&&) = default;
+  PolicyTable& operator=(PolicyTable&&) = default;
 
   // Adds an entry defined on `entry.line`; `key` must be "*", a DNS name or
   // "." + a DNS name (case-insensitive, a trailing dot ignored). Fails on a
   // bad or duplicate key.
   absl::Status Add(absl::string_view key, PolicyEntry entry);
+
+  // The bulk path (the text parser's): a rule stored once, then keys that
+  // name it, gathered into one text. AddKeys inserts in the order the index
+  // lays keys out (by hash), so each region of a large index is written
+  // while it is in cache; it returns an error per key already present (the
+  // key on the later line is the duplicate).
+  struct KeyBatch {
+    struct Key {
+      uint32_t offset;  // into text
+      uint32_t size;
+      uint32_t rule;  // from InternRule
+      int line;
+    };
+    std::string text;  // the keys, NormalizeTableKey's form, not "*"
+    std::vector<Key> keys;
+    void Add(absl::string_view key, uint32_t rule, int line);
+  };
+  uint32_t InternRule(PolicyEntry entry);
+  std::vector<Diagnostic> AddKeys(KeyBatch batch);
 
   Match Find(absl::string_view domain) const;
   const PolicyEntry& Lookup(absl::string_view domain) const {
@@ -67,7 +96,7 @@ class PolicyTable {
   }
   // Room for `n` keys without growing (parent keys grow as they come: they
   // are usually few, and a small index stays in cache).
-  void Reserve(size_t n) { names_.reserve(n); }
+  void Reserve(size_t n);
 
   // Same keys with the same rules (line numbers aside).
   bool SameRules(const PolicyTable& other) const;
@@ -83,15 +112,54 @@ class PolicyTable {
   std::string Where(int line) const;
 
  private:
+  // A key in the index: up to 15 octets inline (the size in the last
+  // octet), a longer one as {offset, size} into keys_ (last octet kLong).
+  // 16 octets instead of a std::string's 32 and its own allocation.
+  struct KeyRef {
+    static constexpr uint8_t kLong = 0xff;
+    static constexpr size_t kInline = 15;
+    char bytes[16];
+  };
+  // A KeyRef for `key`, appending it to *text when it does not fit inline.
+  static KeyRef MakeKey(absl::string_view key, std::string* text);
   struct Slot {
     uint32_t rule;  // index into rules_
     int line;
   };
-  Match MatchOf(const std::pair<const std::string, Slot>& kv) const {
-    return {&rules_[kv.second.rule], kv.first, kv.second.line};
+  // Hash and equality over KeyRefs and plain names alike (lookups pass
+  // names).
+  struct KeyHash {
+    using is_transparent = void;
+    const std::string* text;
+    size_t operator()(const KeyRef& k) const { return (*this)(View(*text, k)); }
+    size_t operator()(absl::string_view k) const {
+      return absl::Hash<absl::string_view>()(k);
+    }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    const std::string* text;
+    bool operator()(const KeyRef& a, const KeyRef& b) const {
+      return View(*text, a) == View(*text, b);
+    }
+    bool operator()(const KeyRef& a, absl::string_view b) const {
+      return View(*text, a) == b;
+    }
+    bool operator()(absl::string_view a, const KeyRef& b) const {
+      return a == View(*text, b);
+    }
+  };
+  // The key's text: inside `k` itself when inline.
+  static absl::string_view View(const std::string& text, const KeyRef& k);
+  absl::string_view KeyOf(const KeyRef& k) const { return View(*keys_, k); }
+  Match MatchOf(const std::pair<const KeyRef, Slot>& kv) const {
+    return {&rules_[kv.second.rule], KeyOf(kv.first), kv.second.line};
   }
 
-  using Index = absl::flat_hash_map<std::string, Slot>;
+  using Index = absl::flat_hash_map<KeyRef, Slot, KeyHash, KeyEq>;
+  Index NewIndex() const {
+    return Index(0, KeyHash{keys_.get()}, KeyEq{keys_.get()});
+  }
   // ".parent" keys apart from the others: a lookup that misses its name
   // probes parents only, in an index that is usually much smaller.
   Index& IndexFor(absl::string_view key) {
@@ -101,6 +169,9 @@ class PolicyTable {
     return !key.empty() && key[0] == '.' ? parents_ : names_;
   }
 
+  // The text of keys too long to be inline, back to back (on the heap:
+  // moving the table keeps the indexes' pointer to it valid).
+  std::unique_ptr<std::string> keys_;
   Index names_;    // names and [next-hop] keys
   Index parents_;  // ".parent" keys
   std::deque<PolicyEntry> rules_;  // distinct rules, line 0

@@ -201,5 +201,61 @@ TEST(TableTest, SameRulesShareAnEntryAndKeepTheirLines) {
   EXPECT_EQ(PrintPolicyTable(copy), PrintPolicyTable(*table));
 }
 
+// A rule text repeated on many lines is parsed once: every line still gets
+// its warnings, keys of every length keep their own line, a duplicate is
+// named at its later line, and copies and moves keep the long keys (kept
+// apart from the index) intact.
+TEST(TableTest, RepeatedRulesAndLongKeys) {
+  const std::string long_name = "a-rather-long-mail-host-name.example.net";
+  const std::string text =
+      "short.example encrypt forward-secrecy=no\n"
+      "# a comment\n" +
+      long_name + " encrypt forward-secrecy=no\n"
+      ".parents-have-long-keys-too.example encrypt forward-secrecy=no\n"
+      "other.example encrypt\n"
+      "  forward-secrecy=no\n";
+  const std::vector<Diagnostic> d = LintPolicyTable(text);
+  std::vector<int> warned;
+  for (const Diagnostic& x : d) {
+    EXPECT_EQ(x.severity, Diagnostic::Severity::kWarning) << x.ToString();
+    warned.push_back(x.line);
+  }
+  EXPECT_EQ(warned, (std::vector<int>{1, 3, 4, 5}));
+
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable(text);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->Find(long_name).line, 3);
+  EXPECT_EQ(table->Find(long_name).key, long_name);
+  EXPECT_EQ(table->Find("mx.parents-have-long-keys-too.example").line, 4);
+  EXPECT_EQ(table->Find("other.example").line, 5);
+  EXPECT_EQ(table->Find("short.example").entry, table->Find(long_name).entry);
+
+  PolicyTable copy = *table;
+  const PolicyTable moved = std::move(*table);
+  for (const PolicyTable* t : {static_cast<const PolicyTable*>(&copy), &moved}) {
+    EXPECT_EQ(t->Find(long_name).key, long_name);
+    EXPECT_EQ(t->Find("mx.parents-have-long-keys-too.example").key,
+              ".parents-have-long-keys-too.example");
+  }
+  // A copy grows on its own.
+  ASSERT_TRUE(copy.Add("another-rather-long-name.example.org", PolicyEntry{}).ok());
+  EXPECT_EQ(copy.Find(long_name).key, long_name);
+  EXPECT_EQ(copy.Find("another-rather-long-name.example.org").key,
+            "another-rather-long-name.example.org");
+  EXPECT_EQ(moved.Find("another-rather-long-name.example.org").key, "*");
+  EXPECT_EQ(copy.Add(long_name, PolicyEntry{}).message(),
+            "duplicate destination '" + long_name + "' (first on line 3)");
+
+  EXPECT_EQ(ParsePolicyTable(text + "x.example may\n" + long_name + ". may\n")
+                .status()
+                .message(),
+            "line 8: duplicate destination '" + long_name + "' (first on line 3)");
+  // The first error by line wins, whether found while parsing or at the end.
+  EXPECT_EQ(ParsePolicyTable(long_name + " may\n" + long_name + " may\nx.example bogus\n")
+                .status()
+                .message(),
+            "line 2: duplicate destination '" + long_name + "' (first on line 1)");
+}
+
 }  // namespace
 }  // namespace starling::policy
