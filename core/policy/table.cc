@@ -1,9 +1,9 @@
 #include "core/policy/table.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <optional>
-#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -244,32 +244,37 @@ std::vector<Diagnostic> PolicyTable::AddKeys(KeyBatch batch) {
   }
   names_.reserve(names_.size() + batch.keys.size() - parents);
   parents_.reserve(parents_.size() + parents);
+  // One 64-bit sort key: parent keys last, then the place (its top 31
+  // bits), then the line.
   struct Order {
-    size_t place;
-    int line;
-    bool parent;
-    uint32_t at;
+    uint64_t rank;
+    KeyBatch::Key key;
   };
   std::vector<Order> order;
   order.reserve(batch.keys.size());
-  for (size_t i = 0; i < batch.keys.size(); ++i) {
-    const absl::string_view key = key_of(batch.keys[i]);
-    const size_t hash = absl::Hash<absl::string_view>()(key);
-    order.push_back({(hash >> 7) & IndexFor(key).capacity(), batch.keys[i].line,
-                     !key.empty() && key[0] == '.', static_cast<uint32_t>(i)});
+  for (const KeyBatch::Key& k : batch.keys) {
+    const absl::string_view key = key_of(k);
+    const bool parent = !key.empty() && key[0] == '.';
+    const size_t capacity = IndexFor(key).capacity();
+    const int shift = std::max(0, static_cast<int>(std::bit_width(capacity)) - 31);
+    const uint64_t place =
+        ((absl::Hash<absl::string_view>()(key) >> 7) & capacity) >> shift;
+    order.push_back({(uint64_t{parent} << 63) | (place << 32) |
+                         static_cast<uint32_t>(k.line),
+                     k});
   }
-  std::sort(order.begin(), order.end(), [](const Order& a, const Order& b) {
-    return std::tie(a.parent, a.place, a.line) < std::tie(b.parent, b.place, b.line);
-  });
+  std::sort(order.begin(), order.end(),
+            [](const Order& a, const Order& b) { return a.rank < b.rank; });
+  batch.keys = {};
   std::vector<Diagnostic> duplicates;
   for (size_t i = 0; i < order.size(); ++i) {
-    // The keys are read in index order, i.e. at random: fetch ahead.
+    // The keys' text is read in index order, i.e. at random: fetch ahead.
     constexpr size_t kAhead = 8;
     if (i + kAhead < order.size()) {
-      __builtin_prefetch(text.data() + batch.keys[order[i + kAhead].at].offset);
+      __builtin_prefetch(text.data() + order[i + kAhead].key.offset);
     }
-    const KeyBatch::Key& k = batch.keys[order[i].at];
-    Index& index = order[i].parent ? parents_ : names_;
+    const KeyBatch::Key& k = order[i].key;
+    Index& index = order[i].rank >> 63 ? parents_ : names_;
     const size_t text_size = keys_->size();
     auto [it, inserted] =
         index.try_emplace(MakeKey(key_of(k), keys_.get()), Slot{k.rule, k.line});
@@ -380,8 +385,8 @@ struct Token {
 // Splits one physical line into tokens: whitespace separates, '#' at the
 // start of a token begins a comment, `name="value"` may quote its value
 // (with \" and \\ escapes).
-absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view line) {
-  std::vector<Token> tokens;
+// Appends to *tokens (the caller's, reused line after line).
+absl::Status Tokenize(absl::string_view line, std::vector<Token>* tokens) {
   size_t i = 0;
   while (i < line.size()) {
     const char c = line[i];
@@ -422,9 +427,9 @@ absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view line) {
       }
       token.text.push_back(line[i++]);
     }
-    tokens.push_back(std::move(token));
+    tokens->push_back(std::move(token));
   }
-  return tokens;
+  return absl::OkStatus();
 }
 
 bool NeedsQuotes(absl::string_view value) {
@@ -454,7 +459,7 @@ std::optional<bool> ParseYesNo(absl::string_view value) {
 
 // One destination being parsed: its first line and its tokens so far.
 struct PendingEntry {
-  int line = 0;
+  int line = 0;  // 0: none
   std::vector<std::pair<Token, int>> tokens;  // token, physical line
 };
 
@@ -470,29 +475,32 @@ class TableParser {
     keys_.keys.reserve(lines);
     keys_.text.reserve(text.size() / 2);
     int line_number = 0;
-    std::optional<PendingEntry> pending;
+    // Reused line after line: their buffers are allocated once.
+    PendingEntry pending;
+    std::vector<Token> tokens;
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
       ++line_number;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      absl::StatusOr<std::vector<Token>> tokens = Tokenize(line);
-      if (!tokens.ok()) {
-        Error(line_number, std::string(tokens.status().message()));
+      tokens.clear();
+      if (absl::Status status = Tokenize(line, &tokens); !status.ok()) {
+        Error(line_number, std::string(status.message()));
         continue;
       }
-      if (tokens->empty()) continue;
+      if (tokens.empty()) continue;
       const bool continuation = line[0] == ' ' || line[0] == '\t';
       if (continuation) {
-        if (!pending.has_value()) {
+        if (pending.line == 0) {
           Error(line_number, "continuation line without a destination");
           continue;
         }
       } else {
-        if (pending.has_value()) Finish(*pending);
-        pending = PendingEntry{line_number, {}};
+        if (pending.line != 0) Finish(pending);
+        pending.line = line_number;
+        pending.tokens.clear();
       }
-      for (Token& t : *tokens) pending->tokens.emplace_back(std::move(t), line_number);
+      for (Token& t : tokens) pending.tokens.emplace_back(std::move(t), line_number);
     }
-    if (pending.has_value()) Finish(*pending);
+    if (pending.line != 0) Finish(pending);
     for (Diagnostic& d : table_.AddKeys(std::move(keys_))) {
       Error(d.line, std::move(d.message));
     }
