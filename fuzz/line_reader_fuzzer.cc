@@ -4,8 +4,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "core/smtp/line_reader.h"
 
@@ -13,7 +11,10 @@ namespace {
 
 using starling::smtp::LineReader;
 using starling::smtp::LineStatus;
-using Framed = std::vector<std::pair<std::string, LineStatus>>;
+// The framed lines, each as its status, its length and its text, back to
+// back: equal encodings are equal line sequences, at one allocation per run
+// instead of one per line (the fuzzer runs much faster under ASan).
+using Framed = std::string;
 
 void Check(bool ok) {
   if (!ok) std::abort();
@@ -28,7 +29,10 @@ void Feed(LineReader& reader, absl::string_view piece, Framed& out) {
       Check(text.find('\r') == absl::string_view::npos);
     }
     if (line->status == LineStatus::kTooLong) Check(text.empty());
-    out.emplace_back(std::string(text), line->status);
+    const uint32_t size = static_cast<uint32_t>(text.size());
+    out.push_back(static_cast<char>(line->status));
+    out.append(reinterpret_cast<const char*>(&size), sizeof(size));
+    out.append(text.data(), text.size());
   }
   Check(piece.empty());
 }
@@ -43,12 +47,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data) + 2,
                                 size - 2);
 
+  // Kept from run to run: no allocation (and no ASan fill) per run.
+  static Framed& whole = *new Framed;
+  static Framed& split = *new Framed;
+  whole.clear();
+  split.clear();
+
   LineReader whole_reader(max_line_length);
-  Framed whole;
   Feed(whole_reader, bytes, whole);
 
   LineReader split_reader(max_line_length);
-  Framed split;
   size_t step = stride;
   for (size_t pos = 0; pos < bytes.size();) {
     Feed(split_reader, bytes.substr(pos, step), split);
