@@ -146,10 +146,8 @@ bool ServerSession::Transit(ServerInput input) {
     lines_.Reset();
     auth_.reset();
     input_.clear();
-    ServerEvent event;
-    event.type = ServerEventType::kClosed;
+    ServerEvent& event = Emit(ServerEventType::kClosed);
     event.reason = std::string(fatal_.message());
-    Emit(std::move(event));
     return false;
   }
   state_ = *next;
@@ -212,8 +210,12 @@ void ServerSession::SendError(int code, absl::string_view enhanced,
   Send(Reply::Make(code, enhanced, text));
 }
 
-void ServerSession::Emit(ServerEvent event) {
-  events_.push_back(std::move(event));
+ServerEvent& ServerSession::Emit(ServerEventType type) {
+  // Built in place; a command's events usually come in ones and twos.
+  if (events_.empty()) events_.reserve(2);
+  ServerEvent& event = events_.emplace_back();
+  event.type = type;
+  return event;
 }
 
 bool ServerSession::InMessage() const {
@@ -231,10 +233,8 @@ bool ServerSession::InMessage() const {
 void ServerSession::AbortMessage(absl::string_view reason) {
   if (!InMessage()) return;
   body_.clear();
-  ServerEvent event;
-  event.type = ServerEventType::kMessageAborted;
+  ServerEvent& event = Emit(ServerEventType::kMessageAborted);
   event.reason = std::string(reason);
-  Emit(std::move(event));
 }
 
 void ServerSession::ResetTransaction() {
@@ -255,10 +255,8 @@ void ServerSession::Close(absl::string_view reason) {
   if (!Transit(ServerInput::kClose)) return;
   lines_.Reset();
   auth_.reset();
-  ServerEvent event;
-  event.type = ServerEventType::kClosed;
+  ServerEvent& event = Emit(ServerEventType::kClosed);
   event.reason = std::string(reason);
-  Emit(std::move(event));
 }
 
 void ServerSession::Fatal(SessionError error, absl::string_view reason,
@@ -811,10 +809,8 @@ void ServerSession::OnEhlo(Command command) {
   pending_ehlo_ = command.verb == Verb::kEhlo;
   pending_helo_ = command.domain;
   if (!Transit(InputOf(command.verb))) return;
-  ServerEvent event;
-  event.type = ServerEventType::kHelo;
+  ServerEvent& event = Emit(ServerEventType::kHelo);
   event.command = std::move(command);
-  Emit(std::move(event));
 }
 
 void ServerSession::OnMail(Command command) {
@@ -855,10 +851,8 @@ void ServerSession::OnMail(Command command) {
   binary_body_ = p.body == BodyType::kBinaryMime;
   pending_accept_ = &SenderOk();
   if (!Transit(ServerInput::kMail)) return;
-  ServerEvent event;
-  event.type = ServerEventType::kMailFrom;
+  ServerEvent& event = Emit(ServerEventType::kMailFrom);
   event.command = std::move(command);
-  Emit(std::move(event));
 }
 
 void ServerSession::OnRcpt(Command command) {
@@ -874,10 +868,8 @@ void ServerSession::OnRcpt(Command command) {
   }
   pending_accept_ = &RecipientOk();
   if (!Transit(ServerInput::kRcpt)) return;
-  ServerEvent event;
-  event.type = ServerEventType::kRcptTo;
+  ServerEvent& event = Emit(ServerEventType::kRcptTo);
   event.command = std::move(command);
-  Emit(std::move(event));
 }
 
 void ServerSession::OnData() {
@@ -948,9 +940,7 @@ void ServerSession::OnStartTls(absl::string_view* input) {
   Send(Reply::Make(220, "2.0.0", "Ready to start TLS"));
   if (!Transit(ServerInput::kStartTls)) return;
   lines_.Reset();
-  ServerEvent event;
-  event.type = ServerEventType::kStartTls;
-  Emit(std::move(event));
+  Emit(ServerEventType::kStartTls);
 }
 
 void ServerSession::OnAuth(const Command& command) {
@@ -1024,6 +1014,7 @@ void ServerSession::OnAuthResponse(absl::string_view text) {
     SendError(501, "5.5.2", "Invalid base64 in authentication exchange");
     return;
   }
+  // Built aside: a malformed response below emits nothing.
   ServerEvent event;
   event.type = ServerEventType::kAuth;
   event.auth.mechanism = auth_->mechanism;
@@ -1056,7 +1047,7 @@ void ServerSession::OnAuthResponse(absl::string_view text) {
   }
   pending_accept_ = &AuthSucceeded();
   if (!Transit(ServerInput::kAuthLine)) return;
-  Emit(std::move(event));
+  Emit(event.type) = std::move(event);
 }
 
 // ---- message content ---------------------------------------------------------
@@ -1086,11 +1077,9 @@ void ServerSession::AppendBody(absl::string_view bytes) {
 
 void ServerSession::FlushBody() {
   if (body_.empty()) return;
-  ServerEvent event;
-  event.type = ServerEventType::kMessageData;
+  ServerEvent& event = Emit(ServerEventType::kMessageData);
   event.data = std::move(body_);
   body_.clear();
-  Emit(std::move(event));
 }
 
 bool ServerSession::ScanPlainLines(absl::string_view* input) {
@@ -1274,11 +1263,9 @@ void ServerSession::EndOfMessage() {
   const bool via_bdat = state_ == ServerState::kBdatChunk;
   if (!Transit(ServerInput::kEndOfData)) return;
   pending_accept_ = &MessageAccepted();
-  ServerEvent event;
-  event.type = ServerEventType::kMessageComplete;
+  ServerEvent& event = Emit(ServerEventType::kMessageComplete);
   event.message_size = message_size_;
   event.via_bdat = via_bdat;
-  Emit(std::move(event));
 }
 
 }  // namespace starling::smtp

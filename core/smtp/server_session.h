@@ -222,7 +222,8 @@ class ServerSession {
   void Close(absl::string_view reason);
   void Fatal(SessionError error, absl::string_view reason,
              std::optional<Reply> reply);
-  void Emit(ServerEvent event);
+  // Queues a new event of `type`; the reference is good until the next Emit.
+  ServerEvent& Emit(ServerEventType type);
   void AbortMessage(absl::string_view reason);
   void ResetTransaction();
 
