@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -139,8 +140,12 @@ void AppendReply(const Reply& reply, std::string* out) {
       // CR or LF inside a text would start a new reply line: never send one.
       const size_t at = out->size();
       out->append(text.data(), text.size());
-      std::replace(out->begin() + at, out->end(), '\r', ' ');
-      std::replace(out->begin() + at, out->end(), '\n', ' ');
+      // Texts almost never hold one: look with memchr before rewriting.
+      if (std::memchr(text.data(), '\r', text.size()) != nullptr ||
+          std::memchr(text.data(), '\n', text.size()) != nullptr) {
+        std::replace(out->begin() + at, out->end(), '\r', ' ');
+        std::replace(out->begin() + at, out->end(), '\n', ' ');
+      }
     }
     out->append("\r\n");
   }
