@@ -709,7 +709,8 @@ void ServerSession::ProcessCommandLine(absl::string_view* input) {
   HandleCommand(*std::move(command), input);
 }
 
-void ServerSession::HandleCommand(Command command, absl::string_view* input) {
+void ServerSession::HandleCommand(Command&& command,
+                                  absl::string_view* input) {
   const Verb verb = command.verb;
   if (!NextServerState(state_, InputOf(verb)).has_value()) {
     if (verb == Verb::kBdat) {
@@ -804,7 +805,7 @@ Reply ServerSession::EhloReplyNow() const {
   return EhloReply(caps);
 }
 
-void ServerSession::OnEhlo(Command command) {
+void ServerSession::OnEhlo(Command&& command) {
   ResetTransaction();
   pending_ehlo_ = command.verb == Verb::kEhlo;
   pending_helo_ = command.domain;
@@ -813,7 +814,7 @@ void ServerSession::OnEhlo(Command command) {
   event.command = std::move(command);
 }
 
-void ServerSession::OnMail(Command command) {
+void ServerSession::OnMail(Command&& command) {
   if (options_->require_tls && tls_ == nullptr) {
     Send(Reply::Make(530, "5.7.0", "Must issue a STARTTLS command first"));
     return;
@@ -855,7 +856,7 @@ void ServerSession::OnMail(Command command) {
   event.command = std::move(command);
 }
 
-void ServerSession::OnRcpt(Command command) {
+void ServerSession::OnRcpt(Command&& command) {
   const RcptParameters& p = command.rcpt;
   if ((p.notify || p.orcpt) && (!esmtp_ || !options_->offer_dsn)) {
     Send(Reply::Make(555, "5.5.4", "DSN parameters not supported"));
