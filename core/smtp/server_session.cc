@@ -167,6 +167,15 @@ LineExtensions ServerSession::OfferedLineExtensions() const {
 }
 
 void ServerSession::UpdateLineLimit() {
+  // The limits follow the kind of state, TLS and authentication only: most
+  // transitions (one per command) change none of them.
+  const uint8_t key = static_cast<uint8_t>(
+      (state_ == ServerState::kData           ? 1
+       : state_ == ServerState::kAuthResponse ? 2
+                                              : 3) |
+      (tls_ != nullptr ? 4 : 0) | (auth_user_.empty() ? 8 : 0));
+  if (key == line_limits_for_) return;
+  line_limits_for_ = key;
   size_t limit = options_->max_command_line;
   lines_.set_split_long_lines(state_ == ServerState::kData &&
                               options_->long_data_lines ==

@@ -305,6 +305,8 @@ class ServerSession {
   // "." line end the data: the end is CRLF "." CRLF in every mode.
   bool after_crlf_ = true;
   bool pending_ehlo_ = false;
+  // What the line limits were last set for (UpdateLineLimit); 0: nothing.
+  uint8_t line_limits_for_ = 0;
 };
 
 }  // namespace starling::smtp
