@@ -189,7 +189,7 @@ absl::string_view PolicyTable::View(const std::string& text, const KeyRef& k) {
 
 void PolicyTable::KeyBatch::Add(absl::string_view key, uint32_t rule, int line) {
   keys.push_back({static_cast<uint32_t>(text.size()),
-                  static_cast<uint32_t>(key.size()), rule, line});
+                  static_cast<uint32_t>(key.size()), rule, line, 0});
   text.append(key.data(), key.size());
 }
 
@@ -244,37 +244,32 @@ std::vector<Diagnostic> PolicyTable::AddKeys(KeyBatch batch) {
   }
   names_.reserve(names_.size() + batch.keys.size() - parents);
   parents_.reserve(parents_.size() + parents);
-  // One 64-bit sort key: parent keys last, then the place (its top 31
-  // bits), then the line.
-  struct Order {
-    uint64_t rank;
-    KeyBatch::Key key;
-  };
-  std::vector<Order> order;
-  order.reserve(batch.keys.size());
-  for (const KeyBatch::Key& k : batch.keys) {
+  // One 64-bit rank: parent keys last, then the place (its top 31 bits),
+  // then the line.
+  for (KeyBatch::Key& k : batch.keys) {
     const absl::string_view key = key_of(k);
     const bool parent = !key.empty() && key[0] == '.';
     const size_t capacity = IndexFor(key).capacity();
     const int shift = std::max(0, static_cast<int>(std::bit_width(capacity)) - 31);
     const uint64_t place =
         ((absl::Hash<absl::string_view>()(key) >> 7) & capacity) >> shift;
-    order.push_back({(uint64_t{parent} << 63) | (place << 32) |
-                         static_cast<uint32_t>(k.line),
-                     k});
+    k.rank = (uint64_t{parent} << 63) | (place << 32) |
+             static_cast<uint32_t>(k.line);
   }
+  std::vector<KeyBatch::Key>& order = batch.keys;
   std::sort(order.begin(), order.end(),
-            [](const Order& a, const Order& b) { return a.rank < b.rank; });
-  batch.keys = {};
+            [](const KeyBatch::Key& a, const KeyBatch::Key& b) {
+              return a.rank < b.rank;
+            });
   std::vector<Diagnostic> duplicates;
   for (size_t i = 0; i < order.size(); ++i) {
     // The keys' text is read in index order, i.e. at random: fetch ahead.
     constexpr size_t kAhead = 8;
     if (i + kAhead < order.size()) {
-      __builtin_prefetch(text.data() + order[i + kAhead].key.offset);
+      __builtin_prefetch(text.data() + order[i + kAhead].offset);
     }
-    const KeyBatch::Key& k = order[i].key;
-    Index& index = order[i].rank >> 63 ? parents_ : names_;
+    const KeyBatch::Key& k = order[i];
+    Index& index = k.rank >> 63 ? parents_ : names_;
     const size_t text_size = keys_->size();
     auto [it, inserted] =
         index.try_emplace(MakeKey(key_of(k), keys_.get()), Slot{k.rule, k.line});
@@ -473,7 +468,7 @@ class TableParser {
     const size_t lines = std::count(text.begin(), text.end(), '\n') + 1;
     table_.Reserve(lines);
     keys_.keys.reserve(lines);
-    keys_.text.reserve(text.size() / 2);
+    keys_.text.reserve(text.size());  // keys are shorter than their lines
     int line_number = 0;
     // Reused line after line: their buffers are allocated once.
     PendingEntry pending;

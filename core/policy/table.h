@@ -73,6 +73,7 @@ class PolicyTable {
       uint32_t size;
       uint32_t rule;  // from InternRule
       int line;
+      uint64_t rank;  // AddKeys' own: the order it inserts in
     };
     std::string text;  // the keys, NormalizeTableKey's form, not "*"
     std::vector<Key> keys;
