@@ -163,7 +163,7 @@ void PolicyTable::Reserve(size_t n) { names_.reserve(n); }
 
 PolicyTable::KeyRef PolicyTable::MakeKey(absl::string_view key,
                                          std::string* text) {
-  KeyRef ref;
+  KeyRef ref = {};  // the unused octets too: copies never read garbage
   if (key.size() <= KeyRef::kInline) {
     std::memcpy(ref.bytes, key.data(), key.size());
     ref.bytes[15] = static_cast<char>(key.size());
