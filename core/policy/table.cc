@@ -159,6 +159,25 @@ PolicyTable& PolicyTable::operator=(const PolicyTable& other) {
   return *this;
 }
 
+PolicyTable::PolicyTable(PolicyTable&& other) : PolicyTable() {
+  *this = std::move(other);
+}
+
+PolicyTable& PolicyTable::operator=(PolicyTable&& other) {
+  if (this == &other) return *this;
+  // Swapping an index swaps its hash and equality too, so each index goes
+  // on referring to the text that comes with it.
+  std::swap(keys_, other.keys_);
+  names_.swap(other.names_);
+  parents_.swap(other.parents_);
+  rules_.swap(other.rules_);
+  rule_by_hash_.swap(other.rule_by_hash_);
+  std::swap(default_, other.default_);
+  std::swap(has_default_, other.has_default_);
+  origin_.swap(other.origin_);
+  return *this;
+}
+
 void PolicyTable::Reserve(size_t n) { names_.reserve(n); }
 
 PolicyTable::KeyRef PolicyTable::MakeKey(absl::string_view key,

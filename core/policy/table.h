@@ -54,8 +54,10 @@ class PolicyTable {
   // its own copy of the text.
   PolicyTable(const PolicyTable& other);
   PolicyTable& operator=(const PolicyTable& other);
-  PolicyTable(PolicyTable&&) = default;
-  PolicyTable& operator=(PolicyTable&&) = default;
+  // A moved-from table is an empty table (each index keeps the text it
+  // refers to: the two tables swap both).
+  PolicyTable(PolicyTable&& other);
+  PolicyTable& operator=(PolicyTable&& other);
 
   // Adds an entry defined on `entry.line`; `key` must be "*", a DNS name or
   // "." + a DNS name (case-insensitive, a trailing dot ignored). Fails on a

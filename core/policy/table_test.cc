@@ -243,6 +243,12 @@ TEST(TableTest, RepeatedRulesAndLongKeys) {
   EXPECT_EQ(copy.Find("another-rather-long-name.example.org").key,
             "another-rather-long-name.example.org");
   EXPECT_EQ(moved.Find("another-rather-long-name.example.org").key, "*");
+  // The table moved from is an empty table that works.
+  EXPECT_EQ(table->size(), 0u);
+  ASSERT_TRUE(table->Add(long_name, PolicyEntry{}).ok());
+  const PolicyTable refilled = *table;
+  EXPECT_EQ(refilled.Find(long_name).key, long_name);
+  EXPECT_EQ(moved.Find(long_name).line, 3);
   EXPECT_EQ(copy.Add(long_name, PolicyEntry{}).message(),
             "duplicate destination '" + long_name + "' (first on line 3)");
 
