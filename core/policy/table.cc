@@ -245,6 +245,46 @@ uint32_t PolicyTable::InternRule(PolicyEntry entry) {
   return static_cast<uint32_t>(rules_.size() - 1);
 }
 
+namespace {
+
+// Sorts keys by rank. A large batch is first spread in place over buckets by
+// the rank's top bits (each bucket a region of the index), then each small
+// bucket is sorted while it is in cache: a comparison sort over the whole
+// batch walked it from memory some twenty times.
+void SortByRank(std::vector<PolicyTable::KeyBatch::Key>& keys) {
+  using Key = PolicyTable::KeyBatch::Key;
+  auto by_rank = [](const Key& a, const Key& b) { return a.rank < b.rank; };
+  constexpr int kBucketBits = 12;
+  constexpr size_t kBuckets = size_t{1} << kBucketBits;
+  if (keys.size() < 16 * kBuckets) {
+    std::sort(keys.begin(), keys.end(), by_rank);
+    return;
+  }
+  auto bucket = [](const Key& k) {
+    return static_cast<size_t>(k.rank >> (64 - kBucketBits));
+  };
+  std::vector<size_t> start(kBuckets + 1, 0);
+  for (const Key& k : keys) ++start[bucket(k) + 1];
+  for (size_t b = 0; b < kBuckets; ++b) start[b + 1] += start[b];
+  std::vector<size_t> next(start.begin(), start.end() - 1);
+  for (size_t b = 0; b < kBuckets; ++b) {
+    while (next[b] < start[b + 1]) {
+      Key& k = keys[next[b]];
+      const size_t home = bucket(k);
+      if (home == b) {
+        ++next[b];
+      } else {
+        std::swap(k, keys[next[home]++]);
+      }
+    }
+  }
+  for (size_t b = 0; b < kBuckets; ++b) {
+    std::sort(keys.begin() + start[b], keys.begin() + start[b + 1], by_rank);
+  }
+}
+
+}  // namespace
+
 std::vector<Diagnostic> PolicyTable::AddKeys(KeyBatch batch) {
   // Inserting a million keys at random slots of a large index costs a cache
   // (and TLB) miss per key. Abseil's SwissTable starts a key's probe at the
@@ -269,17 +309,18 @@ std::vector<Diagnostic> PolicyTable::AddKeys(KeyBatch batch) {
     const absl::string_view key = key_of(k);
     const bool parent = !key.empty() && key[0] == '.';
     const size_t capacity = IndexFor(key).capacity();
-    const int shift = std::max(0, static_cast<int>(std::bit_width(capacity)) - 31);
+    // The place's top bits at the top of its 31-bit field, so that the
+    // rank's top bits spread keys evenly over SortByRank's buckets.
+    const int width = static_cast<int>(std::bit_width(capacity));
+    const uint64_t start =
+        (absl::Hash<absl::string_view>()(key) >> 7) & capacity;
     const uint64_t place =
-        ((absl::Hash<absl::string_view>()(key) >> 7) & capacity) >> shift;
+        width > 31 ? start >> (width - 31) : start << (31 - width);
     k.rank = (uint64_t{parent} << 63) | (place << 32) |
              static_cast<uint32_t>(k.line);
   }
   std::vector<KeyBatch::Key>& order = batch.keys;
-  std::sort(order.begin(), order.end(),
-            [](const KeyBatch::Key& a, const KeyBatch::Key& b) {
-              return a.rank < b.rank;
-            });
+  SortByRank(order);
   std::vector<Diagnostic> duplicates;
   for (size_t i = 0; i < order.size(); ++i) {
     // The keys' text is read in index order, i.e. at random: fetch ahead.
@@ -409,6 +450,19 @@ absl::Status Tokenize(absl::string_view line, std::vector<Token>* tokens) {
       continue;
     }
     if (c == '#') break;
+    // Most tokens hold no quote: take them whole. Anything else (a quote, a
+    // control character) goes through the octet-by-octet path below.
+    size_t j = i;
+    while (j < line.size() && line[j] != ' ' && line[j] != '\t' &&
+           line[j] != '"' && static_cast<unsigned char>(line[j]) >= 0x20 &&
+           line[j] != 0x7f) {
+      ++j;
+    }
+    if (j == line.size() || line[j] == ' ' || line[j] == '\t') {
+      tokens->emplace_back().text.assign(line.data() + i, j - i);
+      i = j;
+      continue;
+    }
     Token token;
     while (i < line.size() && line[i] != ' ' && line[i] != '\t') {
       const unsigned char u = static_cast<unsigned char>(line[i]);

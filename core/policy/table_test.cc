@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace starling::policy {
@@ -261,6 +262,33 @@ TEST(TableTest, RepeatedRulesAndLongKeys) {
                 .status()
                 .message(),
             "line 2: duplicate destination '" + long_name + "' (first on line 1)");
+}
+
+// Large tables go through the bucketed sort of the bulk insert: every key
+// keeps its line, and a duplicate is still named at its later line.
+TEST(TableTest, LargeTablesKeepLinesAndFindDuplicates) {
+  std::string text;
+  constexpr int kKeys = 100000;
+  for (int i = 1; i <= kKeys; ++i) {
+    absl::StrAppend(&text, i % 10 == 0 ? "." : "", "host-number-", i,
+                    ".example ", i % 3 == 0 ? "encrypt" : "may", "\n");
+  }
+  absl::StatusOr<PolicyTable> table = ParsePolicyTable(text);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->size(), static_cast<size_t>(kKeys));
+  for (int i : {1, 2, 3, 4999, 65536, 99999, 100000}) {
+    const std::string name = absl::StrCat("host-number-", i, ".example");
+    const PolicyTable::Match m = table->Find(i % 10 == 0 ? "mx." + name : name);
+    EXPECT_EQ(m.line, i) << name;
+    EXPECT_EQ(m.entry->level, i % 3 == 0 ? Level::kEncrypt : Level::kMay) << name;
+  }
+  EXPECT_EQ(ParsePolicyTable(text + "HOST-number-77.example. may\n" +
+                             "host-number-5.example may\n")
+                .status()
+                .message(),
+            absl::StrCat("line ", kKeys + 1,
+                         ": duplicate destination 'host-number-77.example' "
+                         "(first on line 77)"));
 }
 
 }  // namespace
