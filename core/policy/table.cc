@@ -212,13 +212,17 @@ void PolicyTable::KeyBatch::Add(absl::string_view key, uint32_t rule, int line) 
   text.append(key.data(), key.size());
 }
 
+std::string PolicyTable::DuplicateKey(absl::string_view key, int first_line) {
+  return absl::StrCat("duplicate destination '", key, "' (first on line ",
+                      first_line, ")");
+}
+
 absl::Status PolicyTable::Add(absl::string_view key, PolicyEntry entry) {
   absl::StatusOr<std::string> normal = NormalizeTableKey(key);
   if (!normal.ok()) return normal.status();
   if (*normal == "*") {
     if (has_default_) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "duplicate destination '*' (first on line ", default_.line, ")"));
+      return absl::AlreadyExistsError(DuplicateKey("*", default_.line));
     }
     default_ = std::move(entry);
     has_default_ = true;
@@ -227,8 +231,7 @@ absl::Status PolicyTable::Add(absl::string_view key, PolicyEntry entry) {
   Index& index = IndexFor(*normal);
   if (auto it = index.find(*normal); it != index.end()) {
     return absl::AlreadyExistsError(
-        absl::StrCat("duplicate destination '", KeyOf(it->first),
-                     "' (first on line ", it->second.line, ")"));
+        DuplicateKey(KeyOf(it->first), it->second.line));
   }
   const KeyRef ref = MakeKey(*normal, keys_.get());
   const int line = entry.line;
@@ -299,7 +302,7 @@ std::vector<Diagnostic> PolicyTable::AddKeys(KeyBatch batch) {
   };
   size_t parents = 0;
   for (const KeyBatch::Key& k : batch.keys) {
-    parents += k.size > 0 && text[k.offset] == '.';
+    parents += IsParentKey(key_of(k));
   }
   names_.reserve(names_.size() + batch.keys.size() - parents);
   parents_.reserve(parents_.size() + parents);
@@ -307,7 +310,7 @@ std::vector<Diagnostic> PolicyTable::AddKeys(KeyBatch batch) {
   // then the line.
   for (KeyBatch::Key& k : batch.keys) {
     const absl::string_view key = key_of(k);
-    const bool parent = !key.empty() && key[0] == '.';
+    const bool parent = IsParentKey(key);
     const size_t capacity = IndexFor(key).capacity();
     // The place's top bits at the top of its 31-bit field, so that the
     // rank's top bits spread keys evenly over SortByRank's buckets.
@@ -335,10 +338,8 @@ std::vector<Diagnostic> PolicyTable::AddKeys(KeyBatch batch) {
         index.try_emplace(MakeKey(key_of(k), keys_.get()), Slot{k.rule, k.line});
     if (!inserted) {
       keys_->resize(text_size);
-      duplicates.push_back(
-          {k.line, Diagnostic::Severity::kError,
-           absl::StrCat("duplicate destination '", KeyOf(it->first),
-                        "' (first on line ", it->second.line, ")")});
+      duplicates.push_back({k.line, Diagnostic::Severity::kError,
+                            DuplicateKey(KeyOf(it->first), it->second.line)});
     }
   }
   return duplicates;

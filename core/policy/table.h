@@ -163,13 +163,18 @@ class PolicyTable {
   Index NewIndex() const {
     return Index(0, KeyHash{keys_.get()}, KeyEq{keys_.get()});
   }
+  static bool IsParentKey(absl::string_view key) {
+    return !key.empty() && key[0] == '.';
+  }
+  // "duplicate destination 'KEY' (first on line N)".
+  static std::string DuplicateKey(absl::string_view key, int first_line);
   // ".parent" keys apart from the others: a lookup that misses its name
   // probes parents only, in an index that is usually much smaller.
   Index& IndexFor(absl::string_view key) {
-    return !key.empty() && key[0] == '.' ? parents_ : names_;
+    return IsParentKey(key) ? parents_ : names_;
   }
   const Index& IndexFor(absl::string_view key) const {
-    return !key.empty() && key[0] == '.' ? parents_ : names_;
+    return IsParentKey(key) ? parents_ : names_;
   }
 
   // The text of keys too long to be inline, back to back (on the heap:
