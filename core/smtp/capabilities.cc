@@ -113,19 +113,27 @@ absl::StatusOr<EhloCapabilities> ParseEhloReply(const Reply& reply) {
   return caps;
 }
 
-Reply EhloReply(const EhloCapabilities& caps) {
-  Reply reply;
-  reply.code = 250;
-  reply.lines.push_back(caps.greeting.empty()
-                            ? caps.domain
-                            : absl::StrCat(caps.domain, " ", caps.greeting));
-  auto add_if = [&reply](bool on, absl::string_view keyword) {
-    if (on) reply.lines.emplace_back(keyword);
+namespace {
+
+// Calls line(a, b, c) for each line of the EHLO reply that advertises `caps`,
+// in order; the line's text is a, b and c together.
+template <typename LineFn>
+void ForEachEhloLine(const EhloCapabilities& caps, LineFn line) {
+  if (caps.greeting.empty()) {
+    line(caps.domain, "", "");
+  } else {
+    line(caps.domain, " ", caps.greeting);
+  }
+  auto add_if = [&line](bool on, absl::string_view keyword) {
+    if (on) line(keyword, "", "");
   };
   add_if(caps.pipelining, "PIPELINING");
   if (caps.size.has_value()) {
-    reply.lines.push_back(*caps.size == 0 ? std::string("SIZE")
-                                          : absl::StrCat("SIZE ", *caps.size));
+    if (*caps.size == 0) {
+      line("SIZE", "", "");
+    } else {
+      line("SIZE ", absl::AlphaNum(*caps.size).Piece(), "");
+    }
   }
   add_if(caps.eight_bit_mime, "8BITMIME");
   add_if(caps.smtputf8, "SMTPUTF8");
@@ -136,11 +144,35 @@ Reply EhloReply(const EhloCapabilities& caps) {
   add_if(caps.requiretls, "REQUIRETLS");
   add_if(caps.dsn, "DSN");
   if (!caps.auth_mechanisms.empty()) {
-    reply.lines.push_back(
-        absl::StrCat("AUTH ", absl::StrJoin(caps.auth_mechanisms, " ")));
+    line("AUTH ", absl::StrJoin(caps.auth_mechanisms, " "), "");
   }
-  for (const std::string& line : caps.other) reply.lines.push_back(line);
+  for (const std::string& other : caps.other) line(other, "", "");
+}
+
+}  // namespace
+
+Reply EhloReply(const EhloCapabilities& caps) {
+  Reply reply;
+  reply.code = 250;
+  ForEachEhloLine(caps, [&reply](absl::string_view a, absl::string_view b,
+                                 absl::string_view c) {
+    reply.lines.push_back(absl::StrCat(a, b, c));
+  });
   return reply;
+}
+
+void AppendEhloReply(const EhloCapabilities& caps, std::string* out) {
+  size_t count = 0;
+  ForEachEhloLine(caps, [&count](absl::string_view, absl::string_view,
+                                 absl::string_view) { ++count; });
+  std::string text;  // one buffer for every line
+  size_t written = 0;
+  ForEachEhloLine(
+      caps, [&](absl::string_view a, absl::string_view b, absl::string_view c) {
+        text.clear();
+        absl::StrAppend(&text, a, b, c);
+        AppendReplyLine(250, "", text, out, /*last=*/++written == count);
+      });
 }
 
 }  // namespace starling::smtp

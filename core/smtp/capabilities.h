@@ -46,6 +46,10 @@ absl::StatusOr<EhloCapabilities> ParseEhloReply(const Reply& reply);
 // ParseEhloReply for any value it returns.
 Reply EhloReply(const EhloCapabilities& caps);
 
+// The bytes of EhloReply(caps), appended to `out` without building it
+// (control characters in a text become SP, as in Reply::Make).
+void AppendEhloReply(const EhloCapabilities& caps, std::string* out);
+
 }  // namespace starling::smtp
 
 #endif  // STARLING_CORE_SMTP_CAPABILITIES_H_

@@ -20,8 +20,12 @@ EhloCapabilities ParseWire(absl::string_view wire) {
   absl::StatusOr<EhloCapabilities> caps = ParseEhloReply(*reply);
   EXPECT_TRUE(caps.ok()) << caps.status();
   if (!caps.ok()) return {};
-  // Every successful parse round-trips through EhloReply.
+  // Every successful parse round-trips through EhloReply, and the server's
+  // direct form is the same bytes.
   EXPECT_EQ(ParseEhloReply(EhloReply(*caps)).value(), *caps);
+  std::string direct;
+  AppendEhloReply(*caps, &direct);
+  EXPECT_EQ(direct, SerializeReply(EhloReply(*caps)));
   return *caps;
 }
 

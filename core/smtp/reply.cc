@@ -100,55 +100,109 @@ Reply Reply::Make(int code, absl::string_view enhanced,
   return reply;
 }
 
+namespace {
+
+// "c.sss.ddd" written by hand into `buffer` (at least 12 octets); returns its
+// length. This runs for every reply a server sends.
+size_t FormatEnhanced(const EnhancedStatus& status, char* buffer) {
+  char* p = buffer;
+  auto put = [&p](int value) {
+    value = value < 0 ? 0 : value % 1000;
+    if (value >= 100) *p++ = static_cast<char>('0' + value / 100);
+    if (value >= 10) *p++ = static_cast<char>('0' + value / 10 % 10);
+    *p++ = static_cast<char>('0' + value % 10);
+  };
+  put(status.klass);
+  *p++ = '.';
+  put(status.subject);
+  *p++ = '.';
+  put(status.detail);
+  return p - buffer;
+}
+
+// One reply line: code, separator, enhanced code, text, CRLF. The caller
+// makes sure the text holds no CR or LF.
+void AppendLine(int code, bool last, absl::string_view enhanced,
+                absl::string_view text, std::string* out) {
+  // The pieces go to a buffer on the stack and then to `out` at once: a
+  // reply line is a few short pieces, and each append checks capacity.
+  char head[3 + 1 + 16 + 1];
+  char* p = head;
+  *p++ = static_cast<char>('0' + code / 100 % 10);
+  *p++ = static_cast<char>('0' + code / 10 % 10);
+  *p++ = static_cast<char>('0' + code % 10);
+  if (enhanced.empty() && text.empty()) {
+    if (!last) *p++ = '-';
+  } else {
+    *p++ = last ? ' ' : '-';
+    std::memcpy(p, enhanced.data(), enhanced.size());
+    p += enhanced.size();
+    if (!text.empty() && !enhanced.empty()) *p++ = ' ';
+  }
+  const size_t head_size = p - head;
+  const size_t at = out->size();
+  out->resize(at + head_size + text.size() + 2);
+  char* q = out->data() + at;
+  std::memcpy(q, head, head_size);
+  q += head_size;
+  if (!text.empty()) std::memcpy(q, text.data(), text.size());
+  q += text.size();
+  q[0] = '\r';
+  q[1] = '\n';
+}
+
+// Replaces every octet of `text` that no reply line may carry: with
+// kControl all control characters but HT (what Reply::Make does), otherwise
+// CR and LF only (a CR or LF would start a new reply line).
+template <bool kControl>
+void Sanitize(char* begin, char* end) {
+  auto bad = [](char c) {
+    const auto u = static_cast<uint8_t>(c);
+    return kControl ? (u < 0x20 && u != '\t') || u == 0x7f
+                    : u == '\r' || u == '\n';
+  };
+  // Texts almost never hold one: a word-at-a-time look first.
+  if (!HasControl(absl::string_view(begin, end - begin))) return;
+  for (char* c = begin; c != end; ++c) {
+    if (bad(*c)) *c = ' ';
+  }
+}
+
+}  // namespace
+
 void AppendReply(const Reply& reply, std::string* out) {
-  char code[3];
-  code[0] = static_cast<char>('0' + reply.code / 100 % 10);
-  code[1] = static_cast<char>('0' + reply.code / 10 % 10);
-  code[2] = static_cast<char>('0' + reply.code % 10);
-  // "c.sss.ddd" written by hand: this runs for every reply a server sends.
   char enhanced_buffer[16];
   absl::string_view enhanced;
   if (reply.enhanced.has_value()) {
-    char* p = enhanced_buffer;
-    auto put = [&p](int value) {
-      value = value < 0 ? 0 : value % 1000;
-      if (value >= 100) *p++ = static_cast<char>('0' + value / 100);
-      if (value >= 10) *p++ = static_cast<char>('0' + value / 10 % 10);
-      *p++ = static_cast<char>('0' + value % 10);
-    };
-    put(reply.enhanced->klass);
-    *p++ = '.';
-    put(reply.enhanced->subject);
-    *p++ = '.';
-    put(reply.enhanced->detail);
-    enhanced = absl::string_view(enhanced_buffer, p - enhanced_buffer);
+    enhanced = absl::string_view(
+        enhanced_buffer, FormatEnhanced(*reply.enhanced, enhanced_buffer));
   }
   const size_t count = std::max<size_t>(reply.lines.size(), 1);
   for (size_t i = 0; i < count; ++i) {
     const absl::string_view text =
         i < reply.lines.size() ? absl::string_view(reply.lines[i]) : "";
-    out->append(code, 3);
-    if (enhanced.empty() && text.empty()) {
-      if (i + 1 != count) out->push_back('-');
-      out->append("\r\n");
-      continue;
-    }
-    out->push_back(i + 1 == count ? ' ' : '-');
-    out->append(enhanced.data(), enhanced.size());
-    if (!text.empty()) {
-      if (!enhanced.empty()) out->push_back(' ');
-      // CR or LF inside a text would start a new reply line: never send one.
-      const size_t at = out->size();
-      out->append(text.data(), text.size());
-      // Texts almost never hold one: look with memchr before rewriting.
-      if (std::memchr(text.data(), '\r', text.size()) != nullptr ||
-          std::memchr(text.data(), '\n', text.size()) != nullptr) {
-        std::replace(out->begin() + at, out->end(), '\r', ' ');
-        std::replace(out->begin() + at, out->end(), '\n', ' ');
-      }
-    }
-    out->append("\r\n");
+    const size_t at = out->size();
+    AppendLine(reply.code, i + 1 == count, enhanced, text, out);
+    Sanitize<false>(out->data() + at, out->data() + out->size() - 2);
   }
+}
+
+void AppendReplyLine(int code, absl::string_view enhanced,
+                     absl::string_view text, std::string* out, bool last) {
+  char enhanced_buffer[16];
+  size_t enhanced_size = 0;
+  if (!enhanced.empty()) {
+    // As Reply::Make: an invalid code or one of another class is dropped.
+    std::optional<EnhancedStatus> status = EnhancedStatus::Parse(enhanced);
+    if (status.has_value() && status->klass == code / 100) {
+      enhanced_size = FormatEnhanced(*status, enhanced_buffer);
+    }
+  }
+  const size_t at = out->size();
+  AppendLine(code, last, absl::string_view(enhanced_buffer, enhanced_size),
+             text, out);
+  // The code and the enhanced code hold no control characters.
+  Sanitize<true>(out->data() + at, out->data() + out->size() - 2);
 }
 
 std::string SerializeReply(const Reply& reply) {

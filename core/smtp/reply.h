@@ -48,6 +48,13 @@ std::string SerializeReply(const Reply& reply);
 // The same bytes, appended to `out`.
 void AppendReply(const Reply& reply, std::string* out);
 
+// The bytes of Reply::Make(code, enhanced, text), appended to `out` without
+// building the Reply (a server's own one-line replies). With `last` false,
+// the line is a continuation line ("250-...") of a reply that goes on.
+void AppendReplyLine(int code, absl::string_view enhanced,
+                     absl::string_view text, std::string* out,
+                     bool last = true);
+
 // A protocol error that should be answered with a specific reply. The status
 // code is kInvalidArgument and the reply travels as a payload, so a parser can
 // say exactly which reply (e.g. 501 5.5.4) a server should send.

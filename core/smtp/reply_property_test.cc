@@ -174,6 +174,33 @@ RC_GTEST_PROP(ReplyProperty, MakeNeverLetsAControlCharacterThrough, ()) {
   RC_ASSERT(ParseReply(SerializeReply(made)).ok());
 }
 
+// The server's one-line replies skip building a Reply: same bytes, for any
+// code, enhanced code text (valid, of another class, or not one at all),
+// text (control characters included) and position in a reply.
+RC_GTEST_PROP(ReplyProperty, AppendReplyLineIsMakeThenSerialize, ()) {
+  const int code = *Code();
+  const std::string enhanced = *rc::gen::weightedOneOf<std::string>(
+      {{1, rc::gen::just(std::string())},
+       {3, rc::gen::map(Enhanced(*rc::gen::inRange(2, 6)),
+                        [](EnhancedStatus e) { return e.ToString(); })},
+       {1, Text()}});
+  std::string text = *Text();
+  if (*rc::gen::arbitrary<bool>()) {
+    text.insert(*rc::gen::inRange<size_t>(0, text.size() + 1), 1, *Control());
+  }
+  const bool last = *rc::gen::arbitrary<bool>();
+  Reply made = Reply::Make(code, enhanced, text);
+  std::string expected = SerializeReply(made);
+  if (!last) {  // the same line as the first of two
+    made.lines.push_back("next");
+    expected = SerializeReply(made);
+    expected.resize(expected.find("\r\n") + 2);
+  }
+  std::string out = "prefix";
+  AppendReplyLine(code, enhanced, text, &out, last);
+  RC_ASSERT(out == "prefix" + expected);
+}
+
 RC_GTEST_PROP(ReplyProperty, AnySplitYieldsSameReplies, ()) {
   const auto replies = *rc::gen::container<std::vector<Reply>>(
       *rc::gen::inRange<size_t>(1, 6), ValidReply());

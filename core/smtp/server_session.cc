@@ -207,16 +207,23 @@ void ServerSession::Send(const Reply& reply) {
   AppendReply(reply, &output_);
 }
 
+void ServerSession::SendLine(int code, absl::string_view enhanced,
+                             absl::string_view text) {
+  if (fatal_reason_ == SessionError::kInternal) return;
+  AppendReplyLine(code, options_->offer_enhanced_status_codes ? enhanced : "",
+                  text, &output_);
+}
+
 void ServerSession::SendError(int code, absl::string_view enhanced,
                               absl::string_view text) {
   if (++errors_ >= options_->max_errors) {
-    Send(Reply::Make(421, "4.7.0",
-                     absl::StrCat(options_->hostname,
-                                  " Too many errors, closing connection")));
+    SendLine(421, "4.7.0",
+             absl::StrCat(options_->hostname,
+                          " Too many errors, closing connection"));
     Close("too many errors");
     return;
   }
-  Send(Reply::Make(code, enhanced, text));
+  SendLine(code, enhanced, text);
 }
 
 ServerEvent& ServerSession::Emit(ServerEventType type) {
@@ -286,9 +293,8 @@ absl::Status ServerSession::AcceptConnection(absl::Time now) {
   }
   last_activity_ = now;
   if (!Transit(ServerInput::kAccept)) return fatal_;
-  Send(Reply::Make(220, "",
-                   absl::StrCat(options_->hostname, " ",
-                                options_->greeting_text)));
+  SendLine(220, "",
+           absl::StrCat(options_->hostname, " ", options_->greeting_text));
   return absl::OkStatus();
 }
 
@@ -389,16 +395,14 @@ absl::Status ServerSession::Decide(const Reply* reply, bool accept,
     ResumeAfterDecision();
     return fatal_;
   }
-  std::optional<Reply> own;
+  bool own_helo_reply = false;
   switch (state_) {
     case ServerState::kHeloPending:
       helo_name_ = std::move(pending_helo_);
       pending_helo_.clear();
       esmtp_ = pending_ehlo_;
       if (!Transit(ServerInput::kAccept)) return fatal_;
-      if (reply == nullptr) {
-        own = esmtp_ ? EhloReplyNow() : Reply::Make(250, "", options_->hostname);
-      }
+      own_helo_reply = reply == nullptr;
       break;
     case ServerState::kRcptPending:
       ++recipients_;
@@ -418,7 +422,15 @@ absl::Status ServerSession::Decide(const Reply* reply, bool accept,
       if (!Transit(ServerInput::kAccept)) return fatal_;
       break;
   }
-  Send(reply != nullptr ? *reply : own.has_value() ? *own : *pending_accept_);
+  if (reply != nullptr) {
+    Send(*reply);
+  } else if (!own_helo_reply) {
+    Send(*pending_accept_);
+  } else if (esmtp_) {
+    SendEhloReply();
+  } else {
+    SendLine(250, "", options_->hostname);
+  }
   pending_accept_ = nullptr;
   ResumeAfterDecision();
   return fatal_;
@@ -435,7 +447,7 @@ absl::Status ServerSession::AuthChallenge(absl::string_view challenge,
   last_activity_ = now;
   ++auth_->round;
   if (!Transit(ServerInput::kAuthChallenge)) return fatal_;
-  Send(Reply::Make(334, "", absl::Base64Escape(challenge)));
+  SendLine(334, "", absl::Base64Escape(challenge));
   ResumeAfterDecision();
   return fatal_;
 }
@@ -519,9 +531,9 @@ absl::Status ServerSession::OnTimeout(absl::Time now) {
     input_.clear();
     return fatal_;
   }
-  Send(Reply::Make(421, "4.4.2",
-                   absl::StrCat(options_->hostname,
-                                " Timeout exceeded, closing connection")));
+  SendLine(421, "4.4.2",
+           absl::StrCat(options_->hostname,
+                        " Timeout exceeded, closing connection"));
   Close("timeout");
   input_.clear();
   return absl::OkStatus();
@@ -535,9 +547,9 @@ void ServerSession::Shutdown(absl::Time now) {
     input_.clear();
     return;
   }
-  Send(Reply::Make(421, "4.3.2",
-                   absl::StrCat(options_->hostname,
-                                " Service shutting down, closing connection")));
+  SendLine(421, "4.3.2",
+           absl::StrCat(options_->hostname,
+                        " Service shutting down, closing connection"));
   Close("shutdown");
   input_.clear();
 }
@@ -763,8 +775,7 @@ void ServerSession::HandleCommand(Command&& command,
       Send(Ok());
       return;
     case Verb::kQuit:
-      Send(Reply::Make(221, "2.0.0",
-                       absl::StrCat(options_->hostname, " Bye")));
+      SendLine(221, "2.0.0", absl::StrCat(options_->hostname, " Bye"));
       Close("client sent QUIT");
       return;
     case Verb::kVrfy:
@@ -772,15 +783,15 @@ void ServerSession::HandleCommand(Command&& command,
       // RFC 5321 §7.3: a site that does not verify answers 252, which
       // neither confirms nor denies the address (Postfix does for VRFY).
       if (!Transit(InputOf(verb))) return;
-      Send(Reply::Make(252, "2.5.0",
-                       "Cannot verify the user, but will accept the message "
-                       "and attempt delivery"));
+      SendLine(252, "2.5.0",
+               "Cannot verify the user, but will accept the message "
+               "and attempt delivery");
       return;
     case Verb::kHelp:
       if (!Transit(ServerInput::kHelp)) return;
-      Send(Reply::Make(214, "2.0.0",
-                       "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP "
-                       "QUIT VRFY HELP STARTTLS AUTH"));
+      SendLine(214, "2.0.0",
+               "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP "
+               "QUIT VRFY HELP STARTTLS AUTH");
       return;
   }
 }
@@ -792,7 +803,7 @@ bool ServerSession::AuthOffered() const {
          (tls_ != nullptr || !options_->auth_requires_tls);
 }
 
-Reply ServerSession::EhloReplyNow() const {
+void ServerSession::SendEhloReply() {
   EhloCapabilities caps;
   caps.domain = options_->hostname;
   caps.greeting = absl::StrCat("greets ", helo_name_);
@@ -811,7 +822,7 @@ Reply ServerSession::EhloReplyNow() const {
       caps.auth_mechanisms.push_back(absl::AsciiStrToUpper(mechanism));
     }
   }
-  return EhloReply(caps);
+  if (fatal_reason_ != SessionError::kInternal) AppendEhloReply(caps, &output_);
 }
 
 void ServerSession::OnEhlo(Command&& command) {
@@ -825,7 +836,7 @@ void ServerSession::OnEhlo(Command&& command) {
 
 void ServerSession::OnMail(Command&& command) {
   if (options_->require_tls && tls_ == nullptr) {
-    Send(Reply::Make(530, "5.7.0", "Must issue a STARTTLS command first"));
+    SendLine(530, "5.7.0", "Must issue a STARTTLS command first");
     return;
   }
   const MailParameters& p = command.mail;
@@ -848,13 +859,12 @@ void ServerSession::OnMail(Command&& command) {
     unsupported = "AUTH parameter not supported";
   }
   if (!unsupported.empty()) {
-    Send(Reply::Make(555, "5.5.4", unsupported));
+    SendLine(555, "5.5.4", unsupported);
     return;
   }
   if (p.size && options_->max_message_size != 0 &&
       *p.size > options_->max_message_size) {
-    Send(Reply::Make(552, "5.3.4",
-                     "Message size exceeds fixed maximum message size"));
+    SendLine(552, "5.3.4", "Message size exceeds fixed maximum message size");
     return;
   }
   smtputf8_ = p.smtputf8;
@@ -868,12 +878,12 @@ void ServerSession::OnMail(Command&& command) {
 void ServerSession::OnRcpt(Command&& command) {
   const RcptParameters& p = command.rcpt;
   if ((p.notify || p.orcpt) && (!esmtp_ || !options_->offer_dsn)) {
-    Send(Reply::Make(555, "5.5.4", "DSN parameters not supported"));
+    SendLine(555, "5.5.4", "DSN parameters not supported");
     return;
   }
   if (recipients_ >= options_->max_recipients) {
     // RFC 5321 §4.5.3.1.10: 452, and the client retries the rest later.
-    Send(Reply::Make(452, "4.5.3", "Too many recipients"));
+    SendLine(452, "4.5.3", "Too many recipients");
     return;
   }
   pending_accept_ = &RecipientOk();
@@ -884,18 +894,18 @@ void ServerSession::OnRcpt(Command&& command) {
 
 void ServerSession::OnData() {
   if (recipients_ == 0) {
-    Send(Reply::Make(554, "5.5.1", "No valid recipients"));
+    SendLine(554, "5.5.1", "No valid recipients");
     return;
   }
   if (binary_body_) {
-    Send(Reply::Make(503, "5.5.1", "BODY=BINARYMIME requires BDAT"));
+    SendLine(503, "5.5.1", "BODY=BINARYMIME requires BDAT");
     return;
   }
   message_size_ = 0;
   message_failure_.reset();
   after_crlf_ = true;  // the DATA line's own CRLF
   if (!Transit(ServerInput::kData)) return;
-  Send(Reply::Make(354, "", "End data with <CR><LF>.<CR><LF>"));
+  SendLine(354, "", "End data with <CR><LF>.<CR><LF>");
 }
 
 void ServerSession::DiscardChunk(uint64_t size, Reply reply) {
@@ -940,14 +950,14 @@ void ServerSession::OnStartTls(absl::string_view* input) {
     return;
   }
   if (!tls_available_) {
-    Send(Reply::Make(454, "4.7.0", "TLS not available due to temporary reason"));
+    SendLine(454, "4.7.0", "TLS not available due to temporary reason");
     return;
   }
   // Plaintext pipelined behind STARTTLS (CVE-2011-0411 class) never reaches
   // the TLS session: in kClose mode ProcessCommandLine has already closed.
   input->remove_prefix(input->size());
   ResetTransaction();
-  Send(Reply::Make(220, "2.0.0", "Ready to start TLS"));
+  SendLine(220, "2.0.0", "Ready to start TLS");
   if (!Transit(ServerInput::kStartTls)) return;
   lines_.Reset();
   Emit(ServerEventType::kStartTls);
@@ -960,9 +970,9 @@ void ServerSession::OnAuth(const Command& command) {
   }
   if (!AuthOffered()) {
     if (!options_->auth_mechanisms.empty() && tls_ == nullptr) {
-      Send(Reply::Make(538, "5.7.11",
-                       "Encryption required for requested authentication "
-                       "mechanism"));
+      SendLine(538, "5.7.11",
+               "Encryption required for requested authentication "
+               "mechanism");
     } else {
       SendError(502, "5.5.1", "AUTH not supported");
     }
@@ -974,7 +984,7 @@ void ServerSession::OnAuth(const Command& command) {
                     return absl::EqualsIgnoreCase(m, command.argument);
                   });
   if (!offered) {
-    Send(Reply::Make(504, "5.5.4", "Unrecognized authentication type"));
+    SendLine(504, "5.5.4", "Unrecognized authentication type");
     return;
   }
   auth_ = std::make_unique<Auth>();
@@ -985,7 +995,7 @@ void ServerSession::OnAuth(const Command& command) {
   } else if (auth_->mechanism == kPlain) {
     output_ += "334 \r\n";  // RFC 4954: "334" SP [base64], even when empty
   } else if (auth_->mechanism == kLogin) {
-    Send(Reply::Make(334, "", absl::Base64Escape("Username:")));
+    SendLine(334, "", absl::Base64Escape("Username:"));
   } else {
     OnAuthResponse("=");  // the embedder sends the first challenge
   }
@@ -1009,7 +1019,7 @@ void ServerSession::ProcessAuthLine(absl::string_view* input) {
   if (line->text == "*") {
     auth_.reset();
     if (!Transit(ServerInput::kAuthCancel)) return;
-    Send(Reply::Make(501, "5.7.0", "Authentication cancelled"));
+    SendLine(501, "5.7.0", "Authentication cancelled");
     return;
   }
   OnAuthResponse(line->text);
@@ -1047,7 +1057,7 @@ void ServerSession::OnAuthResponse(absl::string_view text) {
       ++auth_->round;
       if (!Transit(ServerInput::kAuthLine)) return;
       if (!Transit(ServerInput::kAuthChallenge)) return;
-      Send(Reply::Make(334, "", absl::Base64Escape("Password:")));
+      SendLine(334, "", absl::Base64Escape("Password:"));
       return;
     }
     event.auth.username = auth_->username;
@@ -1255,9 +1265,8 @@ void ServerSession::ChunkComplete() {
     return;
   }
   if (!Transit(ServerInput::kChunkDone)) return;
-  Send(Reply::Make(250, "2.0.0",
-                   absl::StrCat("Chunk accepted, ", message_size_,
-                                " octets so far")));
+  SendLine(250, "2.0.0",
+           absl::StrCat("Chunk accepted, ", message_size_, " octets so far"));
 }
 
 void ServerSession::EndOfMessage() {

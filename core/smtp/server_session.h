@@ -218,6 +218,8 @@ class ServerSession {
   bool Transit(ServerInput input);
   absl::Status Decide(const Reply* reply, bool accept, absl::Time now);
   void Send(const Reply& reply);
+  // Sends Reply::Make(code, enhanced, text) without building it.
+  void SendLine(int code, absl::string_view enhanced, absl::string_view text);
   void SendError(int code, absl::string_view enhanced, absl::string_view text);
   void Close(absl::string_view reason);
   void Fatal(SessionError error, absl::string_view reason,
@@ -257,7 +259,7 @@ class ServerSession {
   LineExtensions OfferedLineExtensions() const;
   bool InMessage() const;
 
-  Reply EhloReplyNow() const;
+  void SendEhloReply();
   bool AuthOffered() const;
   bool PipeliningAllowed() const { return esmtp_ && options_->offer_pipelining; }
 

@@ -12,6 +12,10 @@ bool IsValidUtf8(absl::string_view text);
 // Whether `text` holds an octet >= 0x80 (8 octets per step: bodies are long).
 bool HasEightBit(absl::string_view text);
 
+// Whether `text` holds a C0 control character (HT included) or DEL, 8
+// octets per step (every reply a server sends is checked).
+bool HasControl(absl::string_view text);
+
 // RFC 5321 §4.2 textstring: HT and SP..'~' only; with `utf8` (RFC 6531,
 // SMTPUTF8 in use) also well-formed UTF-8. Control characters never.
 bool IsTextString(absl::string_view text, bool utf8);

@@ -1,0 +1,40 @@
+#include "core/smtp/text.h"
+
+#include <cstdint>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace starling::smtp {
+namespace {
+
+bool HasControlByteByByte(const std::string& text) {
+  for (char ch : text) {
+    const auto c = static_cast<uint8_t>(ch);
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// Every octet value at every position of texts of every length up to three
+// words, in a text of plain letters and of octets >= 0x80 (where a borrow
+// or a top bit could confuse the word-at-a-time test).
+TEST(HasControlTest, AgreesWithTheByteByByteDefinition) {
+  for (const char fill : {'a', '~', ' ', '\x80', '\xff'}) {
+    for (size_t size = 1; size <= 24; ++size) {
+      for (size_t pos = 0; pos < size; ++pos) {
+        for (int c = 0; c < 256; ++c) {
+          std::string text(size, fill);
+          text[pos] = static_cast<char>(c);
+          ASSERT_EQ(HasControl(text), HasControlByteByByte(text))
+              << "size " << size << " pos " << pos << " octet " << c << " fill "
+              << static_cast<int>(static_cast<uint8_t>(fill));
+        }
+      }
+    }
+  }
+  EXPECT_FALSE(HasControl(""));
+}
+
+}  // namespace
+}  // namespace starling::smtp
