@@ -135,9 +135,11 @@ void AppendLine(int code, bool last, absl::string_view enhanced,
     if (!last) *p++ = '-';
   } else {
     *p++ = last ? ' ' : '-';
-    std::memcpy(p, enhanced.data(), enhanced.size());
-    p += enhanced.size();
-    if (!text.empty() && !enhanced.empty()) *p++ = ' ';
+    if (!enhanced.empty()) {
+      std::memcpy(p, enhanced.data(), enhanced.size());
+      p += enhanced.size();
+      if (!text.empty()) *p++ = ' ';
+    }
   }
   const size_t head_size = p - head;
   const size_t at = out->size();
