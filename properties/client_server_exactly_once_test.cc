@@ -525,10 +525,10 @@ class Network {
         server_->ConsumeOutput(out.size());
       }
       while (!pending_.has_value()) {
-        std::optional<ServerEvent> event = server_->NextEvent();
-        if (!event.has_value()) break;
+        ServerEvent* event = server_->NextEvent();
+        if (event == nullptr) break;
         changed = true;
-        OnServerEvent(*std::move(event));
+        OnServerEvent(std::move(*event));
       }
     }
   }

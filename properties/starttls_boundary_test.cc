@@ -170,8 +170,8 @@ RC_GTEST_PROP(StartTlsBoundary, ServerNeverExecutesPlaintextTail, ()) {
   std::vector<std::string> between;  // events after kStartTls, before TLS
   auto drain = [&](bool decide) {
     while (!server.pending_decision() || decide) {
-      std::optional<smtp::ServerEvent> e = server.NextEvent();
-      if (!e.has_value()) {
+      const smtp::ServerEvent* e = server.NextEvent();
+      if (e == nullptr) {
         if (server.pending_decision() && decide) {
           (void)server.Accept(kReference);
           continue;
@@ -401,7 +401,7 @@ class MitmConnection {
 
   bool ServerTurn() {
     bool progress = false;
-    while (std::optional<smtp::ServerEvent> e = server_->NextEvent()) {
+    while (const smtp::ServerEvent* e = server_->NextEvent()) {
       progress = true;
       // After the server's STARTTLS event, with TLS up: it came over TLS (a
       // failed handshake's "closed" did not).

@@ -226,10 +226,10 @@ void PartnerConnection::OnClosed(CloseReason reason) {
 bool PartnerConnection::Turn() {
   bool progress = false;
   while (!dropped()) {
-    std::optional<smtp::ServerEvent> event = connection_.NextEvent();
-    if (!event.has_value()) break;
+    smtp::ServerEvent* event = connection_.NextEvent();
+    if (event == nullptr) break;
     progress = true;
-    if (!dialogue_.Handle(*std::move(event), connection_, scheduler_->Now())) {
+    if (!dialogue_.Handle(*event, connection_, scheduler_->Now())) {
       Drop();
     }
   }
@@ -290,7 +290,7 @@ void PartnerDialogue::Note(absl::string_view what, const absl::Status& status) {
   if (!status.ok() && errors_) errors_(what, status);
 }
 
-bool PartnerDialogue::Handle(smtp::ServerEvent event,
+bool PartnerDialogue::Handle(smtp::ServerEvent& event,
                              starttls::ServerConnection& connection,
                              absl::Time now) {
   const PartnerProfile profile = profile_;

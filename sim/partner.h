@@ -138,7 +138,7 @@ class PartnerDialogue {
 
   // Answers `event` on `connection`; returns false when the profile drops
   // the connection now (kDropMidData, kDropAfterEndOfData).
-  bool Handle(smtp::ServerEvent event, starttls::ServerConnection& connection,
+  bool Handle(smtp::ServerEvent& event, starttls::ServerConnection& connection,
               absl::Time now);
 
  private:

@@ -69,7 +69,7 @@ class ServerEnd : public SessionEndpoint {
  protected:
   bool Turn() override {
     bool progress = false;
-    while (std::optional<smtp::ServerEvent> event = connection_.NextEvent()) {
+    while (smtp::ServerEvent* event = connection_.NextEvent()) {
       progress = true;
       switch (event->type) {
         case smtp::ServerEventType::kMessageData:

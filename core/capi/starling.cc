@@ -456,10 +456,10 @@ starling_status starling_server_receive(starling_server* s, const void* bytes,
 
 const starling_server_event* starling_server_next_event(starling_server* s) {
   if (s == nullptr) return nullptr;
-  std::optional<smtp::ServerEvent> next =
+  smtp::ServerEvent* next =
       s->pump ? s->pump->NextEvent() : s->session->NextEvent();
-  if (!next.has_value()) return nullptr;
-  s->source = *std::move(next);
+  if (next == nullptr) return nullptr;
+  s->source = std::move(*next);
   const smtp::ServerEvent& e = s->source;
   starling_server_event& c = s->event;
   c = starling_server_event{};

@@ -227,6 +227,11 @@ void ServerSession::SendError(int code, absl::string_view enhanced,
 }
 
 ServerEvent& ServerSession::Emit(ServerEventType type) {
+  // Events already taken are void at any later call: their room is reused.
+  if (next_event_ == events_.size()) {
+    events_.clear();
+    next_event_ = 0;
+  }
   // Built in place; a command's events usually come in ones and twos.
   if (events_.empty()) events_.reserve(2);
   ServerEvent& event = events_.emplace_back();
@@ -498,15 +503,12 @@ void ServerSession::ConsumeOutput(size_t n) {
   if (output_.empty()) output_.shrink_to_fit();
 }
 
-std::optional<ServerEvent> ServerSession::NextEvent() {
-  if (next_event_ >= events_.size()) return std::nullopt;
-  std::optional<ServerEvent> event(std::move(events_[next_event_++]));
-  if (next_event_ == events_.size()) {
-    // An idle session holds no buffers (it waits for its next command).
-    std::vector<ServerEvent>().swap(events_);
-    next_event_ = 0;
-  }
-  return event;
+ServerEvent* ServerSession::NextEvent() {
+  if (next_event_ < events_.size()) return &events_[next_event_++];
+  // Every event was taken: an idle session holds no buffers.
+  std::vector<ServerEvent>().swap(events_);
+  next_event_ = 0;
+  return nullptr;
 }
 
 absl::Time ServerSession::NextDeadline() const {
@@ -1080,6 +1082,10 @@ void ServerSession::AppendBody(absl::string_view bytes) {
     message_failure_ = Reply::Make(
         552, "5.3.4", "Message size exceeds fixed maximum message size");
     body_.clear();
+    return;
+  }
+  if (data_sink_ != nullptr) {
+    if (!bytes.empty()) data_sink_->OnMessageData(bytes);
     return;
   }
   // Events carry at most body_chunk_size octets each.

@@ -120,6 +120,20 @@ struct ServerEvent {
   std::string reason;         // kClosed, kMessageAborted: why
 };
 
+// Takes a message's body octets as they are read, in place of kMessageData
+// events: nothing is copied on the way (`bytes` points into the input being
+// processed and is valid only during the call), as nghttp2 hands out DATA.
+// Called from inside Receive() and the calls that resume held input
+// (Accept(), Reject(), ...), always before the message's kMessageComplete or
+// kMessageAborted is queued; it must not call the session. The octets are
+// what kMessageData events would carry (unstuffed, CRLF lines), in pieces of
+// any size.
+class MessageDataSink {
+ public:
+  virtual ~MessageDataSink() = default;
+  virtual void OnMessageData(absl::string_view bytes) = 0;
+};
+
 // The inbound SMTP session (RFC 5321 server), sans-I/O: the embedder feeds
 // bytes with Receive(), pulls events with NextEvent(), answers decisions with
 // Accept()/Reject(), sends PendingOutput() and reports time with OnTimeout().
@@ -148,8 +162,12 @@ class ServerSession {
   // Bytes from the client.
   absl::Status Receive(absl::string_view bytes, absl::Time now);
 
-  // Next event, or nullopt when there is none.
-  std::optional<ServerEvent> NextEvent();
+  // The next event, or nullptr when there is none. The event is held by the
+  // session (no copy per event): it stays valid, and its fields may be moved
+  // from, until the next call of a non-const member (NextEvent included). A
+  // decision such as Accept() may queue new events, so take what is needed
+  // from an event before answering it.
+  ServerEvent* NextEvent();
 
   // Answers the pending decision (kHelo, kMailFrom, kRcptTo,
   // kMessageComplete, kAuth) with the default reply, or `reply`: Accept
@@ -186,6 +204,10 @@ class ServerSession {
 
   // Ends the session with 421 4.3.2 (e.g. the server is shutting down).
   void Shutdown(absl::Time now);
+
+  // Body octets to `sink` instead of kMessageData events (nullptr, the
+  // default: events). The sink must outlive the session or be reset first.
+  void set_message_data_sink(MessageDataSink* sink) { data_sink_ = sink; }
 
   // While false, STARTTLS is not advertised and is answered 454 4.7.0 (e.g.
   // the certificate could not be loaded). Default: true.
@@ -289,6 +311,7 @@ class ServerSession {
   std::optional<Reply> chunk_reply_;
   std::string body_;              // body octets not yet emitted
 
+  MessageDataSink* data_sink_ = nullptr;   // or kMessageData events
   const Reply* pending_accept_ = nullptr;  // default reply for Accept()
   std::string pending_helo_;             // name in a pending EHLO/HELO
 

@@ -53,11 +53,14 @@ absl::Status ServerConnection::ReceiveWire(absl::string_view bytes,
   return status_;
 }
 
-std::optional<smtp::ServerEvent> ServerConnection::NextEvent() {
-  if (events_.empty()) return std::nullopt;
-  smtp::ServerEvent event = std::move(events_.front());
-  events_.pop_front();
-  return event;
+smtp::ServerEvent* ServerConnection::NextEvent() {
+  if (front_taken_) {
+    events_.pop_front();
+    front_taken_ = false;
+  }
+  if (events_.empty()) return nullptr;
+  front_taken_ = true;
+  return &events_.front();
 }
 
 absl::Status ServerConnection::Accept(absl::Time now) {
@@ -142,7 +145,7 @@ void ServerConnection::Pump(absl::Time now) {
     }
     // The session's events; STARTTLS is acted on at once, before any more
     // input arrives: the 220 leaves in the clear, then the channel starts.
-    while (std::optional<smtp::ServerEvent> event = session_.NextEvent()) {
+    while (smtp::ServerEvent* event = session_.NextEvent()) {
       progress = true;
       if (event->type == smtp::ServerEventType::kStartTls) {
         const absl::string_view reply = session_.PendingOutput();
@@ -152,7 +155,7 @@ void ServerConnection::Pump(absl::Time now) {
         // STARTTLS is only accepted when TLS is available, i.e. configured.
         if (tls_.has_value()) Note(pipe_.StartTls(*tls_));
       }
-      events_.push_back(*std::move(event));
+      events_.push_back(std::move(*event));
     }
     // Output: held during the handshake, void once TLS has failed.
     const absl::string_view out = session_.PendingOutput();

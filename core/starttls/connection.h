@@ -68,8 +68,10 @@ class ServerConnection {
   // switch to the TLS channel (and what it decrypts to the session).
   absl::Status ReceiveWire(absl::string_view bytes, absl::Time now);
 
-  // Session events (kStartTls is acted on here and passed on for the record).
-  std::optional<smtp::ServerEvent> NextEvent();
+  // Session events (kStartTls is acted on here and passed on for the record),
+  // held here: valid, and movable from, until the next NextEvent() (pushing
+  // more events, e.g. in Accept(), leaves it in place).
+  smtp::ServerEvent* NextEvent();
 
   // The session's decisions; their replies go out through the wire.
   absl::Status Accept(absl::Time now);
@@ -111,6 +113,7 @@ class ServerConnection {
   std::optional<tls::ChannelOptions> tls_;
   TlsPipe pipe_;
   std::deque<smtp::ServerEvent> events_;
+  bool front_taken_ = false;  // events_.front() was handed out
   std::optional<tls::ChannelEvent> tls_failure_;
   SessionObserver observer_;
   absl::Status status_;

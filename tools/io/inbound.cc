@@ -29,8 +29,8 @@ void InboundEndpoint::OnStart(absl::Time now) {
 }
 
 void InboundEndpoint::HandleEvents(absl::Time now) {
-  while (std::optional<smtp::ServerEvent> event = connection_.NextEvent()) {
-    if (!handler_->OnEvent(*std::move(event), connection_, now)) {
+  while (smtp::ServerEvent* event = connection_.NextEvent()) {
+    if (!handler_->OnEvent(*event, connection_, now)) {
       Drop();
       return;
     }

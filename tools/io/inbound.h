@@ -30,8 +30,10 @@ class InboundHandler {
   virtual void OnOpen(const asio::ip::tcp::endpoint& /*peer*/,
                       const asio::ip::tcp::endpoint& /*local*/) {}
   // Answers `event` on `connection` (decisions may also be answered later
-  // through InboundEndpoint::Decide). False: drop the connection now.
-  virtual bool OnEvent(smtp::ServerEvent event,
+  // through InboundEndpoint::Decide). The event is the connection's: valid,
+  // and movable from, until the next event is taken. False: drop the
+  // connection now.
+  virtual bool OnEvent(smtp::ServerEvent& event,
                        starttls::ServerConnection& connection,
                        absl::Time now) = 0;
   virtual void OnClosed(const starttls::ServerConnection& /*connection*/,

@@ -46,7 +46,7 @@ void SinkHandler::Fail(absl::string_view why) {
   writer_.reset();
 }
 
-bool SinkHandler::OnEvent(smtp::ServerEvent event,
+bool SinkHandler::OnEvent(smtp::ServerEvent& event,
                           starttls::ServerConnection& connection,
                           absl::Time now) {
   using smtp::ServerEventType;

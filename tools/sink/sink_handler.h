@@ -35,7 +35,7 @@ class SinkHandler : public io::InboundHandler {
 
   void OnOpen(const asio::ip::tcp::endpoint& peer,
               const asio::ip::tcp::endpoint& local) override;
-  bool OnEvent(smtp::ServerEvent event, starttls::ServerConnection& connection,
+  bool OnEvent(smtp::ServerEvent& event, starttls::ServerConnection& connection,
                absl::Time now) override;
   void OnClosed(const starttls::ServerConnection& connection,
                 absl::string_view reason) override;

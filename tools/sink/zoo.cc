@@ -40,11 +40,11 @@ class ZooHandler : public io::InboundHandler {
     log_->Line(absl::StrCat(name_, ": connect from ",
                             peer.address().to_string(), ":", peer.port()));
   }
-  bool OnEvent(smtp::ServerEvent event, starttls::ServerConnection& connection,
+  bool OnEvent(smtp::ServerEvent& event, starttls::ServerConnection& connection,
                absl::Time now) override {
     const bool complete = event.type == smtp::ServerEventType::kMessageComplete;
     const size_t before = state_->accepted_messages();
-    const bool keep = dialogue_.Handle(std::move(event), connection, now);
+    const bool keep = dialogue_.Handle(event, connection, now);
     if (complete && state_->accepted_messages() != before) {
       log_->Line(absl::StrCat(name_, ": message accepted",
                               keep ? "" : ", dropping the connection before the reply"));

@@ -54,6 +54,7 @@ std::string EscapeBytes(absl::string_view bytes) {
 ScriptedServer::ScriptedServer(std::shared_ptr<const ServerOptions> options,
                                ServerScript script, absl::Time start)
     : script_(std::move(script)), session_(std::move(options)), now_(start) {
+  if (script_.data_sink) session_.set_message_data_sink(this);
   if (!session_.AcceptConnection(now_).ok()) return;
   Drain();
 }
@@ -148,12 +149,12 @@ void ScriptedServer::Drain() {
       }
       session_.ConsumeOutput(out.size());
     }
-    std::optional<ServerEvent> event = session_.NextEvent();
-    if (!event.has_value()) {
+    ServerEvent* event = session_.NextEvent();
+    if (event == nullptr) {
       if (session_.PendingOutput().empty()) return;
       continue;
     }
-    Handle(*std::move(event));
+    Handle(std::move(*event));
   }
 }
 
@@ -199,6 +200,9 @@ void ScriptedServer::Handle(ServerEvent event) {
       break;
     }
     case ServerEventType::kMessageData:
+      if (script_.data_sink) {
+        transcript_.push_back("E: message-data despite a data sink");
+      }
       body_ += event.data;
       break;
     case ServerEventType::kMessageComplete: {
@@ -251,6 +255,10 @@ void ScriptedServer::Handle(ServerEvent event) {
   if (!status.ok()) {
     transcript_.push_back(absl::StrCat("E: embedder error: ", status.ToString()));
   }
+}
+
+void ScriptedServer::OnMessageData(absl::string_view bytes) {
+  body_.append(bytes.data(), bytes.size());
 }
 
 std::string ScriptedServer::TranscriptText() const {

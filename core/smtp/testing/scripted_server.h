@@ -30,12 +30,15 @@ struct ServerScript {
   std::map<std::string, std::string> users;  // AUTH: username -> password
   // Adds e.g. " sha256=..." to the message-accepted event line.
   std::function<std::string(absl::string_view body)> describe_body;
+  // The body through a MessageDataSink instead of kMessageData events (an
+  // event then is an error in the transcript).
+  bool data_sink = false;
 };
 
 // A ServerSession plus an embedder that answers every decision at once from a
 // script and writes a transcript: "C: " for client bytes as the session got
 // them, "S: " for the exact reply lines, "E: " for events.
-class ScriptedServer {
+class ScriptedServer : private MessageDataSink {
  public:
   ScriptedServer(std::shared_ptr<const ServerOptions> options,
                  ServerScript script, absl::Time start);
@@ -65,6 +68,7 @@ class ScriptedServer {
  private:
   void Drain();
   void Handle(ServerEvent event);
+  void OnMessageData(absl::string_view bytes) override;
   void LogClient(absl::string_view bytes);
 
   ServerScript script_;
