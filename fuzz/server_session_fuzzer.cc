@@ -6,8 +6,9 @@
 //  - a fatal error is sticky;
 //  - no command event is emitted between STARTTLS and the handshake result
 //    (plaintext behind STARTTLS is never executed);
-//  - message data events only occur inside a message, their sizes add up to
-//    the completed message's size, which respects the size limit;
+//  - message data (events, or a MessageDataSink's octets when the options
+//    byte's top bit is set) only occurs inside a message, its sizes add up
+//    to the completed message's size, which respects the size limit;
 //  - buffered memory stays bounded by the configured limits;
 //  - a DATA message completes only at CRLF "." CRLF, in every line-ending
 //    mode: never more completions than the client's bytes hold that sequence;
@@ -27,9 +28,20 @@ using starling::fuzz::FuzzInput;
 using starling::fuzz::Require;
 using namespace starling::smtp;  // NOLINT: a fuzz harness, not an API
 
-struct Checker {
+struct Checker : MessageDataSink {
   Checker(ServerSession* s, std::shared_ptr<const ServerOptions> o)
       : session(s), options(std::move(o)) {}
+
+  void OnMessageData(absl::string_view bytes) override {
+    Require(sink);
+    Require(!in_handshake);
+    Require(!bytes.empty());
+    if (!in_message) {
+      in_message = true;
+      message_bytes = 0;
+    }
+    message_bytes += bytes.size();
+  }
 
   ServerSession* session;
   std::shared_ptr<const ServerOptions> options;
@@ -39,6 +51,7 @@ struct Checker {
   uint64_t message_bytes = 0;
   std::string fed;          // every byte given to Receive()
   bool lost = false;        // ConnectionLost(): unsent output is void
+  bool sink = false;        // body octets come to OnMessageData
   size_t data_messages = 0;  // completed by DATA (not BDAT)
 
   size_t CrlfDotCrlf() const {
@@ -68,6 +81,7 @@ struct Checker {
           Require(!in_message);
           break;
         case ServerEventType::kMessageData:
+          Require(!sink);
           Require(!in_handshake);
           Require(!event->data.empty());
           if (!in_message) {
@@ -159,6 +173,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto options = OptionsFrom(in);
   ServerSession session(options);
   Checker check(&session, options);
+  // The options byte's top bit (OptionsFrom leaves it) picks the body's way.
+  if (size > 0 && (data[0] & 128) != 0) {
+    check.sink = true;
+    session.set_message_data_sink(&check);
+  }
   absl::Time now = absl::FromUnixSeconds(1700000000);
   if (in.Below(8) == 0) {
     (void)session.RefuseConnection(Reply::Make(554, "", "no service"), now);

@@ -127,7 +127,9 @@ struct ServerEvent {
 // (Accept(), Reject(), ...), always before the message's kMessageComplete or
 // kMessageAborted is queued; it must not call the session. The octets are
 // what kMessageData events would carry (unstuffed, CRLF lines), in pieces of
-// any size.
+// any size. Events are still queued: pull them before answering a decision
+// (as the usual loop does), or a message's octets may come before an
+// earlier message's kMessageAborted has been read.
 class MessageDataSink {
  public:
   virtual ~MessageDataSink() = default;
