@@ -254,7 +254,7 @@ namespace {
 // the rank's top bits (each bucket a region of the index), then each small
 // bucket is sorted while it is in cache: a comparison sort over the whole
 // batch walked it from memory some twenty times.
-void SortByRank(std::vector<PolicyTable::KeyBatch::Key>& keys) {
+void SortByRank(decltype(PolicyTable::KeyBatch::keys)& keys) {
   using Key = PolicyTable::KeyBatch::Key;
   auto by_rank = [](const Key& a, const Key& b) { return a.rank < b.rank; };
   constexpr int kBucketBits = 12;
@@ -322,7 +322,7 @@ std::vector<Diagnostic> PolicyTable::AddKeys(KeyBatch batch) {
     k.rank = (uint64_t{parent} << 63) | (place << 32) |
              static_cast<uint32_t>(k.line);
   }
-  std::vector<KeyBatch::Key>& order = batch.keys;
+  auto& order = batch.keys;
   SortByRank(order);
   std::vector<Diagnostic> duplicates;
   for (size_t i = 0; i < order.size(); ++i) {

@@ -1,19 +1,19 @@
 #ifndef STARLING_CORE_POLICY_TABLE_H_
 #define STARLING_CORE_POLICY_TABLE_H_
 
-#include <string>
-#include <utility>
-#include <vector>
-
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/policy/large_array.h"
 #include "core/policy/policy_entry.h"
 
 namespace starling::policy {
@@ -77,8 +77,10 @@ class PolicyTable {
       int line;
       uint64_t rank;  // AddKeys' own: the order it inserts in
     };
-    std::string text;  // the keys, NormalizeTableKey's form, not "*"
-    std::vector<Key> keys;
+    // The keys, NormalizeTableKey's form, not "*".
+    std::basic_string<char, std::char_traits<char>, LargeArrayAllocator<char>>
+        text;
+    std::vector<Key, LargeArrayAllocator<Key>> keys;
     void Add(absl::string_view key, uint32_t rule, int line);
   };
   uint32_t InternRule(PolicyEntry entry);
@@ -159,7 +161,9 @@ class PolicyTable {
     return {&rules_[kv.second.rule], KeyOf(kv.first), kv.second.line};
   }
 
-  using Index = absl::flat_hash_map<KeyRef, Slot, KeyHash, KeyEq>;
+  using Index =
+      absl::flat_hash_map<KeyRef, Slot, KeyHash, KeyEq,
+                          LargeArrayAllocator<std::pair<const KeyRef, Slot>>>;
   Index NewIndex() const {
     return Index(0, KeyHash{keys_.get()}, KeyEq{keys_.get()});
   }
