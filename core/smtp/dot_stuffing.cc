@@ -42,6 +42,14 @@ absl::Status BodyEncoder::Encode(absl::string_view piece, std::string* out) {
   const char* p = piece.data();
   const char* const end = p + piece.size();
   while (p < end) {
+    if (at_line_start_ && !pending_cr_) {
+      // Whole CRLF lines that need no change (no '.' to stuff, no bare CR
+      // or LF, not too long) go out as they are, many at a time.
+      const size_t plain = internal::PlainCrlfLines(p, end, max_line_length_);
+      out->append(p, plain);
+      p += plain;
+      if (p == end) break;
+    }
     if (pending_cr_) {
       // A CR ends the line whether or not LF follows (bare CR becomes CRLF).
       pending_cr_ = false;
