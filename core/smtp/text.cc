@@ -42,6 +42,13 @@ bool HasEightBit(absl::string_view text) {
   const char* p = text.data();
   const char* const end = p + text.size();
   uint64_t any = 0;
+  // 32 octets per step in four independent words (a client scans every
+  // message it is given).
+  for (; end - p >= 32; p += 32) {
+    uint64_t words[4];
+    std::memcpy(words, p, sizeof words);
+    any |= (words[0] | words[1]) | (words[2] | words[3]);
+  }
   for (; end - p >= 8; p += 8) {
     uint64_t word;
     std::memcpy(&word, p, sizeof word);
