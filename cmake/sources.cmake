@@ -7,6 +7,7 @@ set(STARLING_CORE_SOURCES
   core/policy/dane.cc
   core/policy/engine.cc
   core/policy/hook.cc
+  core/policy/large_array.cc
   core/policy/level.cc
   core/policy/mta_sts.cc
   core/policy/names.cc
@@ -48,6 +49,7 @@ set(STARLING_HEADERS
   core/policy/dane.h
   core/policy/engine.h
   core/policy/hook.h
+  core/policy/large_array.h
   core/policy/level.h
   core/policy/mta_sts.h
   core/policy/names.h
