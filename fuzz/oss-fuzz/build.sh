@@ -52,6 +52,7 @@ LIBRARY_SOURCES=(
   core/policy/dane.cc
   core/policy/engine.cc
   core/policy/hook.cc
+  core/policy/large_array.cc
   core/policy/level.cc
   core/policy/mta_sts.cc
   core/policy/names.cc
