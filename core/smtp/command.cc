@@ -148,43 +148,6 @@ bool IsInitialResponse(absl::string_view s) {
   return true;
 }
 
-struct ByteClasses {
-  bool control = false;  // a C0 control character or DEL
-  bool high = false;     // a byte >= 0x80
-};
-
-// Classifies the bytes of `line` eight at a time (SWAR): a byte is below 0x20
-// when subtracting 0x20 borrows into its top bit while its own top bit is
-// clear; it is DEL when XOR 0x7F makes it zero. Both tests may flag extra
-// bytes above a real hit (borrows), never a word that has none.
-ByteClasses ScanBytes(absl::string_view line) {
-  constexpr uint64_t kOnes = 0x0101010101010101u;
-  constexpr uint64_t kHighs = 0x8080808080808080u;
-  uint64_t control = 0;
-  uint64_t high = 0;
-  auto word = [&](uint64_t x) {
-    const uint64_t del = x ^ (0x7F * kOnes);
-    control |= ((x - 0x20 * kOnes) & ~x) | ((del - kOnes) & ~del);
-    high |= x;
-  };
-  const char* p = line.data();
-  const size_t n = line.size();
-  if (n >= 8) {
-    uint64_t x;
-    for (size_t i = 0; i + 8 <= n; i += 8) {
-      std::memcpy(&x, p + i, 8);
-      word(x);
-    }
-    std::memcpy(&x, p + n - 8,
-                8);  // the tail, overlapping: rescans are harmless
-    word(x);
-  } else {
-    for (size_t i = 0; i < n; ++i)
-      word(static_cast<uint8_t>(p[i]) | 0x20 * (kOnes << 8));
-  }
-  return {(control & kHighs) != 0, (high & kHighs) != 0};
-}
-
 // ---- replies
 // ------------------------------------------------------------------
 

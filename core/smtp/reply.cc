@@ -120,8 +120,8 @@ size_t FormatEnhanced(const EnhancedStatus& status, char* buffer) {
   return p - buffer;
 }
 
-// One reply line: code, separator, enhanced code, text, CRLF. The caller
-// makes sure the text holds no CR or LF.
+// One reply line: code, separator, enhanced code, text, CRLF. The callers
+// rewrite what the text may not carry (Sanitize) after it.
 void AppendLine(int code, bool last, absl::string_view enhanced,
                 absl::string_view text, std::string* out) {
   // The pieces go to a buffer on the stack and then to `out` at once: a
@@ -164,7 +164,7 @@ void Sanitize(char* begin, char* end) {
                     : u == '\r' || u == '\n';
   };
   // Texts almost never hold one: a word-at-a-time look first.
-  if (!HasControl(absl::string_view(begin, end - begin))) return;
+  if (!ScanBytes(absl::string_view(begin, end - begin)).control) return;
   for (char* c = begin; c != end; ++c) {
     if (bad(*c)) *c = ' ';
   }

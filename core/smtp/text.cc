@@ -58,30 +58,38 @@ bool HasEightBit(absl::string_view text) {
   return (any & 0x8080808080808080ULL) != 0;
 }
 
-bool HasControl(absl::string_view text) {
+// Eight octets at a time (SWAR): an octet is below 0x20 when subtracting 0x20
+// borrows into its top bit while its own top bit is clear; it is DEL when XOR
+// 0x7F makes it zero. Both tests may flag extra octets above a real hit
+// (borrows), never a word that has none.
+ByteClasses ScanBytes(absl::string_view text) {
+  constexpr uint64_t kOnes = 0x0101010101010101u;
+  constexpr uint64_t kHighs = 0x8080808080808080u;
+  uint64_t control = 0;
+  uint64_t high = 0;
+  auto word = [&](uint64_t x) {
+    const uint64_t del = x ^ (0x7F * kOnes);
+    control |= ((x - 0x20 * kOnes) & ~x) | ((del - kOnes) & ~del);
+    high |= x;
+  };
   const char* p = text.data();
   const size_t n = text.size();
-  if (n < 8) {
-    for (size_t i = 0; i < n; ++i) {
-      const auto c = static_cast<uint8_t>(p[i]);
-      if (c < 0x20 || c == 0x7f) return true;
-    }
-    return false;
-  }
-  // A byte is below 0x20 when subtracting 0x20 borrows into its top bit while
-  // its own top bit is clear; it is DEL when XOR 0x7F makes it zero. A borrow
-  // may flag bytes above a real hit, never a word without one.
-  constexpr uint64_t kOnes = 0x0101010101010101u;
-  uint64_t hits = 0;
-  auto word = [&hits](const char* at) {
+  if (n >= 8) {
     uint64_t x;
-    std::memcpy(&x, at, sizeof x);
-    const uint64_t del = x ^ (0x7F * kOnes);
-    hits |= ((x - 0x20 * kOnes) & ~x) | ((del - kOnes) & ~del);
-  };
-  for (size_t i = 0; i + 8 <= n; i += 8) word(p + i);
-  word(p + n - 8);  // the tail, overlapping
-  return (hits & (0x80 * kOnes)) != 0;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&x, p + i, 8);
+      word(x);
+    }
+    std::memcpy(&x, p + n - 8,
+                8);  // the tail, overlapping: rescans are harmless
+    word(x);
+  } else {
+    // One octet per word, the other seven SP (no class).
+    for (size_t i = 0; i < n; ++i) {
+      word(static_cast<uint8_t>(p[i]) | 0x20 * (kOnes << 8));
+    }
+  }
+  return {(control & kHighs) != 0, (high & kHighs) != 0};
 }
 
 bool IsTextString(absl::string_view text, bool utf8) {

@@ -12,9 +12,14 @@ bool IsValidUtf8(absl::string_view text);
 // Whether `text` holds an octet >= 0x80 (8 octets per step: bodies are long).
 bool HasEightBit(absl::string_view text);
 
-// Whether `text` holds a C0 control character (HT included) or DEL, 8
-// octets per step (every reply a server sends is checked).
-bool HasControl(absl::string_view text);
+struct ByteClasses {
+  bool control = false;  // a C0 control character (HT included) or DEL
+  bool high = false;     // an octet >= 0x80
+};
+
+// Which of those classes the octets of `text` hold, 8 octets per step
+// (command lines and every reply a server sends are checked).
+ByteClasses ScanBytes(absl::string_view text);
 
 // RFC 5321 §4.2 textstring: HT and SP..'~' only; with `utf8` (RFC 6531,
 // SMTPUTF8 in use) also well-formed UTF-8. Control characters never.

@@ -16,6 +16,13 @@ bool HasControlByteByByte(const std::string& text) {
   return false;
 }
 
+bool HasHighByteByByte(const std::string& text) {
+  for (char ch : text) {
+    if (static_cast<uint8_t>(ch) >= 0x80) return true;
+  }
+  return false;
+}
+
 // Every octet value at every position of texts of every length up to three
 // words, in a text of plain letters and of octets >= 0x80 (where a borrow
 // or a top bit could confuse the word-at-a-time test).
@@ -32,21 +39,24 @@ TEST(HasEightBitTest, FindsAnEightBitOctetAnywhere) {
   }
 }
 
-TEST(HasControlTest, AgreesWithTheByteByByteDefinition) {
+TEST(ScanBytesTest, AgreesWithTheByteByByteDefinition) {
   for (const char fill : {'a', '~', ' ', '\x80', '\xff'}) {
     for (size_t size = 1; size <= 24; ++size) {
       for (size_t pos = 0; pos < size; ++pos) {
         for (int c = 0; c < 256; ++c) {
           std::string text(size, fill);
           text[pos] = static_cast<char>(c);
-          ASSERT_EQ(HasControl(text), HasControlByteByByte(text))
+          const ByteClasses classes = ScanBytes(text);
+          ASSERT_EQ(classes.high, HasHighByteByByte(text));
+          ASSERT_EQ(classes.control, HasControlByteByByte(text))
               << "size " << size << " pos " << pos << " octet " << c << " fill "
               << static_cast<int>(static_cast<uint8_t>(fill));
         }
       }
     }
   }
-  EXPECT_FALSE(HasControl(""));
+  EXPECT_FALSE(ScanBytes("").control);
+  EXPECT_FALSE(ScanBytes("").high);
 }
 
 }  // namespace
