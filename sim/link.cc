@@ -56,8 +56,15 @@ Link::Link(Scheduler* scheduler, Random random, LinkOptions options,
   if (options_.faults.tamper) tamper_ = options_.faults.tamper();
 }
 
-Link::~Link() {
+Link::~Link() { CancelEvents(); }
+
+void Link::CancelEvents() {
   for (const EventHandle& handle : scheduled_) scheduler_->Cancel(handle);
+  scheduled_.clear();
+  for (End& e : ends_) {
+    for (const End::Piece& piece : e.pieces) scheduler_->Cancel(piece.event);
+    e.pieces.clear();
+  }
 }
 
 absl::Duration Link::DrawLatency() {
@@ -170,23 +177,44 @@ void Link::Transmit(Side from, absl::string_view bytes) {
   sender.in_flight += bytes.size();
   // A full window means the writer has more to say: tell it when space frees.
   if (Writable(from) == 0) sender.wants_writable = true;
+  if (sender.delivering) {
+    sender.held.append(bytes.data(), bytes.size());
+  } else {
+    if (sender.wire_start == sender.wire.size()) {
+      sender.wire.clear();
+      sender.wire_start = 0;
+    } else if (sender.wire_start >= sender.wire.size() / 2) {
+      sender.wire.erase(0, sender.wire_start);
+      sender.wire_start = 0;
+    }
+    sender.wire.append(bytes.data(), bytes.size());
+  }
   while (!bytes.empty()) {
     const size_t size = static_cast<size_t>(random_.Between(
         1, std::min<uint64_t>(bytes.size(), options_.max_segment)));
-    sender.pieces.emplace_back(bytes.substr(0, size));
-    Schedule(DeliveryTime(from), [this, from] { DeliverData(from); });
+    const EventHandle event =
+        scheduler_->At(DeliveryTime(from), [this, from] { DeliverData(from); });
+    sender.pieces.push_back(End::Piece{size, event});
     bytes.remove_prefix(size);
   }
 }
 
 void Link::DeliverData(Side from) {
   End& sender = end(from);
-  const std::string piece = std::move(sender.pieces.front());
+  const size_t size = sender.pieces.front().size;
   sender.pieces.pop_front();
-  sender.in_flight -= piece.size();
+  const absl::string_view piece(sender.wire.data() + sender.wire_start, size);
+  sender.wire_start += size;
+  sender.in_flight -= size;
   const Side to = Peer(from);
+  sender.delivering = true;
   Record(to, LinkEventType::kData, piece);
   end(to).endpoint->OnData(piece);
+  sender.delivering = false;
+  if (!sender.held.empty()) {
+    sender.wire.append(sender.held);
+    sender.held.clear();
+  }
   // Only once half the window is free: waking the writer for every few
   // octets would make it write in tiny pieces (silly window syndrome).
   if (sender.wants_writable && !finished_ && !sender.send_closed &&
@@ -254,9 +282,7 @@ void Link::Reset() {
 
 void Link::Finish() {
   finished_ = true;
-  for (const EventHandle& handle : scheduled_) scheduler_->Cancel(handle);
-  scheduled_.clear();
-  for (End& e : ends_) e.pieces.clear();
+  CancelEvents();
 }
 
 size_t Link::Writable(Side from) const {

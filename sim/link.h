@@ -195,7 +195,19 @@ class Link {
     absl::Time last_delivery = absl::InfinitePast();
     // Pieces on the wire, in order: each has one delivery event, and the
     // events of a direction run in the order they were scheduled.
-    std::deque<std::string> pieces;
+    struct Piece {
+      size_t size;
+      EventHandle event;
+    };
+    std::deque<Piece> pieces;
+    // Their octets, back to back from wire_start: one buffer per direction
+    // (not a string per piece), so a delivery hands out a view of it.
+    std::string wire;
+    size_t wire_start = 0;
+    // A delivery from this end is running: what is transmitted meanwhile
+    // waits in `held`, so the view being delivered stays valid.
+    bool delivering = false;
+    std::string held;
   };
 
   static size_t Index(Side side) { return side == Side::kA ? 0 : 1; }
@@ -218,6 +230,7 @@ class Link {
   void Reset();
   void Truncate(Side side);
   void Finish();
+  void CancelEvents();
 
   Scheduler* scheduler_;
   Random random_;
@@ -228,8 +241,9 @@ class Link {
   bool connect_called_ = false;
   bool finished_ = false;
   uint64_t lost_bytes_ = 0;
-  // Every event this link scheduled (cancelled when it finishes or goes
-  // away; cancelling one that already ran does nothing).
+  // The events this link scheduled other than data deliveries (whose
+  // handles sit with their pieces): cancelled when it finishes or goes away
+  // (cancelling one that already ran does nothing). A handful per link.
   std::vector<EventHandle> scheduled_;
 };
 
