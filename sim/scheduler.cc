@@ -13,7 +13,7 @@ EventHandle Scheduler::At(absl::Time time, Callback callback) {
   if (heap_.size() > 2 * pending() + 64) {
     // Mostly cancelled entries (re-armed timers): rebuild without them.
     std::erase_if(heap_, [this](const Entry& e) { return !Live(e); });
-    std::make_heap(heap_.begin(), heap_.end(), Later());
+    for (size_t i = heap_.size() / kArity + 1; i-- > 0;) SiftDown(i);
   }
   uint32_t slot;
   if (free_slots_.empty()) {
@@ -25,10 +25,47 @@ EventHandle Scheduler::At(absl::Time time, Callback callback) {
   }
   const EventHandle handle{std::max(time, Now()), next_sequence_++, slot};
   slots_[slot].sequence = handle.sequence;
+  slots_[slot].time = handle.time;
   slots_[slot].callback = std::move(callback);
-  heap_.push_back(Entry{handle.time, handle.sequence, slot});
-  std::push_heap(heap_.begin(), heap_.end(), Later());
+  HeapPush(Entry{KeyOf(handle.time), handle.sequence, slot});
   return handle;
+}
+
+void Scheduler::HeapPush(Entry entry) {
+  size_t at = heap_.size();
+  heap_.push_back(entry);
+  while (at > 0) {
+    const size_t parent = (at - 1) / kArity;
+    if (!Before(entry, heap_[parent])) break;
+    heap_[at] = heap_[parent];
+    at = parent;
+  }
+  heap_[at] = entry;
+}
+
+void Scheduler::SiftDown(size_t at) const {
+  const size_t size = heap_.size();
+  if (at >= size) return;
+  const Entry entry = heap_[at];
+  while (true) {
+    const size_t first = at * kArity + 1;
+    if (first >= size) break;
+    const size_t last = std::min(first + kArity, size);
+    size_t best = first;
+    for (size_t c = first + 1; c < last; ++c) {
+      if (Before(heap_[c], heap_[best])) best = c;
+    }
+    if (!Before(heap_[best], entry)) break;
+    heap_[at] = heap_[best];
+    at = best;
+  }
+  heap_[at] = entry;
+}
+
+void Scheduler::HeapPop() const {
+  heap_.front() = heap_.back();
+  heap_.pop_back();
+  SiftDown(0);
 }
 
 EventHandle Scheduler::After(absl::Duration delay, Callback callback) {
@@ -46,34 +83,33 @@ bool Scheduler::Cancel(const EventHandle& handle) {
 }
 
 void Scheduler::SkipCancelled() const {
-  while (!heap_.empty() && !Live(heap_.front())) {
-    std::pop_heap(heap_.begin(), heap_.end(), Later());
-    heap_.pop_back();
-  }
+  while (!heap_.empty() && !Live(heap_.front())) HeapPop();
 }
 
 absl::Time Scheduler::NextEventTime() const {
   SkipCancelled();
-  return heap_.empty() ? absl::InfiniteFuture() : heap_.front().time;
+  return heap_.empty() ? absl::InfiniteFuture()
+                       : slots_[heap_.front().slot].time;
 }
 
 absl::Status Scheduler::Run(absl::Time limit) {
   uint64_t steps = 0;
   while (stop_.ok()) {
     SkipCancelled();
-    if (heap_.empty() || heap_.front().time > limit) break;
+    if (heap_.empty() || slots_[heap_.front().slot].time > limit) break;
     if (steps == options_.max_steps_per_run) {
       return absl::ResourceExhaustedError(
           absl::StrCat("scheduler: step limit of ", options_.max_steps_per_run,
                        " events reached at ", absl::FormatTime(Now())));
     }
-    std::pop_heap(heap_.begin(), heap_.end(), Later());
-    const Entry entry = heap_.back();
-    heap_.pop_back();
-    Callback callback = std::move(slots_[entry.slot].callback);
-    slots_[entry.slot] = Slot();
+    const Entry entry = heap_.front();
+    HeapPop();
+    Slot& slot = slots_[entry.slot];
+    Callback callback = std::move(slot.callback);
+    const absl::Time time = slot.time;
+    slot = Slot();
     free_slots_.push_back(entry.slot);
-    clock_.AdvanceTo(entry.time);
+    clock_.AdvanceTo(time);
     ++steps;
     ++steps_;
     callback();

@@ -76,22 +76,32 @@ class Scheduler {
  private:
   // Heap entries stay small and trivially movable: the callbacks live in
   // slots_, and an entry whose slot no longer holds its sequence was
-  // cancelled.
+  // cancelled. The key is the time in nanoseconds since the epoch (one
+  // integer compare instead of absl::Time's two; times more than 292 years
+  // after the epoch share the largest key and run in scheduling order).
   struct Entry {
-    absl::Time time;
+    int64_t key;
     uint64_t sequence;
     uint32_t slot;
   };
   struct Slot {
     uint64_t sequence = 0;  // 0: free
+    absl::Time time;
     Callback callback;
   };
-  // Orders the heap so that the earliest (time, sequence) is on top.
-  struct Later {
-    bool operator()(const Entry& a, const Entry& b) const {
-      return a.time != b.time ? a.time > b.time : a.sequence > b.sequence;
-    }
-  };
+  static bool Before(const Entry& a, const Entry& b) {
+    return a.key != b.key ? a.key < b.key : a.sequence < b.sequence;
+  }
+  int64_t KeyOf(absl::Time time) const {
+    return absl::ToInt64Nanoseconds(time - clock_.epoch());
+  }
+
+  // A 4-ary min-heap on heap_: half the levels of a binary one, and the
+  // four children of a node share a cache line or two.
+  static constexpr size_t kArity = 4;
+  void HeapPush(Entry entry);
+  void HeapPop() const;  // removes heap_.front()
+  void SiftDown(size_t at) const;
 
   // Runs events due at or before `limit`.
   absl::Status Run(absl::Time limit);
@@ -104,7 +114,7 @@ class Scheduler {
     return slots_[e.slot].sequence == e.sequence;
   }
 
-  // A binary heap; cancelled entries stay in it until they reach the top.
+  // Cancelled entries stay in the heap until they reach the top.
   mutable std::vector<Entry> heap_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;

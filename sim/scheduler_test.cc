@@ -1,5 +1,6 @@
 #include "sim/scheduler.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -164,6 +165,48 @@ std::vector<std::string> RandomWorld(uint64_t seed) {
   scheduler.After(absl::ZeroDuration(), [&] { spawn(1); });
   EXPECT_TRUE(scheduler.RunUntilIdle().ok());
   return log;
+}
+
+// Many events at random times (with ties) and random cancellations run in
+// exactly (time, scheduling order), as a stable sort of them says.
+TEST(SchedulerTest, RunsInTimeThenSchedulingOrderAtScale) {
+  Scheduler scheduler(kEpoch);
+  Random random(7);
+  struct Planned {
+    absl::Time time;
+    int id;
+  };
+  std::vector<Planned> planned;
+  std::vector<EventHandle> handles;
+  std::vector<int> ran;
+  auto plan = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      const int id = static_cast<int>(planned.size());
+      const absl::Time time =
+          kEpoch + absl::Microseconds(static_cast<int64_t>(random.Below(300)));
+      planned.push_back({time, id});
+      handles.push_back(scheduler.At(time, [&ran, id] { ran.push_back(id); }));
+    }
+  };
+  plan(5000);
+  std::vector<bool> cancelled(6000, false);
+  for (int i = 0; i < 4500; ++i) {
+    const size_t victim = random.Below(5000);
+    EXPECT_EQ(scheduler.Cancel(handles[victim]), !cancelled[victim]);
+    cancelled[victim] = true;
+  }
+  // Mostly cancelled entries now: the next one scheduled rebuilds the heap.
+  plan(1000);
+  std::stable_sort(
+      planned.begin(), planned.end(),
+      [](const Planned& x, const Planned& y) { return x.time < y.time; });
+  std::vector<int> expected;
+  for (const Planned& p : planned) {
+    if (!cancelled[p.id]) expected.push_back(p.id);
+  }
+  ASSERT_TRUE(scheduler.RunUntilIdle().ok());
+  EXPECT_EQ(ran, expected);
+  EXPECT_EQ(scheduler.pending(), 0u);
 }
 
 TEST(SchedulerTest, SameSeedSameRun) {
