@@ -11,6 +11,15 @@ namespace {
 constexpr absl::string_view kMessageIdPrefix = "Message-ID: <";
 constexpr absl::string_view kMessageIdSuffix = "@mtasim.invalid>";
 
+absl::string_view MessageKeyView(absl::string_view body) {
+  const size_t start = body.find(kMessageIdPrefix);
+  if (start == absl::string_view::npos) return "";
+  const absl::string_view rest = body.substr(start + kMessageIdPrefix.size());
+  const size_t end = rest.find(kMessageIdSuffix);
+  if (end == absl::string_view::npos) return "";
+  return rest.substr(0, end);
+}
+
 // At most 60 octets of `bytes`, with CR and LF made visible.
 std::string Excerpt(absl::string_view bytes) {
   std::string out;
@@ -171,7 +180,7 @@ std::optional<std::string> CheckClearText(absl::string_view sent_clear,
 
 void DeliveryLedger::Sent(const std::string& key,
                           const std::vector<std::string>& recipients) {
-  std::set<std::string>& to = sent_[key];
+  absl::flat_hash_set<std::string>& to = sent_[key];
   for (const std::string& r : recipients) to.insert(absl::AsciiStrToLower(r));
 }
 
@@ -183,7 +192,7 @@ void DeliveryLedger::OpenedWindow(const std::string& key,
 std::optional<InvariantViolation> DeliveryLedger::Accepted(
     absl::Time time, absl::string_view partner, absl::string_view body,
     const std::vector<std::string>& recipients) {
-  const std::string key = MessageKeyOf(body);
+  const absl::string_view key = MessageKeyView(body);
   auto sent = sent_.find(key);
   if (sent == sent_.end()) {
     return InvariantViolation{
@@ -199,9 +208,10 @@ std::optional<InvariantViolation> DeliveryLedger::Accepted(
           absl::StrCat(partner, " accepted ", recipient, " for message ", key,
                        " which was not sent to it")};
     }
-    const int64_t count = ++accepted_[{key, r}];
+    Pair pair(key, r);
+    const int64_t count = ++accepted_[pair];
     if (count == 1) continue;
-    auto window = windows_.find({key, r});
+    auto window = windows_.find(pair);
     if (window == windows_.end() || window->second < count - 1) {
       return InvariantViolation{
           InvariantKind::kExactlyOnce, time,
@@ -224,13 +234,7 @@ std::string MessageIdHeader(absl::string_view key) {
 }
 
 std::string MessageKeyOf(absl::string_view body) {
-  // The header is written first, so look only at the header block's start.
-  const size_t start = body.find(kMessageIdPrefix);
-  if (start == absl::string_view::npos) return "";
-  const absl::string_view rest = body.substr(start + kMessageIdPrefix.size());
-  const size_t end = rest.find(kMessageIdSuffix);
-  if (end == absl::string_view::npos) return "";
-  return std::string(rest.substr(0, end));
+  return std::string(MessageKeyView(body));
 }
 
 }  // namespace starling::sim

@@ -2,13 +2,13 @@
 #define STARLING_SIM_INVARIANTS_H_
 
 #include <cstdint>
-#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -85,10 +85,12 @@ class DeliveryLedger {
   int64_t duplicates_in_window() const { return duplicates_in_window_; }
 
  private:
+  // Hash tables (never iterated, so their order cannot leak into a run):
+  // every message a partner accepts is looked up here.
   using Pair = std::pair<std::string, std::string>;  // key, recipient
-  std::map<std::string, std::set<std::string>> sent_;
-  std::map<Pair, int64_t> accepted_;
-  std::map<Pair, int64_t> windows_;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> sent_;
+  absl::flat_hash_map<Pair, int64_t> accepted_;
+  absl::flat_hash_map<Pair, int64_t> windows_;
   int64_t duplicates_in_window_ = 0;
 };
 

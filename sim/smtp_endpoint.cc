@@ -16,7 +16,7 @@ void SessionEndpoint::OnData(absl::string_view bytes) {
   if (dropped_) return;
   if (!Pipe().channel()) {
     received_clear_tail_.append(bytes.data(), bytes.size());
-    if (received_clear_tail_.size() > kClearTail) {
+    if (received_clear_tail_.size() > 2 * kClearTail) {
       received_clear_tail_.erase(0, received_clear_tail_.size() - kClearTail);
     }
   }

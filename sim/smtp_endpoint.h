@@ -1,6 +1,7 @@
 #ifndef STARLING_SIM_SMTP_ENDPOINT_H_
 #define STARLING_SIM_SMTP_ENDPOINT_H_
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,8 +48,9 @@ class SessionEndpoint : public LinkEndpoint {
   // The last kClearTail octets received in the clear (all of them when
   // fewer): after a STARTTLS, what came just before the handshake.
   static constexpr size_t kClearTail = 512;
-  const std::string& received_clear_tail() const {
-    return received_clear_tail_;
+  absl::string_view received_clear_tail() const {
+    const absl::string_view all = received_clear_tail_;
+    return all.substr(all.size() - std::min(all.size(), kClearTail));
   }
   // A TLS handshake completed on this end.
   bool tls_established() const { return tls_established_; }
@@ -103,7 +105,7 @@ class SessionEndpoint : public LinkEndpoint {
   std::vector<std::string> errors_;
   std::string sent_clear_;
   std::string sent_tls_;
-  std::string received_clear_tail_;
+  std::string received_clear_tail_;  // trimmed to kClearTail at 2 * kClearTail
   bool tls_established_ = false;
   size_t max_unsent_ = 0;
 };
