@@ -405,29 +405,24 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
   SenderOptions options;
   options.seed = seed;
   options.helo_name = helo;
-  std::vector<std::string> anchors;
+  unsigned anchors = 0;
   for (const TrustAnchor anchor : scenario.sender.trust) {
     switch (anchor) {
       case TrustAnchor::kRoot:
-        anchors.push_back(pki->root_der());
+        anchors |= tls::testing::kRootAnchor;
         break;
       case TrustAnchor::kOldRoot:
-        anchors.push_back(pki->old_root_der());
+        anchors |= tls::testing::kOldRootAnchor;
         break;
       case TrustAnchor::kNewRoot:
-        anchors.push_back(pki->new_root_der());
+        anchors |= tls::testing::kNewRootAnchor;
         break;
       case TrustAnchor::kUntrustedRoot:
-        anchors.push_back(pki->untrusted_root_der());
+        anchors |= tls::testing::kUntrustedRootAnchor;
         break;
     }
   }
-  absl::StatusOr<std::shared_ptr<const tls::TrustStore>> trust =
-      tls::TrustStore::FromDer(
-          anchors, scenario.sender.crl ? std::vector<std::string>{pki->crl_der()}
-                                       : std::vector<std::string>{});
-  if (!trust.ok()) return trust.status();
-  options.tls.trust = *std::move(trust);
+  options.tls.trust = pki->TrustStoreOf(anchors, scenario.sender.crl);
   // Like Exchange Online and most relays with a certificate configured, the
   // sender presents one when a server asks (require-client-cert partners).
   if (scenario.sender.client_certificate) {

@@ -345,6 +345,8 @@ std::unique_ptr<TestPki> TestPki::Generate(uint64_t seed, absl::Time reference,
       anchors, std::vector<Botan::X509_CRL>{crl});
   pki->trust_without_crl_ = std::make_shared<const TrustStore>(
       anchors, std::vector<Botan::X509_CRL>{});
+  pki->roots_ = {root.cert, old_root.cert, new_root.cert, untrusted.cert};
+  pki->crl_ = crl;
   pki->root_der_ = ToString(root.cert.BER_encode());
   pki->intermediate_der_ = ToString(intermediate.cert.BER_encode());
   pki->untrusted_root_der_ = ToString(untrusted.cert.BER_encode());
@@ -352,6 +354,23 @@ std::unique_ptr<TestPki> TestPki::Generate(uint64_t seed, absl::Time reference,
   pki->new_root_der_ = ToString(new_root.cert.BER_encode());
   pki->crl_der_ = ToString(crl.BER_encode());
   return pki;
+}
+
+std::shared_ptr<const TrustStore> TestPki::TrustStoreOf(unsigned anchors,
+                                                        bool crl) const {
+  anchors &= 15;
+  std::lock_guard<std::mutex> lock(stores_mutex_);
+  std::shared_ptr<const TrustStore>& store = stores_[anchors * 2 + crl];
+  if (store == nullptr) {
+    std::vector<Botan::X509_Certificate> certs;
+    for (size_t i = 0; i < roots_.size(); ++i) {
+      if (anchors & (1u << i)) certs.push_back(roots_[i]);
+    }
+    store = std::make_shared<const TrustStore>(
+        certs, crl ? std::vector<Botan::X509_CRL>{crl_}
+                   : std::vector<Botan::X509_CRL>{});
+  }
+  return store;
 }
 
 }  // namespace starling::tls::testing

@@ -5,11 +5,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "botan/x509_crl.h"
+#include "botan/x509cert.h"
 #include "core/tls/credentials.h"
 #include "core/tlsfacts/tls_facts.h"
 
@@ -46,6 +49,15 @@ std::array<CertKind, kCertKindCount> AllCertKinds();
 // should conclude about `kind` (names are not checked by the TLS layer).
 ChainVerdict ExpectedVerdict(CertKind kind);
 
+// The roots a trust store may hold: bits of the `anchors` of
+// TestPki::TrustStoreOf.
+enum AnchorBit : unsigned {
+  kRootAnchor = 1,
+  kOldRootAnchor = 2,
+  kNewRootAnchor = 4,
+  kUntrustedRootAnchor = 8,
+};
+
 // A deterministic PKI: the same seed and reference time give byte-identical
 // certificates, keys and CRL. Keys are cached per (seed, role) in the
 // process, so a new reference time costs certificates only. Thread-safe.
@@ -79,6 +91,11 @@ class TestPki {
   const std::shared_ptr<const TrustStore>& trust_store_without_crl() const {
     return trust_without_crl_;
   }
+  // The roots named by `anchors` (AnchorBit values or'ed), with the CRL when
+  // `crl`: built from the certificates on first use and kept, so a world
+  // that runs per seed does not decode its trust store each time.
+  std::shared_ptr<const TrustStore> TrustStoreOf(unsigned anchors,
+                                                 bool crl) const;
 
   const std::string& host_name() const { return host_name_; }
   absl::Time reference() const { return reference_; }
@@ -97,6 +114,12 @@ class TestPki {
   std::array<std::shared_ptr<const Identity>, kCertKindCount> identities_;
   std::shared_ptr<const TrustStore> trust_;
   std::shared_ptr<const TrustStore> trust_without_crl_;
+  // Root, old root, new root and untrusted root (AnchorBit order); the CRL.
+  std::vector<Botan::X509_Certificate> roots_;
+  Botan::X509_CRL crl_;
+  mutable std::mutex stores_mutex_;
+  // TrustStoreOf(anchors, crl) at [anchors * 2 + crl].
+  mutable std::array<std::shared_ptr<const TrustStore>, 32> stores_;
   std::string root_der_;
   std::string intermediate_der_;
   std::string untrusted_root_der_;

@@ -100,5 +100,40 @@ TEST(TestPkiTest, Catalogue) {
   }
 }
 
+// The stores a world builds per run: the roots asked for, the CRL when
+// asked, built once per combination.
+TEST(TestPkiTest, TrustStoreOfHoldsTheRootsAskedForAndKeepsThem) {
+  const auto pki = TestPki::Get(5, kReference, "mail.example.org");
+  auto verdict = [&](CertKind kind, unsigned anchors, bool crl) {
+    return CheckChain(pki->identity(kind)->chain(),
+                      *pki->TrustStoreOf(anchors, crl), kReference,
+                      Botan::Usage_Type::TLS_SERVER_AUTH, 110)
+        .verdict;
+  };
+  const unsigned kDefault = kRootAnchor | kOldRootAnchor | kNewRootAnchor;
+  EXPECT_EQ(pki->TrustStoreOf(kDefault, true).get(),
+            pki->TrustStoreOf(kDefault, true).get());
+  EXPECT_NE(pki->TrustStoreOf(kDefault, true).get(),
+            pki->TrustStoreOf(kDefault, false).get());
+  EXPECT_EQ(pki->TrustStoreOf(kDefault, true)->anchor_count(), 3u);
+  EXPECT_EQ(pki->TrustStoreOf(kUntrustedRootAnchor, false)->anchor_count(), 1u);
+  for (CertKind kind : AllCertKinds()) {
+    if (kind == CertKind::kClient) continue;
+    // The default store is the one trust_store() is.
+    EXPECT_EQ(verdict(kind, kDefault, true), ExpectedVerdict(kind))
+        << CertKindName(kind);
+  }
+  EXPECT_EQ(verdict(CertKind::kRevoked, kDefault, false),
+            ChainVerdict::kTrusted);
+  EXPECT_NE(verdict(CertKind::kGood, kUntrustedRootAnchor, true),
+            ChainVerdict::kTrusted);
+  EXPECT_EQ(verdict(CertKind::kUntrustedIssuer, kUntrustedRootAnchor, true),
+            ChainVerdict::kTrusted);
+  EXPECT_EQ(verdict(CertKind::kRolloverNew, kNewRootAnchor, true),
+            ChainVerdict::kTrusted);
+  EXPECT_NE(verdict(CertKind::kRolloverOld, kNewRootAnchor, true),
+            ChainVerdict::kTrusted);
+}
+
 }  // namespace
 }  // namespace starling::tls::testing
