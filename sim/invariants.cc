@@ -178,41 +178,54 @@ std::optional<std::string> CheckClearText(absl::string_view sent_clear,
   return std::nullopt;
 }
 
+size_t DeliveryLedger::CaseFoldHash::operator()(absl::string_view s) const {
+  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over the lower-cased octets
+  for (const char c : s) {
+    hash ^= static_cast<unsigned char>(absl::ascii_tolower(c));
+    hash *= 0x100000001b3ULL;
+  }
+  return static_cast<size_t>(hash);
+}
+
+bool DeliveryLedger::CaseFoldEq::operator()(absl::string_view a,
+                                            absl::string_view b) const {
+  return absl::EqualsIgnoreCase(a, b);
+}
+
 void DeliveryLedger::Sent(const std::string& key,
                           const std::vector<std::string>& recipients) {
-  absl::flat_hash_set<std::string>& to = sent_[key];
-  for (const std::string& r : recipients) to.insert(absl::AsciiStrToLower(r));
+  Message& message = messages_[key];
+  message.sent = true;
+  for (const std::string& r : recipients) message.recipients[r].sent = true;
 }
 
 void DeliveryLedger::OpenedWindow(const std::string& key,
                                   const std::string& recipient) {
-  ++windows_[{key, absl::AsciiStrToLower(recipient)}];
+  ++messages_[key].recipients[recipient].windows;
 }
 
 std::optional<InvariantViolation> DeliveryLedger::Accepted(
     absl::Time time, absl::string_view partner, absl::string_view body,
     const std::vector<std::string>& recipients) {
   const absl::string_view key = MessageKeyView(body);
-  auto sent = sent_.find(key);
-  if (sent == sent_.end()) {
+  auto message = messages_.find(key);
+  if (message == messages_.end() || !message->second.sent) {
     return InvariantViolation{
         InvariantKind::kPartnerOverAccept, time,
         absl::StrCat(partner, " accepted a message that was never sent (",
                      key.empty() ? "no Message-ID" : key, ")")};
   }
   for (const std::string& recipient : recipients) {
-    const std::string r = absl::AsciiStrToLower(recipient);
-    if (sent->second.count(r) == 0) {
+    auto tally = message->second.recipients.find(recipient);
+    if (tally == message->second.recipients.end() || !tally->second.sent) {
       return InvariantViolation{
           InvariantKind::kPartnerOverAccept, time,
           absl::StrCat(partner, " accepted ", recipient, " for message ", key,
                        " which was not sent to it")};
     }
-    Pair pair(key, r);
-    const int64_t count = ++accepted_[pair];
+    const int64_t count = ++tally->second.accepted;
     if (count == 1) continue;
-    auto window = windows_.find(pair);
-    if (window == windows_.end() || window->second < count - 1) {
+    if (tally->second.windows < count - 1) {
       return InvariantViolation{
           InvariantKind::kExactlyOnce, time,
           absl::StrCat(partner, " accepted ", recipient, " of message ", key,
@@ -226,7 +239,11 @@ std::optional<InvariantViolation> DeliveryLedger::Accepted(
 
 bool DeliveryLedger::WasAccepted(const std::string& key,
                                  const std::string& recipient) const {
-  return accepted_.count({key, absl::AsciiStrToLower(recipient)}) > 0;
+  auto message = messages_.find(key);
+  if (message == messages_.end()) return false;
+  auto tally = message->second.recipients.find(recipient);
+  return tally != message->second.recipients.end() &&
+         tally->second.accepted > 0;
 }
 
 std::string MessageIdHeader(absl::string_view key) {

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -85,12 +84,29 @@ class DeliveryLedger {
   int64_t duplicates_in_window() const { return duplicates_in_window_; }
 
  private:
-  // Hash tables (never iterated, so their order cannot leak into a run):
-  // every message a partner accepts is looked up here.
-  using Pair = std::pair<std::string, std::string>;  // key, recipient
-  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> sent_;
-  absl::flat_hash_map<Pair, int64_t> accepted_;
-  absl::flat_hash_map<Pair, int64_t> windows_;
+  // Addresses compare without regard to case.
+  struct CaseFoldHash {
+    using is_transparent = void;
+    size_t operator()(absl::string_view s) const;
+  };
+  struct CaseFoldEq {
+    using is_transparent = void;
+    bool operator()(absl::string_view a, absl::string_view b) const;
+  };
+  struct Tally {
+    bool sent = false;
+    int64_t accepted = 0;
+    int64_t windows = 0;
+  };
+  struct Message {
+    bool sent = false;
+    absl::flat_hash_map<std::string, Tally, CaseFoldHash, CaseFoldEq>
+        recipients;
+  };
+  // Hash tables looked up with views (every message a partner accepts comes
+  // here, so no allocation per lookup); never iterated, so their order
+  // cannot leak into a run.
+  absl::flat_hash_map<std::string, Message> messages_;
   int64_t duplicates_in_window_ = 0;
 };
 
