@@ -505,6 +505,8 @@ Delivery Deliver(AttackKind kind, uint64_t seed) {
             server.get());
   (*client)->Attach(&link);
   server->Attach(&link);
+  (*client)->set_record_sent(true);
+  server->set_record_sent(true);
   EXPECT_TRUE(link.Connect().ok());
   EXPECT_TRUE(scheduler.RunUntilIdle().ok());
 

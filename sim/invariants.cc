@@ -144,38 +144,86 @@ std::optional<std::string> CheckServerBoundary(
   return std::nullopt;
 }
 
-std::optional<std::string> CheckClearText(absl::string_view sent_clear,
-                                          bool mandatory) {
-  absl::string_view rest = sent_clear;
-  while (!rest.empty()) {
-    const size_t lf = rest.find('\n');
-    const absl::string_view line =
-        lf == absl::string_view::npos ? rest : rest.substr(0, lf + 1);
-    rest.remove_prefix(line.size());
-    if (!mandatory) {
-      // Only a MAIL command can carry REQUIRETLS: look no further in other
-      // lines (most of them are message text).
-      if (absl::StartsWithIgnoreCase(line, "MAIL ") &&
-          absl::StrContains(absl::AsciiStrToUpper(line), " REQUIRETLS")) {
-        return absl::StrCat("a REQUIRETLS message in the clear: '",
-                            Excerpt(line), "'");
-      }
-      continue;
-    }
-    bool allowed = SetupVerb(Verb(line));
-    if (!allowed && lf == absl::string_view::npos) {
-      // A line cut short: it must be the start of an allowed one.
-      for (absl::string_view ok :
-           {"EHLO", "HELO", "STARTTLS", "RSET", "NOOP", "QUIT"}) {
-        allowed |= absl::StartsWithIgnoreCase(ok, line);
-      }
-    }
-    if (!allowed) {
-      return absl::StrCat("in the clear under mandatory TLS: '", Excerpt(line),
-                          "'");
+namespace {
+
+// What CheckClearText says of one line under a mandatory verdict: `line`
+// ends in LF when `complete`, else the stream was cut short inside it.
+std::optional<std::string> MandatoryViolation(absl::string_view line,
+                                              bool complete) {
+  bool allowed = SetupVerb(Verb(line));
+  if (!allowed && !complete) {
+    // A line cut short: it must be the start of an allowed one.
+    for (absl::string_view ok :
+         {"EHLO", "HELO", "STARTTLS", "RSET", "NOOP", "QUIT"}) {
+      allowed |= absl::StartsWithIgnoreCase(ok, line);
     }
   }
+  if (allowed) return std::nullopt;
+  return absl::StrCat("in the clear under mandatory TLS: '", Excerpt(line),
+                      "'");
+}
+
+// ... and under any verdict: only a MAIL command can carry REQUIRETLS.
+std::optional<std::string> RequireTlsViolation(absl::string_view line) {
+  if (absl::StartsWithIgnoreCase(line, "MAIL ") &&
+      absl::StrContains(absl::AsciiStrToUpper(line), " REQUIRETLS")) {
+    return absl::StrCat("a REQUIRETLS message in the clear: '", Excerpt(line),
+                        "'");
+  }
   return std::nullopt;
+}
+
+}  // namespace
+
+void ClearTextWatch::Feed(absl::string_view bytes) {
+  while (!bytes.empty()) {
+    // Both found: nothing later changes either answer.
+    if (mandatory_.has_value() && requiretls_.has_value()) return;
+    const size_t lf = bytes.find('\n');
+    if (lf == absl::string_view::npos) {
+      AppendPartial(bytes);
+      return;
+    }
+    const absl::string_view line = bytes.substr(0, lf + 1);
+    bytes.remove_prefix(lf + 1);
+    if (partial_.empty()) {
+      Line(line);
+    } else {
+      AppendPartial(line);
+      Line(partial_);
+      partial_.clear();
+    }
+  }
+}
+
+void ClearTextWatch::AppendPartial(absl::string_view bytes) {
+  partial_.append(bytes.data(), bytes.size());
+  // Past its first kKeep octets only a MAIL line's text matters (the verb
+  // and the excerpt of any other line lie within them).
+  if (partial_.size() > kKeep &&
+      !absl::StartsWithIgnoreCase(partial_, "MAIL ")) {
+    partial_.resize(kKeep);
+  }
+}
+
+void ClearTextWatch::Line(absl::string_view line) {
+  if (!mandatory_.has_value()) mandatory_ = MandatoryViolation(line, true);
+  if (!requiretls_.has_value()) requiretls_ = RequireTlsViolation(line);
+}
+
+std::optional<std::string> ClearTextWatch::Check(bool mandatory) const {
+  const std::optional<std::string>& found =
+      mandatory ? mandatory_ : requiretls_;
+  if (found.has_value() || partial_.empty()) return found;
+  return mandatory ? MandatoryViolation(partial_, false)
+                   : RequireTlsViolation(partial_);
+}
+
+std::optional<std::string> CheckClearText(absl::string_view sent_clear,
+                                          bool mandatory) {
+  ClearTextWatch watch;
+  watch.Feed(sent_clear);
+  return watch.Check(mandatory);
 }
 
 size_t DeliveryLedger::CaseFoldHash::operator()(absl::string_view s) const {

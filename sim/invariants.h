@@ -59,6 +59,26 @@ std::optional<std::string> CheckServerBoundary(absl::string_view sent_clear,
 std::optional<std::string> CheckClearText(absl::string_view sent_clear,
                                           bool mandatory);
 
+// CheckClearText over a stream, so that an end need not keep all it sent in
+// the clear (message bodies, for a plaintext delivery): Feed() it the clear
+// octets as they leave, and Check() answers as CheckClearText on all of them
+// would. Keeps the line being written (its first kKeep octets unless it is a
+// MAIL line) and the first offending lines.
+class ClearTextWatch {
+ public:
+  void Feed(absl::string_view bytes);
+  std::optional<std::string> Check(bool mandatory) const;
+
+ private:
+  static constexpr size_t kKeep = 64;
+  void AppendPartial(absl::string_view bytes);
+  void Line(absl::string_view line);  // a complete line
+
+  std::string partial_;                    // the line being written, no LF yet
+  std::optional<std::string> mandatory_;   // the first line not allowed
+  std::optional<std::string> requiretls_;  // the first MAIL ... REQUIRETLS
+};
+
 // Bookkeeping of the exactly-once rule across the sender and the partners:
 // what was sent to whom, what partners accepted, and the connections that
 // ended after the end of data but before its reply (the one window in which

@@ -1,5 +1,14 @@
 #include "sim/invariants.h"
 
+#include <algorithm>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace starling::sim {
@@ -64,6 +73,100 @@ TEST(InvariantsTest, ClearTextUnderMandatoryTls) {
   EXPECT_EQ(CheckClearText("MAIL FROM:<a@b>\r\nDATA\r\n", false),
             std::nullopt);
   EXPECT_TRUE(CheckClearText("MAIL FROM:<a@b> REQUIRETLS\r\n", false));
+}
+
+// CheckClearText as it was written before the watch: one pass over all
+// of the clear text, kept here as the oracle for the streaming version.
+std::optional<std::string> WholeTextOracle(absl::string_view sent_clear,
+                                           bool mandatory) {
+  auto excerpt = [](absl::string_view bytes) {
+    std::string out;
+    for (const char c : bytes.substr(0, 60)) {
+      out += c == '\r' ? "\\r" : c == '\n' ? "\\n" : std::string(1, c);
+    }
+    if (bytes.size() > 60) out += "...";
+    return out;
+  };
+  absl::string_view rest = sent_clear;
+  while (!rest.empty()) {
+    const size_t lf = rest.find('\n');
+    const absl::string_view line =
+        lf == absl::string_view::npos ? rest : rest.substr(0, lf + 1);
+    rest.remove_prefix(line.size());
+    if (!mandatory) {
+      if (absl::StartsWithIgnoreCase(line, "MAIL ") &&
+          absl::StrContains(absl::AsciiStrToUpper(line), " REQUIRETLS")) {
+        return absl::StrCat("a REQUIRETLS message in the clear: '",
+                            excerpt(line), "'");
+      }
+      continue;
+    }
+    size_t verb_end = 0;
+    while (verb_end < line.size() && line[verb_end] != ' ' &&
+           line[verb_end] != '\r' && line[verb_end] != '\n') {
+      ++verb_end;
+    }
+    bool allowed = false;
+    for (absl::string_view ok :
+         {"EHLO", "HELO", "STARTTLS", "RSET", "NOOP", "QUIT"}) {
+      allowed |= absl::EqualsIgnoreCase(line.substr(0, verb_end), ok) ||
+                 (lf == absl::string_view::npos &&
+                  absl::StartsWithIgnoreCase(ok, line));
+    }
+    if (!allowed) {
+      return absl::StrCat("in the clear under mandatory TLS: '", excerpt(line),
+                          "'");
+    }
+  }
+  return std::nullopt;
+}
+
+// The watch, fed in pieces cut anywhere, says what the oracle says of the
+// whole text, under both verdicts.
+TEST(InvariantsTest, ClearTextWatchInPiecesAgreesWithTheWholeText) {
+  const std::string kLong(150, 'q');
+  const std::vector<std::string> lines = {
+      "EHLO a",
+      "ehlo mx.example",
+      "STARTTLS",
+      "STAR",
+      "QUIT",
+      "RSET",
+      "NOOP",
+      "MAIL FROM:<a@b>",
+      "mail from:<a@b> requiretls",
+      "MAIL FROM:<a@b> SIZE=9 REQUIRETLS " + kLong,
+      "MAIL " + kLong,
+      "RCPT TO:<c@d>",
+      "DATA",
+      "Subject: x",
+      kLong,
+      "",
+      ".",
+      "HELO"};
+  std::mt19937 random(11);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const int count = 1 + static_cast<int>(random() % 6);
+    for (int i = 0; i < count; ++i) {
+      text += lines[random() % lines.size()];
+      text += random() % 4 == 0 ? "\n" : "\r\n";
+    }
+    if (random() % 2 == 0) {  // cut short inside a line
+      text.resize(text.size() -
+                  std::min<size_t>(text.size(), 1 + random() % 8));
+    }
+    ClearTextWatch watch;
+    for (size_t at = 0; at < text.size();) {
+      const size_t n = 1 + random() % 70;
+      watch.Feed(absl::string_view(text).substr(at, n));
+      at += n;
+    }
+    for (const bool mandatory : {true, false}) {
+      EXPECT_EQ(watch.Check(mandatory), WholeTextOracle(text, mandatory))
+          << "mandatory=" << mandatory << " text: " << text;
+    }
+  }
 }
 
 TEST(InvariantsTest, MessageKeys) {

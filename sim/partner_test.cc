@@ -108,6 +108,8 @@ class World {
               client->get(), server.get());
     (*client)->Attach(&link);
     server->Attach(&link);
+    (*client)->set_record_sent(true);
+    server->set_record_sent(true);
     const absl::Time start = scheduler_.Now();
     EXPECT_TRUE(link.Connect().ok());
     const absl::Status run = scheduler_.RunUntilIdle();

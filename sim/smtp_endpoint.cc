@@ -14,12 +14,7 @@ SessionEndpoint::~SessionEndpoint() { CancelTimer(); }
 
 void SessionEndpoint::OnData(absl::string_view bytes) {
   if (dropped_) return;
-  if (!Pipe().channel()) {
-    received_clear_tail_.append(bytes.data(), bytes.size());
-    if (received_clear_tail_.size() > 2 * kClearTail) {
-      received_clear_tail_.erase(0, received_clear_tail_.size() - kClearTail);
-    }
-  }
+  if (!Pipe().channel()) AppendTail(&received_clear_tail_, bytes);
   Note("receive", ReceiveWire(bytes, scheduler_->Now()));
   Step();
 }
@@ -49,10 +44,24 @@ void SessionEndpoint::Flush() {
     const uint64_t tls_start = Pipe().tls_start();
     const uint64_t clear =
         tls_start <= at ? 0 : std::min<uint64_t>(n, tls_start - at);
-    sent_clear_.append(out.data(), clear);
-    sent_tls_.append(out.data() + clear, n - clear);
+    if (clear > 0) {
+      const absl::string_view clear_bytes = out.substr(0, clear);
+      clear_text_.Feed(clear_bytes);
+      AppendTail(&sent_clear_tail_, clear_bytes);
+    }
+    if (record_sent_) {
+      sent_clear_.append(out.data(), clear);
+      sent_tls_.append(out.data() + clear, n - clear);
+    }
     Note("write", link_->Write(side_, out.substr(0, n)));
     ConsumeWire(n, scheduler_->Now());
+  }
+}
+
+void SessionEndpoint::AppendTail(std::string* tail, absl::string_view bytes) {
+  tail->append(bytes.data(), bytes.size());
+  if (tail->size() > 2 * kClearTail) {
+    tail->erase(0, tail->size() - kClearTail);
   }
 }
 

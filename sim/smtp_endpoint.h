@@ -17,6 +17,7 @@
 #include "core/tls/channel.h"
 #include "core/tlsfacts/tls_facts.h"
 #include "sim/capture.h"
+#include "sim/invariants.h"
 #include "sim/link.h"
 #include "sim/scheduler.h"
 
@@ -43,14 +44,20 @@ class SessionEndpoint : public LinkEndpoint {
 
   // Errors of calls into the session, pipe and link, in order.
   const std::vector<std::string>& errors() const { return errors_; }
+  // Keep every octet this end sends, for sent_clear() and sent_tls() (off by
+  // default: the world's invariants need only clear_text() and the tails).
+  void set_record_sent(bool on) { record_sent_ = on; }
   const std::string& sent_clear() const { return sent_clear_; }
   const std::string& sent_tls() const { return sent_tls_; }
-  // The last kClearTail octets received in the clear (all of them when
-  // fewer): after a STARTTLS, what came just before the handshake.
+  // What this end sent in the clear, watched for CheckClearText.
+  const ClearTextWatch& clear_text() const { return clear_text_; }
+  // The last kClearTail octets sent and received in the clear (all of them
+  // when fewer): after a STARTTLS, what went and came just before the
+  // handshake.
   static constexpr size_t kClearTail = 512;
+  absl::string_view sent_clear_tail() const { return Tail(sent_clear_tail_); }
   absl::string_view received_clear_tail() const {
-    const absl::string_view all = received_clear_tail_;
-    return all.substr(all.size() - std::min(all.size(), kClearTail));
+    return Tail(received_clear_tail_);
   }
   // A TLS handshake completed on this end.
   bool tls_established() const { return tls_established_; }
@@ -97,15 +104,23 @@ class SessionEndpoint : public LinkEndpoint {
  private:
   void ArmTimer();
   void CancelTimer();
+  // A tail buffer is trimmed to kClearTail when it reaches twice that.
+  static void AppendTail(std::string* tail, absl::string_view bytes);
+  static absl::string_view Tail(absl::string_view all) {
+    return all.substr(all.size() - std::min(all.size(), kClearTail));
+  }
 
   bool link_closed_ = false;
   bool dropped_ = false;
   EventHandle timer_;
   absl::Time timer_time_ = absl::InfiniteFuture();
   std::vector<std::string> errors_;
-  std::string sent_clear_;
-  std::string sent_tls_;
-  std::string received_clear_tail_;  // trimmed to kClearTail at 2 * kClearTail
+  bool record_sent_ = false;
+  std::string sent_clear_;  // when record_sent_
+  std::string sent_tls_;    // when record_sent_
+  ClearTextWatch clear_text_;
+  std::string sent_clear_tail_;
+  std::string received_clear_tail_;
   bool tls_established_ = false;
   size_t max_unsent_ = 0;
 };

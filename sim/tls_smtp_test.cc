@@ -186,6 +186,8 @@ RunResult Deliver(const Scenario& scenario) {
   Link link(&scheduler, random.Fork(1), scenario.link, &client, &server);
   client.Attach(&link);
   server.Attach(&link);
+  client.set_record_sent(true);
+  server.set_record_sent(true);
   RunResult result;
   link.set_observer([&result](const LinkRecord& record) {
     absl::StrAppend(&result.trace, absl::ToUnixNanos(record.time), " ",

@@ -350,18 +350,18 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
                                            report.record->mx_host, ": ");
     std::optional<std::string> broken;
     if (client.tls_established()) {
-      broken = CheckClientBoundary(client.sent_clear(),
+      broken = CheckClientBoundary(client.sent_clear_tail(),
                                    client.received_clear_tail());
     }
     if (!broken.has_value() && server.tls_established()) {
-      broken = CheckServerBoundary(server.sent_clear(),
+      broken = CheckServerBoundary(server.sent_clear_tail(),
                                    server.received_clear_tail());
     }
     if (broken.has_value()) {
       violate(InvariantKind::kStartTlsBoundary, where + *broken);
     }
     if (std::optional<std::string> clear =
-            CheckClearText(client.sent_clear(), report.mandatory)) {
+            client.clear_text().Check(report.mandatory)) {
       violate(InvariantKind::kPlaintextUnderMandatory, where + *clear);
     }
     for (const SessionEndpoint* end :
