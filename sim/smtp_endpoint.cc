@@ -59,6 +59,10 @@ void SessionEndpoint::Flush() {
 }
 
 void SessionEndpoint::AppendTail(std::string* tail, absl::string_view bytes) {
+  if (bytes.size() >= kClearTail) {
+    tail->assign(bytes.data() + bytes.size() - kClearTail, kClearTail);
+    return;
+  }
   tail->append(bytes.data(), bytes.size());
   if (tail->size() > 2 * kClearTail) {
     tail->erase(0, tail->size() - kClearTail);
