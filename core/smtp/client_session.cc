@@ -19,39 +19,44 @@ static_assert(std::variant_size_v<cs::State> ==
                   static_cast<size_t>(ClientState::kClosed) + 1,
               "one per-state struct per ClientState, in order");
 
-// Values that would let a caller smuggle syntax into a command line.
+// Values that would let a caller smuggle syntax into a command line. (A
+// plain loop: find_first_of builds a table per call, and these are short.)
 bool HasForbiddenByte(absl::string_view value) {
-  return value.find_first_of(absl::string_view("\r\n<>\0", 5)) !=
-         absl::string_view::npos;
+  for (const char c : value) {
+    if (c == '\r' || c == '\n' || c == '<' || c == '>' || c == '\0') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The checks below return their complaint alone; the caller names what was
+// checked (only then: the names are built on failure, not per recipient).
+absl::Status Named(const absl::Status& status, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(what, ": ", status.message()));
 }
 
 // The command must survive our own strict parser unchanged and fit the line
 // limit its parameters' extensions allow: that rejects over-long, malformed or
 // unsendable envelope values before anything is sent.
-absl::Status CheckSendable(const Command& command, bool utf8,
-                           absl::string_view what) {
+absl::Status CheckSendable(const Command& command, bool utf8) {
   std::string line = SerializeCommand(command);
   const size_t limit = MaxCommandLine(command.verb, ExtensionsUsed(command));
   if (line.size() > limit) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": command longer than ", limit, " octets"));
+        absl::StrCat("command longer than ", limit, " octets"));
   }
   line.resize(line.size() - 2);  // CRLF
   CommandParseOptions options;
   options.utf8_addresses = utf8;
   options.strict_helo = true;
   absl::StatusOr<Command> parsed = ParseCommand(line, options);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": ", parsed.status().message()));
-  }
-  return absl::OkStatus();
+  return parsed.status();
 }
 
-absl::Status CheckMailbox(const Mailbox& mailbox, absl::string_view what) {
+absl::Status CheckMailbox(const Mailbox& mailbox) {
   if (HasForbiddenByte(mailbox.local_part) || HasForbiddenByte(mailbox.domain)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": CR, LF, NUL, '<' or '>' in an address"));
+    return absl::InvalidArgumentError("CR, LF, NUL, '<' or '>' in an address");
   }
   return absl::OkStatus();
 }
@@ -156,15 +161,18 @@ absl::StatusOr<std::unique_ptr<ClientSession>> ClientSession::Create(
   if (HasForbiddenByte(ehlo.domain)) {
     return absl::InvalidArgumentError("helo_name: forbidden character");
   }
-  if (absl::Status s = CheckSendable(ehlo, false, "helo_name"); !s.ok()) return s;
+  if (absl::Status s = CheckSendable(ehlo, false); !s.ok()) {
+    return Named(s, "helo_name");
+  }
   for (size_t m = 0; m < messages.size(); ++m) {
     const OutboundMessage& message = messages[m];
-    const std::string where = absl::StrCat("message ", m);
+    auto where = [m] { return absl::StrCat("message ", m); };
     if (message.body == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": no body"));
+      return absl::InvalidArgumentError(absl::StrCat(where(), ": no body"));
     }
     if (message.recipients.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": no recipients"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(), ": no recipients"));
     }
     Command mail;
     mail.verb = Verb::kMail;
@@ -173,31 +181,33 @@ absl::StatusOr<std::unique_ptr<ClientSession>> ClientSession::Create(
     mail.mail.envid = message.envid;
     mail.mail.ret = message.ret;
     if (message.sender) {
-      if (absl::Status s = CheckMailbox(*message.sender, where + " sender");
-          !s.ok()) {
-        return s;
+      if (absl::Status s = CheckMailbox(*message.sender); !s.ok()) {
+        return Named(s, where() + " sender");
       }
     }
     if (message.envid && HasForbiddenByte(*message.envid)) {
-      return absl::InvalidArgumentError(where + ": forbidden byte in ENVID");
+      return absl::InvalidArgumentError(where() + ": forbidden byte in ENVID");
     }
-    if (absl::Status s = CheckSendable(mail, message.smtputf8, where + " sender");
-        !s.ok()) {
-      return s;
+    if (absl::Status s = CheckSendable(mail, message.smtputf8); !s.ok()) {
+      return Named(s, where() + " sender");
     }
     for (size_t r = 0; r < message.recipients.size(); ++r) {
-      const std::string who = absl::StrCat(where, " recipient ", r);
+      auto who = [&where, r] {
+        return absl::StrCat(where(), " recipient ", r);
+      };
       const OutboundRecipient& recipient = message.recipients[r];
-      if (absl::Status s = CheckMailbox(recipient.mailbox, who); !s.ok()) return s;
+      if (absl::Status s = CheckMailbox(recipient.mailbox); !s.ok()) {
+        return Named(s, who());
+      }
       if (recipient.dsn.orcpt && HasForbiddenByte(*recipient.dsn.orcpt)) {
-        return absl::InvalidArgumentError(who + ": forbidden byte in ORCPT");
+        return absl::InvalidArgumentError(who() + ": forbidden byte in ORCPT");
       }
       Command rcpt;
       rcpt.verb = Verb::kRcpt;
       rcpt.path = recipient.mailbox;
       rcpt.rcpt = recipient.dsn;
-      if (absl::Status s = CheckSendable(rcpt, message.smtputf8, who); !s.ok()) {
-        return s;
+      if (absl::Status s = CheckSendable(rcpt, message.smtputf8); !s.ok()) {
+        return Named(s, who());
       }
     }
   }
