@@ -83,28 +83,30 @@ absl::StatusOr<EhloCapabilities> ParseEhloReply(const Reply& reply) {
     // Postfix's smtp-sink sends) names no extension: skipped, as real
     // clients do, rather than failing the session.
     if (!IsKeyword(keyword)) continue;
-    const std::string upper = absl::AsciiStrToUpper(keyword);
-    if (upper == "PIPELINING") {
+    auto is = [keyword](absl::string_view name) {
+      return absl::EqualsIgnoreCase(keyword, name);
+    };
+    if (is("PIPELINING")) {
       caps.pipelining = true;
-    } else if (upper == "8BITMIME") {
+    } else if (is("8BITMIME")) {
       caps.eight_bit_mime = true;
-    } else if (upper == "SMTPUTF8") {
+    } else if (is("SMTPUTF8")) {
       caps.smtputf8 = true;
-    } else if (upper == "ENHANCEDSTATUSCODES") {
+    } else if (is("ENHANCEDSTATUSCODES")) {
       caps.enhanced_status_codes = true;
-    } else if (upper == "CHUNKING") {
+    } else if (is("CHUNKING")) {
       caps.chunking = true;
-    } else if (upper == "BINARYMIME") {
+    } else if (is("BINARYMIME")) {
       caps.binary_mime = true;
-    } else if (upper == "STARTTLS") {
+    } else if (is("STARTTLS")) {
       caps.starttls = true;
-    } else if (upper == "REQUIRETLS") {
+    } else if (is("REQUIRETLS")) {
       caps.requiretls = true;
-    } else if (upper == "DSN") {
+    } else if (is("DSN")) {
       caps.dsn = true;
-    } else if (upper == "SIZE") {
+    } else if (is("SIZE")) {
       caps.size = ParseSize(params);
-    } else if (upper == "AUTH") {
+    } else if (is("AUTH")) {
       AddMechanisms(params, &caps.auth_mechanisms);
     } else {
       caps.other.emplace_back(line);

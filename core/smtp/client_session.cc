@@ -230,6 +230,7 @@ ClientSession::ClientSession(std::shared_ptr<const ClientOptions> options,
       parser_(options_->reply_limits) {
   results_.resize(messages_.size());
   for (size_t m = 0; m < messages_.size(); ++m) {
+    results_[m].recipients.reserve(messages_[m].recipients.size());
     for (const OutboundRecipient& recipient : messages_[m].recipients) {
       RecipientResult result;
       result.mailbox = recipient.mailbox;
