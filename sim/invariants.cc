@@ -64,9 +64,12 @@ absl::string_view Verb(absl::string_view line) {
   return line.substr(0, end);
 }
 
+// What a client may say in the clear under mandatory TLS.
+constexpr absl::string_view kSetupVerbs[] = {"EHLO", "HELO", "STARTTLS",
+                                             "RSET", "NOOP", "QUIT"};
+
 bool SetupVerb(absl::string_view verb) {
-  for (absl::string_view allowed :
-       {"EHLO", "HELO", "STARTTLS", "RSET", "NOOP", "QUIT"}) {
+  for (absl::string_view allowed : kSetupVerbs) {
     if (absl::EqualsIgnoreCase(verb, allowed)) return true;
   }
   return false;
@@ -153,8 +156,7 @@ std::optional<std::string> MandatoryViolation(absl::string_view line,
   bool allowed = SetupVerb(Verb(line));
   if (!allowed && !complete) {
     // A line cut short: it must be the start of an allowed one.
-    for (absl::string_view ok :
-         {"EHLO", "HELO", "STARTTLS", "RSET", "NOOP", "QUIT"}) {
+    for (absl::string_view ok : kSetupVerbs) {
       allowed |= absl::StartsWithIgnoreCase(ok, line);
     }
   }

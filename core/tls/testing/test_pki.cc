@@ -347,6 +347,10 @@ std::unique_ptr<TestPki> TestPki::Generate(uint64_t seed, absl::Time reference,
       anchors, std::vector<Botan::X509_CRL>{});
   pki->roots_ = {root.cert, old_root.cert, new_root.cert, untrusted.cert};
   pki->crl_ = crl;
+  // The default set is the two stores above: TrustStoreOf hands them out.
+  constexpr unsigned kDefault = kRootAnchor | kOldRootAnchor | kNewRootAnchor;
+  pki->stores_[kDefault * 2 + 1] = pki->trust_;
+  pki->stores_[kDefault * 2] = pki->trust_without_crl_;
   pki->root_der_ = ToString(root.cert.BER_encode());
   pki->intermediate_der_ = ToString(intermediate.cert.BER_encode());
   pki->untrusted_root_der_ = ToString(untrusted.cert.BER_encode());

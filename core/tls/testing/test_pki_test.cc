@@ -113,6 +113,8 @@ TEST(TestPkiTest, TrustStoreOfHoldsTheRootsAskedForAndKeepsThem) {
   const unsigned kDefault = kRootAnchor | kOldRootAnchor | kNewRootAnchor;
   EXPECT_EQ(pki->TrustStoreOf(kDefault, true).get(),
             pki->TrustStoreOf(kDefault, true).get());
+  EXPECT_EQ(pki->TrustStoreOf(kDefault, true), pki->trust_store());
+  EXPECT_EQ(pki->TrustStoreOf(kDefault, false), pki->trust_store_without_crl());
   EXPECT_NE(pki->TrustStoreOf(kDefault, true).get(),
             pki->TrustStoreOf(kDefault, false).get());
   EXPECT_EQ(pki->TrustStoreOf(kDefault, true)->anchor_count(), 3u);
