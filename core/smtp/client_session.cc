@@ -50,8 +50,8 @@ absl::Status CheckSendable(const Command& command, bool utf8) {
   CommandParseOptions options;
   options.utf8_addresses = utf8;
   options.strict_helo = true;
-  absl::StatusOr<Command> parsed = ParseCommand(line, options);
-  return parsed.status();
+  CommandView parsed;
+  return ParseCommandView(line, options, parsed);
 }
 
 absl::Status CheckMailbox(const Mailbox& mailbox) {

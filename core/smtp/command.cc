@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -67,6 +69,20 @@ constexpr std::array<uint16_t, 256> kClasses = MakeClasses();
 inline bool Is(char c, uint16_t cls) {
   return (kClasses[static_cast<uint8_t>(c)] & cls) != 0;
 }
+// The first octet in [p, end) outside `cls`, or end. Four octets at a time
+// while they share a bit of `cls` (exact for a one-bit class; a mix such as
+// ASCII and UTF-8 under kAtext | kHigh falls through to the octet loop).
+inline const char* Skip(const char* p, const char* end, uint16_t cls) {
+  while (end - p >= 4 && (kClasses[static_cast<uint8_t>(p[0])] &
+                          kClasses[static_cast<uint8_t>(p[1])] &
+                          kClasses[static_cast<uint8_t>(p[2])] &
+                          kClasses[static_cast<uint8_t>(p[3])] & cls) != 0) {
+    p += 4;
+  }
+  while (p < end && Is(*p, cls)) ++p;
+  return p;
+}
+
 inline bool IsHigh(char c) { return static_cast<uint8_t>(c) >= 0x80; }
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool IsUpperHex(char c) { return IsDigit(c) || (c >= 'A' && c <= 'F'); }
@@ -89,22 +105,81 @@ inline size_t Find(absl::string_view s, char c, size_t from = 0) {
   return kNpos;
 }
 
-// `text` equals `upper` (upper-case ASCII) ignoring ASCII case.
-// Clearing bit 5 maps only 'a'..'z' onto 'A'..'Z', so letters compare that
-// way exactly; anything else compares as is.
-inline bool EqualsUpper(absl::string_view text, absl::string_view upper) {
-  if (text.size() != upper.size()) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char u = upper[i];
-    const char t =
-        (u >= 'A' && u <= 'Z') ? static_cast<char>(text[i] & ~0x20) : text[i];
-    if (t != u) return false;
+// An upper-case ASCII keyword of 1..16 octets to compare text with,
+// ignoring ASCII case, prepared at compile time: the text is read as two
+// overlapping words (8, 4, 2 or 1 octets each, whatever the keyword's size
+// allows) compared under a mask that clears the case bit (0x20) where the
+// keyword has a letter, and nowhere else, so 'a' matches 'A' but '`' never
+// matches '@'.
+class Upper {
+ public:
+  consteval Upper(const char* upper) {  // NOLINT: built from literals
+    while (upper[size_] != '\0') ++size_;
+    if (size_ == 0 || size_ > 16) Invalid();
+    word_ = size_ >= 8 ? 8 : size_ >= 4 ? 4 : size_ >= 2 ? 2 : 1;
+    for (size_t i = 0; i < word_; ++i) {
+      Add(upper[i], i, head_value_, head_mask_);
+      Add(upper[size_ - word_ + i], i, tail_value_, tail_mask_);
+    }
   }
-  return true;
+
+  bool Matches(absl::string_view text) const {
+    if (text.size() != size_) return false;
+    const uint64_t head = Load(text.data());
+    const uint64_t tail = Load(text.data() + size_ - word_);
+    return (((head & head_mask_) ^ head_value_) |
+            ((tail & tail_mask_) ^ tail_value_)) == 0;
+  }
+
+ private:
+  static void Invalid() {}  // not constexpr: calling it fails the build
+
+  // Byte `i` of a word as a native-order load would see it.
+  constexpr void Add(char c, size_t i, uint64_t& value, uint64_t& mask) const {
+    const int shift = std::endian::native == std::endian::little
+                          ? 8 * static_cast<int>(i)
+                          : 8 * static_cast<int>(word_ - 1 - i);
+    const bool letter = c >= 'A' && c <= 'Z';
+    value |= uint64_t{static_cast<uint8_t>(c)} << shift;
+    mask |= uint64_t{letter ? 0xDFu : 0xFFu} << shift;
+  }
+
+  uint64_t Load(const char* p) const {
+    switch (word_) {
+      case 8: {
+        uint64_t v;
+        std::memcpy(&v, p, 8);
+        return v;
+      }
+      case 4: {
+        uint32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+      }
+      case 2: {
+        uint16_t v;
+        std::memcpy(&v, p, 2);
+        return v;
+      }
+      default:
+        return static_cast<uint8_t>(*p);
+    }
+  }
+
+  uint64_t head_value_ = 0;
+  uint64_t head_mask_ = 0;
+  uint64_t tail_value_ = 0;
+  uint64_t tail_mask_ = 0;
+  size_t size_ = 0;
+  size_t word_ = 0;
+};
+
+inline bool EqualsUpper(absl::string_view text, Upper upper) {
+  return upper.Matches(text);
 }
 
 // 1..20 decimal digits whose value fits uint64_t.
-bool ParseUint64(absl::string_view digits, uint64_t* value) {
+inline bool ParseUint64(absl::string_view digits, uint64_t* value) {
   if (digits.empty() || digits.size() > 20) return false;
   constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
   uint64_t v = 0;
@@ -121,7 +196,7 @@ bool ParseUint64(absl::string_view digits, uint64_t* value) {
 // RFC 3461 xtext: xchar / "+" 2(upper-case HEXDIG); non-empty. When
 // `allow_utf8`, raw UTF-8 is accepted too (RFC 6533 utf-8-addr-unitext);
 // its well-formedness is the caller's to check.
-bool IsXtext(absl::string_view s, bool allow_utf8 = false) {
+inline bool IsXtext(absl::string_view s, bool allow_utf8 = false) {
   if (s.empty()) return false;
   const uint16_t allowed = allow_utf8 ? kXchar | kHigh : kXchar;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -184,7 +259,7 @@ constexpr uint32_t Pack4(const char* s) {
 // verbs is exact.
 uint32_t Pack4Lower(const char* s) { return Pack4(s) | 0x20202020u; }
 
-std::optional<Verb> LookupVerb(absl::string_view token) {
+inline std::optional<Verb> LookupVerb(absl::string_view token) {
   if (token.size() == 4) {
     switch (Pack4Lower(token.data())) {
       case Pack4("ehlo"):
@@ -228,7 +303,7 @@ std::optional<Verb> LookupVerb(absl::string_view token) {
 // RFC 5321 Domain at s[*pos]: sub-domain *("." sub-domain), each label
 // Let-dig [Ldh-str], at most 63 octets. With `allow_high`, bytes >= 0x80 count
 // as letters (RFC 6531 U-labels; UTF-8 validity is checked separately).
-bool ScanDomain(absl::string_view s, size_t* pos, bool allow_high) {
+inline bool ScanDomain(absl::string_view s, size_t* pos, bool allow_high) {
   const char* const begin = s.data();
   const char* const end = begin + s.size();
   const char* p = begin + *pos;
@@ -239,20 +314,18 @@ bool ScanDomain(absl::string_view s, size_t* pos, bool allow_high) {
     return p != label && *label != '-' && p[-1] != '-' &&
            (!ascii || p - label <= 63);
   };
-  for (; p < end; ++p) {
+  while ((p = Skip(p, end, kLdh)) < end) {
     const char c = *p;
-    if (Is(c, kLdh)) continue;
     if (c == '.') {
       if (!label_ok()) return false;
-      label = p + 1;
+      label = ++p;
       ascii = true;
-      continue;
-    }
-    if (allow_high && IsHigh(c)) {
+    } else if (allow_high && IsHigh(c)) {
       ascii = false;
-      continue;
+      ++p;
+    } else {
+      break;
     }
-    break;
   }
   if (!label_ok()) return false;
   *pos = static_cast<size_t>(p - begin);
@@ -263,23 +336,26 @@ bool ScanDomain(absl::string_view s, size_t* pos, bool allow_high) {
 // letters, digits, '-' and '_' (Windows host names such as "my_host"), a
 // hyphen at either end of a label, and one trailing dot. Postfix and aiosmtpd
 // accept these; nothing that could end a header comment or a line gets in.
-bool ScanHostName(absl::string_view s, size_t* pos) {
-  size_t p = *pos;
-  size_t label = 0;  // octets of the current label
+inline bool ScanHostName(absl::string_view s, size_t* pos) {
+  const char* const begin = s.data();
+  const char* const end = begin + s.size();
+  const char* p = begin + *pos;
   size_t labels = 0;
-  for (; p < s.size(); ++p) {
-    const char c = s[p];
-    if (Is(c, kLdh) || c == '_') {
-      if (++label > 63) return false;
-      continue;
+  while (true) {
+    const char* const label = p;
+    p = Skip(p, end, kMechChar);  // letters, digits, '-', '_'
+    if (p - label > 63) return false;
+    // An empty label: "" and "." are no names; after "a." it ends the name
+    // (a trailing dot, or the second dot of "a..b", which the caller rejects).
+    if (p == label) {
+      if (labels == 0) return false;
+      break;
     }
-    if (c != '.' || label == 0) break;
+    if (p == end || *p != '.') break;
     ++labels;
-    label = 0;
+    ++p;
   }
-  // "a.b." ends in a dot: fine; "." or "a..b" never got here.
-  if (label == 0 && labels == 0) return false;
-  *pos = p;
+  *pos = static_cast<size_t>(p - begin);
   return true;
 }
 
@@ -375,7 +451,7 @@ bool ScanAddressLiteral(absl::string_view s, size_t* pos) {
 // Local-part = Dot-string / Quoted-string at s[pos], with bytes >= 0x80 where
 // RFC 6531 allows UTF-8 (atext, qtextSMTP; never after a backslash). Returns
 // the offset just past it, or kNpos.
-size_t ScanLocalPart(absl::string_view s, size_t pos) {
+inline size_t ScanLocalPart(absl::string_view s, size_t pos) {
   const char* const begin = s.data();
   const char* const end = begin + s.size();
   const char* p = begin + pos;
@@ -393,11 +469,21 @@ size_t ScanLocalPart(absl::string_view s, size_t pos) {
   }
   while (true) {
     const char* const atom = p;
-    while (p < end && Is(*p, kAtext | kHigh)) ++p;
+    p = Skip(p, end, kAtext | kHigh);
     if (p == atom) return kNpos;
     if (p == end || *p != '.') return static_cast<size_t>(p - begin);
     ++p;
   }
+}
+
+// The parse fills a Command (copies) or a CommandView (views of the line).
+void Set(absl::string_view& to, absl::string_view from) { to = from; }
+void Set(std::string& to, absl::string_view from) {
+  to.assign(from.data(), from.size());
+}
+template <typename String>
+void Set(std::optional<String>& to, absl::string_view from) {
+  Set(to.emplace(), from);
 }
 
 enum class PathError {
@@ -429,9 +515,11 @@ absl::string_view PathErrorText(PathError error) {
 // UTF-8; the caller decides whether UTF-8 is permitted and well-formed.
 // On success sets *end to the offset just past '>' and fills *path (left
 // nullopt for the null path "<>").
+template <typename String>
 std::optional<PathError> ParsePath(absl::string_view s, Verb verb,
                                    const CommandParseOptions& options,
-                                   std::optional<Mailbox>* path, size_t* end) {
+                                   std::optional<BasicMailbox<String>>* path,
+                                   size_t* end) {
   size_t p = 1;  // past '<'
   if (At(s, p) == '>') {
     if (verb != Verb::kMail) return PathError::kNullRecipient;
@@ -486,9 +574,9 @@ std::optional<PathError> ParsePath(absl::string_view s, Verb verb,
   if (p > options.max_path) return PathError::kPathTooLong;
 
   *end = p;
-  path->emplace();
-  (*path)->local_part.assign(local.data(), local.size());
-  (*path)->domain.assign(domain.data(), domain.size());
+  BasicMailbox<String>& mailbox = path->emplace();
+  Set(mailbox.local_part, local);
+  Set(mailbox.domain, domain);
   return std::nullopt;
 }
 
@@ -507,7 +595,7 @@ enum Keyword : uint8_t {
   kUnknownKeyword,
 };
 
-Keyword LookupKeyword(absl::string_view k) {
+inline Keyword LookupKeyword(absl::string_view k) {
   switch (k.size()) {
     case 3:
       if (EqualsUpper(k, "RET")) return kRet;
@@ -536,7 +624,7 @@ Keyword LookupKeyword(absl::string_view k) {
 
 // RFC 3461 §4.1: NEVER, or a comma list of SUCCESS, FAILURE, DELAY without
 // repeats.
-bool ParseNotify(absl::string_view value, DsnNotify* notify) {
+inline bool ParseNotify(absl::string_view value, DsnNotify* notify) {
   DsnNotify n;
   while (true) {
     const size_t comma = Find(value, ',');
@@ -569,7 +657,7 @@ bool ParseNotify(absl::string_view value, DsnNotify* notify) {
 // RFC 3461 §4.2: addr-type ";" xtext (RFC 6533 utf-8 addresses may carry raw
 // UTF-8 when the transaction allows UTF-8 addresses).
 constexpr size_t kMaxOrcpt = 500;
-bool IsOrcpt(absl::string_view value, bool allow_utf8) {
+inline bool IsOrcpt(absl::string_view value, bool allow_utf8) {
   if (value.size() > kMaxOrcpt) return false;
   const size_t semi = Find(value, ';');
   if (semi == 0 || semi == kNpos) return false;
@@ -584,9 +672,10 @@ constexpr size_t kMaxEnvid = 100;  // RFC 3461 §4.4
 
 // Parses the SP-separated esmtp-params in `params` (non-empty, no leading or
 // trailing SP) for MAIL or RCPT into `command`.
+template <typename String>
 absl::Status ParseParameters(absl::string_view params,
                              const CommandParseOptions& options,
-                             Command& command) {
+                             BasicCommand<String>& command) {
   const bool mail = command.verb == Verb::kMail;
   uint32_t seen = 0;
   const char* p = params.data();
@@ -594,7 +683,7 @@ absl::Status ParseParameters(absl::string_view params,
   while (p < end) {
     // esmtp-keyword ["=" esmtp-value], then SPs or the end.
     const char* const keyword_start = p;
-    while (p < end && Is(*p, kLdh)) ++p;
+    p = Skip(p, end, kLdh);
     const absl::string_view keyword(keyword_start, p - keyword_start);
     absl::string_view value;
     const bool has_value = p < end && *p == '=';
@@ -622,8 +711,8 @@ absl::Status ParseParameters(absl::string_view params,
       return ArgumentError(wants_value ? "Parameter requires a value"
                                        : "Parameter takes no value");
     }
-    MailParameters& m = command.mail;
-    RcptParameters& r = command.rcpt;
+    BasicMailParameters<String>& m = command.mail;
+    BasicRcptParameters<String>& r = command.rcpt;
     bool ok = true;
     switch (k) {
       case kSize: {
@@ -660,11 +749,11 @@ absl::Status ParseParameters(absl::string_view params,
         break;
       case kEnvid:
         ok = value.size() <= kMaxEnvid && IsXtext(value);
-        if (ok) m.envid.emplace(value.data(), value.size());
+        if (ok) Set(m.envid, value);
         break;
       case kAuthParam:
         ok = IsXtext(value);
-        if (ok) m.auth.emplace(value.data(), value.size());
+        if (ok) Set(m.auth, value);
         break;
       case kNotify: {
         DsnNotify notify;
@@ -674,7 +763,7 @@ absl::Status ParseParameters(absl::string_view params,
       }
       case kOrcpt:
         ok = IsOrcpt(value, options.utf8_addresses);
-        if (ok) r.orcpt.emplace(value.data(), value.size());
+        if (ok) Set(r.orcpt, value);
         break;
       case kUnknownKeyword:
         break;
@@ -686,17 +775,19 @@ absl::Status ParseParameters(absl::string_view params,
 
 // MAIL FROM:<reverse-path> [SP params] / RCPT TO:<forward-path> [SP params];
 // `args` is what follows the verb and its SP.
+template <typename String>
 absl::Status ParsePathCommand(absl::string_view args,
                               const CommandParseOptions& options,
-                              Command& command) {
+                              BasicCommand<String>& command) {
   const Verb verb = command.verb;
   const bool mail = verb == Verb::kMail;
-  const absl::string_view prefix = mail ? "FROM:" : "TO:";
-  if (!EqualsUpper(args.substr(0, prefix.size()), prefix)) {
+  const size_t prefix = mail ? 5 : 3;
+  if (mail ? !EqualsUpper(args.substr(0, prefix), "FROM:")
+           : !EqualsUpper(args.substr(0, prefix), "TO:")) {
     return SyntaxError(mail ? "Syntax: MAIL FROM:<address>"
                             : "Syntax: RCPT TO:<address>");
   }
-  args.remove_prefix(prefix.size());
+  args.remove_prefix(prefix);
   // One SP after the colon is common (Postfix accepts it); more is not.
   if (!args.empty() && args.front() == ' ') args.remove_prefix(1);
   if (args.empty()) {
@@ -705,6 +796,14 @@ absl::Status ParsePathCommand(absl::string_view args,
   }
   if (args.front() != '<') return AddressError(verb, "Bad address syntax");
 
+  // The fields the parse may leave unset, reset here rather than the whole
+  // view up front (which would cost more than the rest of a short command).
+  command.path.reset();
+  if (mail) {
+    command.mail = {};
+  } else {
+    command.rcpt = {};
+  }
   size_t end = 0;
   if (auto error = ParsePath(args, verb, options, &command.path, &end)) {
     return AddressError(verb, PathErrorText(*error));
@@ -739,9 +838,10 @@ absl::Status ParsePathCommand(absl::string_view args,
 // Parses `line`, assuming nothing about its bytes: every grammar below
 // accepts only printable ASCII, SP (and UTF-8 where allowed), except the free
 // text of NOOP/HELP/VRFY/EXPN, which is checked for control characters itself.
+template <typename String>
 absl::Status ParseGrammar(absl::string_view line,
                           const CommandParseOptions& options,
-                          Command& command) {
+                          BasicCommand<String>& command) {
   // Trailing SPs are tolerated (and dropped) like Postfix and Exim do.
   while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
 
@@ -770,7 +870,7 @@ absl::Status ParseGrammar(absl::string_view line,
       if (!ok || p != args.size() || args.size() > options.max_domain) {
         return SyntaxError("Invalid domain name");
       }
-      command.domain.assign(args.data(), args.size());
+      Set(command.domain, args);
       return absl::OkStatus();
     }
     case Verb::kMail:
@@ -789,6 +889,7 @@ absl::Status ParseGrammar(absl::string_view line,
     case Verb::kBdat: {
       // "BDAT" SP chunk-size [SP "LAST"]
       const size_t space = Find(args, ' ');
+      command.last_chunk = false;
       if (!ParseUint64(args.substr(0, space), &command.chunk_size)) {
         return ArgumentError("Syntax: BDAT chunk-size [LAST]");
       }
@@ -812,7 +913,7 @@ absl::Status ParseGrammar(absl::string_view line,
       if (text.empty() && (*verb == Verb::kVrfy || *verb == Verb::kExpn)) {
         return ArgumentError("Argument required");
       }
-      command.argument.assign(text.data(), text.size());
+      Set(command.argument, text);
       return absl::OkStatus();
     }
     case Verb::kAuth: {
@@ -827,23 +928,28 @@ absl::Status ParseGrammar(absl::string_view line,
           return ArgumentError("Syntax: AUTH mechanism [initial-response]");
         }
       }
+      command.initial_response.reset();
       if (space != kNpos) {
         const absl::string_view response = args.substr(space + 1);
         if (!IsInitialResponse(response)) {
           return SyntaxError("Invalid base64 in initial response");
         }
-        command.initial_response.emplace(response.data(), response.size());
+        Set(command.initial_response, response);
       }
-      command.argument.assign(mech.data(), mech.size());
-      for (char& c : command.argument) c = absl::ascii_toupper(c);
+      Set(command.argument, mech);
+      if constexpr (std::is_same_v<String, std::string>) {
+        for (char& c : command.argument) c = absl::ascii_toupper(c);
+      }
       return absl::OkStatus();
     }
   }
   return UnknownVerbError();
 }
 
-absl::Status Parse(absl::string_view line, const CommandParseOptions& options,
-                   Command& command) {
+template <typename String>
+absl::Status ParseLine(absl::string_view line,
+                       const CommandParseOptions& options,
+                       BasicCommand<String>& command) {
   absl::Status status = ParseGrammar(line, options, command);
   // A control character anywhere (NUL, TAB, bare CR, DEL...) is reported as
   // such, whatever else failed: the grammars above never accept one, so
@@ -924,17 +1030,77 @@ absl::string_view VerbName(Verb verb) {
   return "UNKNOWN";
 }
 
-std::string Mailbox::ToString() const {
-  if (domain.empty()) return local_part;
-  return absl::StrCat(local_part, "@", domain);
+absl::Status ParseCommandView(absl::string_view line,
+                              const CommandParseOptions& options,
+                              CommandView& command) {
+  return ParseLine(line, options, command);
+}
+
+Command ToCommand(const CommandView& view) {
+  // Default-initialised, not value-initialised: Command{} would first zero
+  // all of its few hundred bytes.
+  Command command;
+  command.verb = view.verb;
+  const auto copy = [](const std::optional<absl::string_view>& from,
+                       std::optional<std::string>& to) {
+    if (from.has_value()) to.emplace(from->data(), from->size());
+  };
+  // Only the verb's fields: the view's others may be stale.
+  switch (view.verb) {
+    case Verb::kEhlo:
+    case Verb::kHelo:
+      command.domain.assign(view.domain.data(), view.domain.size());
+      break;
+    case Verb::kMail:
+    case Verb::kRcpt:
+      if (view.path.has_value()) {
+        command.path.emplace(Mailbox{std::string(view.path->local_part),
+                                     std::string(view.path->domain)});
+      }
+      if (view.verb == Verb::kRcpt) {
+        command.rcpt.notify = view.rcpt.notify;
+        copy(view.rcpt.orcpt, command.rcpt.orcpt);
+        break;
+      }
+      command.mail.size = view.mail.size;
+      command.mail.body = view.mail.body;
+      command.mail.smtputf8 = view.mail.smtputf8;
+      command.mail.requiretls = view.mail.requiretls;
+      command.mail.ret = view.mail.ret;
+      copy(view.mail.envid, command.mail.envid);
+      copy(view.mail.auth, command.mail.auth);
+      break;
+    case Verb::kBdat:
+      command.chunk_size = view.chunk_size;
+      command.last_chunk = view.last_chunk;
+      break;
+    case Verb::kAuth:
+      command.argument = absl::AsciiStrToUpper(view.argument);
+      copy(view.initial_response, command.initial_response);
+      break;
+    case Verb::kNoop:
+    case Verb::kHelp:
+    case Verb::kVrfy:
+    case Verb::kExpn:
+      command.argument.assign(view.argument.data(), view.argument.size());
+      break;
+    case Verb::kData:
+    case Verb::kRset:
+    case Verb::kQuit:
+    case Verb::kStartTls:
+      break;
+  }
+  return command;
 }
 
 absl::StatusOr<Command> ParseCommand(absl::string_view line,
                                      const CommandParseOptions& options) {
+  // Parsed in place rather than through a view and ToCommand: both the view
+  // and the copy would cost more than the rest of a short command.
   // Default-initialised, not value-initialised: Command{} (and StatusOr's
   // in_place) would first zero all of its few hundred bytes.
   Command command;
-  absl::Status status = Parse(line, options, command);
+  absl::Status status = ParseLine(line, options, command);
   if (!status.ok()) return status;
   return command;
 }

@@ -6,7 +6,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace starling::smtp {
@@ -33,14 +35,23 @@ absl::string_view VerbName(Verb verb);  // upper case, e.g. "STARTTLS"
 // A mailbox of a path (RFC 5321 §4.1.2). Both parts are kept as they were
 // written: a quoted local part keeps its quotes and escapes, an address
 // literal keeps its brackets ("[192.0.2.1]", "[IPv6:...]"). The special
-// recipient <Postmaster> has an empty domain.
-struct Mailbox {
-  std::string local_part;
-  std::string domain;
+// recipient <Postmaster> has an empty domain. `String` is std::string
+// (Mailbox, which owns its text) or absl::string_view (MailboxView, which
+// points into the line it was parsed from).
+template <typename String>
+struct BasicMailbox {
+  String local_part;
+  String domain;
 
-  std::string ToString() const;  // local_part "@" domain (or local_part alone)
-  friend bool operator==(const Mailbox&, const Mailbox&) = default;
+  // local_part "@" domain (or local_part alone)
+  std::string ToString() const {
+    if (domain.empty()) return std::string(local_part);
+    return absl::StrCat(local_part, "@", domain);
+  }
+  friend bool operator==(const BasicMailbox&, const BasicMailbox&) = default;
 };
+using Mailbox = BasicMailbox<std::string>;
+using MailboxView = BasicMailbox<absl::string_view>;
 
 enum class BodyType : uint8_t { k7Bit, k8BitMime, kBinaryMime };
 enum class DsnReturn : uint8_t { kFull, kHeaders };
@@ -55,39 +66,53 @@ struct DsnNotify {
 };
 
 // MAIL FROM parameters. Each may appear once; an unknown one is an error.
-struct MailParameters {
+template <typename String>
+struct BasicMailParameters {
   std::optional<uint64_t> size;       // RFC 1870 SIZE=
   std::optional<BodyType> body;       // RFC 6152 / 3030 BODY=
   bool smtputf8 = false;              // RFC 6531 SMTPUTF8
   bool requiretls = false;            // RFC 8689 REQUIRETLS
   std::optional<DsnReturn> ret;       // RFC 3461 RET=
-  std::optional<std::string> envid;   // RFC 3461 ENVID= (xtext, as written)
-  std::optional<std::string> auth;    // RFC 4954 AUTH= (xtext, as written)
-  friend bool operator==(const MailParameters&, const MailParameters&) = default;
+  std::optional<String> envid;        // RFC 3461 ENVID= (xtext, as written)
+  std::optional<String> auth;         // RFC 4954 AUTH= (xtext, as written)
+  friend bool operator==(const BasicMailParameters&,
+                         const BasicMailParameters&) = default;
 };
+using MailParameters = BasicMailParameters<std::string>;
+using MailParametersView = BasicMailParameters<absl::string_view>;
 
 // RCPT TO parameters.
-struct RcptParameters {
-  std::optional<DsnNotify> notify;   // RFC 3461 NOTIFY=
-  std::optional<std::string> orcpt;  // RFC 3461 ORCPT= "addr-type;xtext", as written
-  friend bool operator==(const RcptParameters&, const RcptParameters&) = default;
+template <typename String>
+struct BasicRcptParameters {
+  std::optional<DsnNotify> notify;  // RFC 3461 NOTIFY=
+  std::optional<String> orcpt;  // RFC 3461 ORCPT= "addr-type;xtext", as written
+  friend bool operator==(const BasicRcptParameters&,
+                         const BasicRcptParameters&) = default;
 };
+using RcptParameters = BasicRcptParameters<std::string>;
+using RcptParametersView = BasicRcptParameters<absl::string_view>;
 
 // One parsed command line. Only the fields of `verb` are meaningful.
-struct Command {
+// Command owns its text; CommandView points into the parsed line and is
+// valid while that line is.
+template <typename String>
+struct BasicCommand {
   Verb verb = Verb::kNoop;
-  std::string domain;                 // EHLO / HELO: domain or address literal
-  std::optional<Mailbox> path;        // MAIL (nullopt = null path <>), RCPT
-  MailParameters mail;
-  RcptParameters rcpt;
-  uint64_t chunk_size = 0;            // BDAT
-  bool last_chunk = false;            // BDAT ... LAST
-  // VRFY / EXPN / HELP / NOOP argument; AUTH mechanism (upper-cased).
-  std::string argument;
-  std::optional<std::string> initial_response;  // AUTH mech [initial-response]
+  String domain;  // EHLO / HELO: domain or address literal
+  std::optional<BasicMailbox<String>> path;  // MAIL (nullopt = <>), RCPT
+  BasicMailParameters<String> mail;
+  BasicRcptParameters<String> rcpt;
+  uint64_t chunk_size = 0;  // BDAT
+  bool last_chunk = false;  // BDAT ... LAST
+  // VRFY / EXPN / HELP / NOOP argument; AUTH mechanism (upper-cased in a
+  // Command, as written in a CommandView).
+  String argument;
+  std::optional<String> initial_response;  // AUTH mech [initial-response]
 
-  friend bool operator==(const Command&, const Command&) = default;
+  friend bool operator==(const BasicCommand&, const BasicCommand&) = default;
 };
+using Command = BasicCommand<std::string>;
+using CommandView = BasicCommand<absl::string_view>;
 
 struct CommandParseOptions {
   // UTF-8 in addresses (RFC 6531) is accepted in MAIL only together with the
@@ -131,6 +156,18 @@ LineExtensions ExtensionsUsed(const Command& command);
 // 555 5.5.4 unknown or repeated MAIL/RCPT parameter.
 absl::StatusOr<Command> ParseCommand(absl::string_view line,
                                      const CommandParseOptions& options = {});
+
+// The same parse without copying: on success `command` points into `line`
+// (its AUTH mechanism as written) and only the fields of its verb are set;
+// the others keep what they held, so a view can be reused line after line.
+// On error its content is unspecified. Nothing is allocated unless the line
+// is rejected.
+absl::Status ParseCommandView(absl::string_view line,
+                              const CommandParseOptions& options,
+                              CommandView& command);
+
+// An owning copy of `view`, as ParseCommand returns it.
+Command ToCommand(const CommandView& view);
 
 // The wire form of `command`, CRLF included. ParseCommand(Serialize(c)) == c
 // for any command ParseCommand returns.

@@ -446,5 +446,55 @@ RC_GTEST_PROP(CommandProperty, ArbitraryLinesAreHandled,
   CheckAnyLine(line, options);
 }
 
+// One view reused line after line: whatever the earlier lines left in it,
+// each line gives what ParseCommand gives, and the text of the verb's fields
+// lies inside that line.
+RC_GTEST_PROP(CommandProperty, ReusedViewMatchesParseCommand, ()) {
+  CommandParseOptions options;
+  options.utf8_addresses = *rc::gen::arbitrary<bool>();
+  const auto lines =
+      *rc::gen::container<std::vector<std::string>>(rc::gen::oneOf(
+          NearlyValidLines(options), rc::gen::exec([options] {
+            return WithoutCrlf(SerializeCommand(GenCommand(options)));
+          })));
+  CommandView view;
+  for (const std::string& line : lines) {
+    RC_LOG() << line << "\n";
+    const absl::Status status = ParseCommandView(line, options, view);
+    const absl::StatusOr<Command> parsed = ParseCommand(line, options);
+    RC_ASSERT(status == parsed.status());
+    if (!status.ok()) continue;
+    RC_ASSERT(ToCommand(view) == *parsed);
+    const auto inside = [&line](absl::string_view text) {
+      return text.empty() ||
+             (text.data() >= line.data() &&
+              text.data() + text.size() <= line.data() + line.size());
+    };
+    // Only the verb's fields: the others may still hold earlier lines'.
+    switch (view.verb) {
+      case Verb::kEhlo:
+      case Verb::kHelo:
+        RC_ASSERT(inside(view.domain));
+        break;
+      case Verb::kMail:
+      case Verb::kRcpt:
+        if (view.path.has_value()) {
+          RC_ASSERT(inside(view.path->local_part));
+          RC_ASSERT(inside(view.path->domain));
+        }
+        break;
+      case Verb::kNoop:
+      case Verb::kHelp:
+      case Verb::kVrfy:
+      case Verb::kExpn:
+      case Verb::kAuth:
+        RC_ASSERT(inside(view.argument));
+        break;
+      default:
+        break;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace starling::smtp

@@ -918,6 +918,49 @@ TEST(CommandTest, ParsedCommandsHaveOnlyTheirFieldsSet) {
   EXPECT_EQ(Parse("RCPT TO:<a@b.example> NOTIFY=NEVER"), expected);
 }
 
+TEST(CommandTest, ViewPointsIntoTheLine) {
+  const std::string line = "MAIL FROM:<a@b.example> ENVID=x+2By AUTH=<>";
+  CommandView view;
+  ASSERT_TRUE(ParseCommandView(line, {}, view).ok());
+  ASSERT_TRUE(view.path.has_value());
+  EXPECT_EQ(view.path->local_part.data(), line.data() + 11);
+  EXPECT_EQ(view.path->domain, "b.example");
+  EXPECT_EQ(view.mail.envid, "x+2By");
+  EXPECT_EQ(view.mail.auth, "<>");
+
+  // The AUTH mechanism as written; the owning copy upper-cases it.
+  ASSERT_TRUE(ParseCommandView("AUTH pLain", {}, view).ok());
+  EXPECT_EQ(view.argument, "pLain");
+  EXPECT_FALSE(view.initial_response.has_value());
+  EXPECT_EQ(ToCommand(view).argument, "PLAIN");
+
+  // A reused view: the fields the new verb may leave unset are cleared.
+  ASSERT_TRUE(ParseCommandView("MAIL FROM:<> SIZE=5", {}, view).ok());
+  ASSERT_TRUE(ParseCommandView("MAIL FROM:<a@b.example>", {}, view).ok());
+  EXPECT_FALSE(view.mail.size.has_value());
+  ASSERT_TRUE(ParseCommandView("MAIL FROM:<>", {}, view).ok());
+  EXPECT_FALSE(view.path.has_value());
+  ASSERT_TRUE(ParseCommandView("BDAT 5 LAST", {}, view).ok());
+  ASSERT_TRUE(ParseCommandView("BDAT 7", {}, view).ok());
+  EXPECT_FALSE(view.last_chunk);
+}
+
+TEST(CommandTest, KeywordsIgnoreTheCaseOfLettersOnly) {
+  // Keywords match ignoring the case bit (0x20) of their letters; other
+  // octets that differ from a digit or ':' only in that bit do not match.
+  EXPECT_TRUE(ParseCommand("mail from:<a@b.example> body=8bitmime").ok());
+  EXPECT_TRUE(ParseCommand("RCPT To:<postMASTER>").ok());
+  EXPECT_FALSE(ParseCommand("MAIL FROM:<a@b.example> BODY=\x18"
+                            "BITMIME")
+                   .ok());
+  EXPECT_FALSE(ParseCommand("MAIL FROM\x1a<a@b.example>").ok());
+  EXPECT_FALSE(ParseCommand("MAIL FROM:<a@b.example> BODY=\x17"
+                            "BIT")
+                   .ok());
+  EXPECT_FALSE(ParseCommand("BDAT 1 L\x01ST").ok());
+  EXPECT_FALSE(ParseCommand("STARTTL\x13").ok());
+}
+
 TEST(CommandTest, ErrorRepliesAreComplete) {
   absl::StatusOr<Command> command = ParseCommand("MAIL FROM:<> SIZE=1 SIZE=1");
   ASSERT_FALSE(command.ok());

@@ -690,15 +690,16 @@ void ServerSession::ProcessCommandLine(absl::string_view* input) {
 
   CommandParseOptions parse_options = options_->command_limits;
   parse_options.utf8_addresses = smtputf8_;
-  absl::StatusOr<Command> command = ParseCommand(text, parse_options);
-  if (long_line && command.ok() && command->verb != Verb::kAuth &&
-      text.size() + 2 > options_->max_command_line - 512 +
-                            MaxCommandLine(command->verb,
-                                           OfferedLineExtensions())) {
+  CommandView command;
+  const absl::Status status = ParseCommandView(text, parse_options, command);
+  if (long_line && status.ok() && command.verb != Verb::kAuth &&
+      text.size() + 2 >
+          options_->max_command_line - 512 +
+              MaxCommandLine(command.verb, OfferedLineExtensions())) {
     SendError(500, "5.5.2", "Line too long");
     return;
   }
-  if (!command.ok()) {
+  if (!status.ok()) {
     if (absl::StartsWithIgnoreCase(text, "BDAT ") ||
         absl::EqualsIgnoreCase(text, "BDAT")) {
       // Without a valid size the chunk's end is unknown: its octets would be
@@ -708,7 +709,7 @@ void ServerSession::ProcessCommandLine(absl::string_view* input) {
                         "Malformed BDAT command, closing connection"));
       return;
     }
-    const std::optional<Reply> reply = ReplyOf(command.status());
+    const std::optional<Reply> reply = ReplyOf(status);
     if (reply.has_value()) {
       SendError(reply->code,
                 reply->enhanced ? reply->enhanced->ToString() : "",
@@ -719,7 +720,7 @@ void ServerSession::ProcessCommandLine(absl::string_view* input) {
     return;
   }
 
-  const Verb verb = command->verb;
+  const Verb verb = command.verb;
   const bool discard_tail = verb == Verb::kStartTls &&
                             options_->starttls_tail == StartTlsTail::kDiscard;
   if (!input->empty() && verb != Verb::kQuit && verb != Verb::kBdat &&
@@ -731,10 +732,10 @@ void ServerSession::ProcessCommandLine(absl::string_view* input) {
           Reply::Make(554, "5.5.0", "Protocol synchronization error"));
     return;
   }
-  HandleCommand(*std::move(command), input);
+  HandleCommand(command, input);
 }
 
-void ServerSession::HandleCommand(Command&& command,
+void ServerSession::HandleCommand(const CommandView& command,
                                   absl::string_view* input) {
   const Verb verb = command.verb;
   if (!NextServerState(state_, InputOf(verb)).has_value()) {
@@ -749,13 +750,13 @@ void ServerSession::HandleCommand(Command&& command,
   switch (verb) {
     case Verb::kEhlo:
     case Verb::kHelo:
-      OnEhlo(std::move(command));
+      OnEhlo(command);
       return;
     case Verb::kMail:
-      OnMail(std::move(command));
+      OnMail(command);
       return;
     case Verb::kRcpt:
-      OnRcpt(std::move(command));
+      OnRcpt(command);
       return;
     case Verb::kData:
       OnData();
@@ -829,21 +830,21 @@ void ServerSession::SendEhloReply() {
   if (fatal_reason_ != SessionError::kInternal) AppendEhloReply(caps, &output_);
 }
 
-void ServerSession::OnEhlo(Command&& command) {
+void ServerSession::OnEhlo(const CommandView& command) {
   ResetTransaction();
   pending_ehlo_ = command.verb == Verb::kEhlo;
-  pending_helo_ = command.domain;
+  pending_helo_.assign(command.domain.data(), command.domain.size());
   if (!Transit(InputOf(command.verb))) return;
   ServerEvent& event = Emit(ServerEventType::kHelo);
-  event.command = std::move(command);
+  event.command = ToCommand(command);
 }
 
-void ServerSession::OnMail(Command&& command) {
+void ServerSession::OnMail(const CommandView& command) {
   if (options_->require_tls && tls_ == nullptr) {
     SendLine(530, "5.7.0", "Must issue a STARTTLS command first");
     return;
   }
-  const MailParameters& p = command.mail;
+  const MailParametersView& p = command.mail;
   const bool any_parameter = p.size || p.body || p.smtputf8 || p.requiretls ||
                              p.ret || p.envid || p.auth;
   absl::string_view unsupported;
@@ -876,11 +877,11 @@ void ServerSession::OnMail(Command&& command) {
   pending_accept_ = &SenderOk();
   if (!Transit(ServerInput::kMail)) return;
   ServerEvent& event = Emit(ServerEventType::kMailFrom);
-  event.command = std::move(command);
+  event.command = ToCommand(command);
 }
 
-void ServerSession::OnRcpt(Command&& command) {
-  const RcptParameters& p = command.rcpt;
+void ServerSession::OnRcpt(const CommandView& command) {
+  const RcptParametersView& p = command.rcpt;
   if ((p.notify || p.orcpt) && (!esmtp_ || !options_->offer_dsn)) {
     SendLine(555, "5.5.4", "DSN parameters not supported");
     return;
@@ -893,7 +894,7 @@ void ServerSession::OnRcpt(Command&& command) {
   pending_accept_ = &RecipientOk();
   if (!Transit(ServerInput::kRcpt)) return;
   ServerEvent& event = Emit(ServerEventType::kRcptTo);
-  event.command = std::move(command);
+  event.command = ToCommand(command);
 }
 
 void ServerSession::OnData() {
@@ -922,7 +923,7 @@ void ServerSession::DiscardChunk(uint64_t size, Reply reply) {
   chunk_reply_ = std::move(reply);
 }
 
-void ServerSession::OnBdat(const Command& command) {
+void ServerSession::OnBdat(const CommandView& command) {
   if (!esmtp_ || !options_->offer_chunking) {
     DiscardChunk(command.chunk_size,
                  Reply::Make(503, "5.5.1", "BDAT not offered"));
@@ -967,7 +968,7 @@ void ServerSession::OnStartTls(absl::string_view* input) {
   Emit(ServerEventType::kStartTls);
 }
 
-void ServerSession::OnAuth(const Command& command) {
+void ServerSession::OnAuth(const CommandView& command) {
   if (!auth_user_.empty()) {
     SendError(503, "5.5.1", "Already authenticated");
     return;
@@ -992,7 +993,7 @@ void ServerSession::OnAuth(const Command& command) {
     return;
   }
   auth_ = std::make_unique<Auth>();
-  auth_->mechanism = command.argument;
+  auth_->mechanism = absl::AsciiStrToUpper(command.argument);
   if (!Transit(ServerInput::kAuth)) return;
   if (command.initial_response.has_value()) {
     OnAuthResponse(*command.initial_response);

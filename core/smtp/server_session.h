@@ -259,20 +259,20 @@ class ServerSession {
   void ProcessCommandLine(absl::string_view* input);
   // By reference down to the event that keeps it: each by-value hop moved
   // a Command of some 350 octets.
-  void HandleCommand(Command&& command, absl::string_view* input);
+  void HandleCommand(const CommandView& command, absl::string_view* input);
   void ProcessData(absl::string_view* input);
   bool ScanPlainLines(absl::string_view* input);
   void ProcessBdat(absl::string_view* input);
   void ProcessAuthLine(absl::string_view* input);
   void ResumeAfterDecision();
 
-  void OnEhlo(Command&& command);
-  void OnMail(Command&& command);
-  void OnRcpt(Command&& command);
+  void OnEhlo(const CommandView& command);
+  void OnMail(const CommandView& command);
+  void OnRcpt(const CommandView& command);
   void OnData();
-  void OnBdat(const Command& command);
+  void OnBdat(const CommandView& command);
   void OnStartTls(absl::string_view* input);
-  void OnAuth(const Command& command);
+  void OnAuth(const CommandView& command);
   void OnAuthResponse(absl::string_view text);
   void DiscardChunk(uint64_t size, Reply reply);
   void ChunkComplete();
