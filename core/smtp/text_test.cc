@@ -26,10 +26,11 @@ bool HasHighByteByByte(const std::string& text) {
 // Every octet value at every position of texts of every length up to three
 // words, in a text of plain letters and of octets >= 0x80 (where a borrow
 // or a top bit could confuse the word-at-a-time test).
-// An octet >= 0x80 at every position of texts of every length up to five
-// 32-octet steps (and none at all).
+// An octet >= 0x80 at every position of texts of every length up to four
+// 64-octet steps (each followed by every 32-, 8- and 1-octet tail), and none
+// at all.
 TEST(HasEightBitTest, FindsAnEightBitOctetAnywhere) {
-  for (size_t size = 0; size <= 160; ++size) {
+  for (size_t size = 0; size <= 260; ++size) {
     EXPECT_FALSE(HasEightBit(std::string(size, '\x7f')));
     for (size_t pos = 0; pos < size; ++pos) {
       std::string text(size, 'a');
