@@ -164,10 +164,21 @@ Reply EhloReply(const EhloCapabilities& caps) {
 }
 
 void AppendEhloReply(const EhloCapabilities& caps, std::string* out) {
+  // A first walk counts the lines (the last one's separator differs) and
+  // sizes them, so that `out` and `text` grow once.
   size_t count = 0;
-  ForEachEhloLine(caps, [&count](absl::string_view, absl::string_view,
-                                 absl::string_view) { ++count; });
+  size_t total = 0;
+  size_t longest = 0;
+  ForEachEhloLine(
+      caps, [&](absl::string_view a, absl::string_view b, absl::string_view c) {
+        ++count;
+        const size_t size = a.size() + b.size() + c.size();
+        total += 4 + size + 2;  // "250-" text CRLF
+        longest = std::max(longest, size);
+      });
+  out->reserve(out->size() + total);
   std::string text;  // one buffer for every line
+  text.reserve(longest);
   size_t written = 0;
   ForEachEhloLine(
       caps, [&](absl::string_view a, absl::string_view b, absl::string_view c) {

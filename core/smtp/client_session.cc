@@ -39,8 +39,11 @@ absl::Status Named(const absl::Status& status, absl::string_view what) {
 // The command must survive our own strict parser unchanged and fit the line
 // limit its parameters' extensions allow: that rejects over-long, malformed or
 // unsendable envelope values before anything is sent.
-absl::Status CheckSendable(const Command& command, bool utf8) {
-  std::string line = SerializeCommand(command);
+// `line` is scratch space, reused from command to command.
+absl::Status CheckSendable(const Command& command, bool utf8,
+                           std::string& line) {
+  line.clear();
+  AppendCommand(command, &line);
   const size_t limit = MaxCommandLine(command.verb, ExtensionsUsed(command));
   if (line.size() > limit) {
     return absl::InvalidArgumentError(
@@ -155,13 +158,14 @@ absl::StatusOr<std::unique_ptr<ClientSession>> ClientSession::Create(
     absl::Time now) {
   if (policy == nullptr) return absl::InvalidArgumentError("no TLS policy");
   if (messages.empty()) return absl::InvalidArgumentError("no messages");
+  std::string line;
   Command ehlo;
   ehlo.verb = Verb::kEhlo;
   ehlo.domain = options->helo_name;
   if (HasForbiddenByte(ehlo.domain)) {
     return absl::InvalidArgumentError("helo_name: forbidden character");
   }
-  if (absl::Status s = CheckSendable(ehlo, false); !s.ok()) {
+  if (absl::Status s = CheckSendable(ehlo, false, line); !s.ok()) {
     return Named(s, "helo_name");
   }
   for (size_t m = 0; m < messages.size(); ++m) {
@@ -188,7 +192,7 @@ absl::StatusOr<std::unique_ptr<ClientSession>> ClientSession::Create(
     if (message.envid && HasForbiddenByte(*message.envid)) {
       return absl::InvalidArgumentError(where() + ": forbidden byte in ENVID");
     }
-    if (absl::Status s = CheckSendable(mail, message.smtputf8); !s.ok()) {
+    if (absl::Status s = CheckSendable(mail, message.smtputf8, line); !s.ok()) {
       return Named(s, where() + " sender");
     }
     for (size_t r = 0; r < message.recipients.size(); ++r) {
@@ -206,7 +210,8 @@ absl::StatusOr<std::unique_ptr<ClientSession>> ClientSession::Create(
       rcpt.verb = Verb::kRcpt;
       rcpt.path = recipient.mailbox;
       rcpt.rcpt = recipient.dsn;
-      if (absl::Status s = CheckSendable(rcpt, message.smtputf8); !s.ok()) {
+      if (absl::Status s = CheckSendable(rcpt, message.smtputf8, line);
+          !s.ok()) {
         return Named(s, who());
       }
     }
@@ -347,8 +352,7 @@ bool ClientSession::PlaintextForbidden(Sent sent) const {
   }
 }
 
-bool ClientSession::Send(absl::string_view bytes, Sent sent,
-                         uint32_t recipient) {
+bool ClientSession::MaySend(Sent sent) {
   if (PlaintextForbidden(sent)) {
     // Belt and braces: the flow never gets here, but if it did, nothing of
     // the envelope or body may leave in plaintext under a mandatory policy.
@@ -357,15 +361,28 @@ bool ClientSession::Send(absl::string_view bytes, Sent sent,
           Reply::Make(451, "4.7.0", "TLS required by policy"));
     return false;
   }
-  output_.append(bytes.data(), bytes.size());
+  return true;
+}
+
+void ClientSession::Expect(Sent sent, uint32_t recipient) {
   outstanding_.push_back({sent, recipient, static_cast<uint32_t>(next_message_),
                           output_consumed_ + output_.size()});
+}
+
+bool ClientSession::Send(absl::string_view bytes, Sent sent,
+                         uint32_t recipient) {
+  if (!MaySend(sent)) return false;
+  output_.append(bytes.data(), bytes.size());
+  Expect(sent, recipient);
   return true;
 }
 
 bool ClientSession::SendCommand(const Command& command, Sent sent,
                                 uint32_t recipient) {
-  return Send(SerializeCommand(command), sent, recipient);
+  if (!MaySend(sent)) return false;
+  AppendCommand(command, &output_);  // no string of its own
+  Expect(sent, recipient);
+  return true;
 }
 
 void ClientSession::ConsumeOutput(size_t n, absl::Time now) {
@@ -427,35 +444,59 @@ ClientStage ClientSession::CurrentStage() const {
 
 void ClientSession::Resolve(size_t message, size_t recipient,
                             RecipientStatus status, ClientStage stage,
-                            const Reply& reply, absl::string_view detail) {
+                            Reply reply, absl::string_view detail) {
   RecipientResult& result = results_[message].recipients[recipient];
   if (result.status != RecipientStatus::kPending) return;
   result.status = status;
   result.stage = stage;
-  result.reply = reply;
+  result.reply = std::move(reply);
   result.detail = std::string(detail);
+}
+
+bool ClientSession::Open(size_t message, size_t recipient) const {
+  if (results_[message].recipients[recipient].status !=
+      RecipientStatus::kPending) {
+    return false;
+  }
+  for (const Tentative& t : tentative_) {
+    if (t.message == message && t.recipient == recipient) return false;
+  }
+  return true;
 }
 
 void ClientSession::Decide(size_t message, size_t recipient,
                            RecipientStatus status, ClientStage stage,
                            const Reply& reply, absl::string_view detail) {
-  if (results_[message].recipients[recipient].status !=
-      RecipientStatus::kPending) {
-    return;
-  }
-  for (const Tentative& t : tentative_) {
-    if (t.message == message && t.recipient == recipient) return;
+  if (!Open(message, recipient)) return;
+  // Room for the whole message at once: a transaction decides its
+  // recipients one reply after another (usually all at the end of data).
+  if (tentative_.empty()) {
+    tentative_.reserve(results_[message].recipients.size());
   }
   tentative_.push_back(
       {message, recipient, status, stage, reply, std::string(detail)});
+}
+
+void ClientSession::FailOpenRecipients(const cs::Transaction& tx) {
+  // Built only when some recipient is still open: usually none is.
+  std::optional<Reply> failed;
+  for (size_t r = 0; r < tx.accepted.size(); ++r) {
+    if (!Open(tx.message, r)) continue;
+    if (!failed.has_value()) {
+      failed = Reply::Make(451, "4.3.0", "transaction failed");
+    }
+    Decide(tx.message, r, RecipientStatus::kTempFailed, ClientStage::kData,
+           *failed, "transaction failed");
+  }
 }
 
 void ClientSession::Settle() {
   if (tentative_.empty()) return;
   std::vector<Tentative> settled;
   settled.swap(tentative_);
-  for (const Tentative& t : settled) {
-    Resolve(t.message, t.recipient, t.status, t.stage, t.reply, t.detail);
+  for (Tentative& t : settled) {
+    Resolve(t.message, t.recipient, t.status, t.stage, std::move(t.reply),
+            t.detail);
   }
   for (const Tentative& t : settled) MaybeFinishMessage(t.message);
 }
@@ -836,9 +877,10 @@ void ClientSession::OnStartTls(const Reply& reply) {
   StartAuthOrProceed(ClientInput::kStartTlsRefused);
 }
 
-bool ClientSession::ApplyConnectionDecision(const PolicyDecision& decision,
+bool ClientSession::ApplyConnectionDecision(PolicyDecision decision_in,
                                             ClientStage stage) {
-  connection_policy_ = decision;
+  connection_policy_ = std::move(decision_in);
+  const PolicyDecision& decision = connection_policy_;
   DeliveryVerdict verdict = decision.verdict;
   if (verdict == DeliveryVerdict::kProceedTls && tls_ == nullptr) {
     verdict = DeliveryVerdict::kDefer;  // a policy cannot conjure TLS
@@ -1017,7 +1059,6 @@ void ClientSession::StartNextMessage() {
       continue;
     }
     result.tls = tls_;
-    result.policy = connection_policy_;
     const BodyType body_type = BodyTypeOf(m);
     std::optional<Reply> local;
     if (message.smtputf8 && !caps_.smtputf8) {
@@ -1034,14 +1075,15 @@ void ClientSession::StartNextMessage() {
       local = Reply::Make(552, "5.3.4", "message larger than the server's SIZE");
     }
     if (local.has_value()) {
+      result.policy = connection_policy_;
       FailMessage(m, RecipientStatus::kPermFailed, ClientStage::kLocal, *local,
                   local->lines.front());
       ++next_message_;
       continue;
     }
-    const PolicyDecision decision = policy_->ForMessage(
-        destination_, message.tls_flags, caps_, tls_.get(), connection_policy_);
-    result.policy = decision;
+    result.policy = policy_->ForMessage(destination_, message.tls_flags, caps_,
+                                        tls_.get(), connection_policy_);
+    const PolicyDecision& decision = result.policy;
     if (decision.verdict == DeliveryVerdict::kBounce) {
       FailMessage(m, RecipientStatus::kPermFailed, ClientStage::kPolicy,
                   Reply::Make(550, "5.7.10",
@@ -1222,10 +1264,7 @@ void ClientSession::StartBody(cs::Transaction tx, ClientInput input) {
 void ClientSession::FinishTransaction(cs::Transaction& tx, ClientInput input) {
   // Recipients left open (accepted, then the transaction failed) fail with
   // the transaction.
-  for (size_t r = 0; r < tx.accepted.size(); ++r) {
-    Decide(tx.message, r, RecipientStatus::kTempFailed, ClientStage::kData,
-           Reply::Make(451, "4.3.0", "transaction failed"), "transaction failed");
-  }
+  FailOpenRecipients(tx);
   ++next_message_;
   if (tx.mail_accepted) {
     // The server still holds the transaction: reset it.
@@ -1391,10 +1430,7 @@ void ClientSession::OnEndOfData(const Reply& reply) {
     }
   }
   // Recipients left open (a chunk was refused) fail with the transaction.
-  for (size_t r = 0; r < tx.accepted.size(); ++r) {
-    Decide(tx.message, r, RecipientStatus::kTempFailed, ClientStage::kData,
-           Reply::Make(451, "4.3.0", "transaction failed"), "transaction failed");
-  }
+  FailOpenRecipients(tx);
   ++next_message_;
   if (!Transit(ClientInput::kEndOfDataReply, cs::Ready{})) return;
   StartNextMessage();

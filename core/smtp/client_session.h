@@ -320,6 +320,10 @@ class ClientSession {
 
   bool Send(absl::string_view bytes, Sent sent, uint32_t recipient = 0);
   bool SendCommand(const Command& command, Sent sent, uint32_t recipient = 0);
+  // False (and the session aborted) when `sent` may not go out now.
+  bool MaySend(Sent sent);
+  // Records what was just written to the output, for the reply it awaits.
+  void Expect(Sent sent, uint32_t recipient);
   bool PlaintextForbidden(Sent sent) const;
   void Emit(ClientEvent event);
 
@@ -342,8 +346,7 @@ class ClientSession {
   // Records the connection's policy decision. When it does not let the
   // connection proceed, fails every message except those that waived TLS
   // (RFC 8689 "TLS-Required: No") and returns whether any message may go.
-  bool ApplyConnectionDecision(const PolicyDecision& decision,
-                               ClientStage stage);
+  bool ApplyConnectionDecision(PolicyDecision decision, ClientStage stage);
   void StartAuthOrProceed(ClientInput input);
   void Proceed(ClientInput input);
   void StartNextMessage();
@@ -361,10 +364,14 @@ class ClientSession {
   void Close(ClientInput input, absl::string_view reason);
 
   // Results.
+  // Whether a recipient has neither a result nor a tentative one.
+  bool Open(size_t message, size_t recipient) const;
   void Decide(size_t message, size_t recipient, RecipientStatus status,
               ClientStage stage, const Reply& reply, absl::string_view detail);
   void Resolve(size_t message, size_t recipient, RecipientStatus status,
-               ClientStage stage, const Reply& reply, absl::string_view detail);
+               ClientStage stage, Reply reply, absl::string_view detail);
+  // Fails the recipients of `tx` still open (a 451 "transaction failed").
+  void FailOpenRecipients(const client_state::Transaction& tx);
   void FailMessage(size_t message, RecipientStatus status, ClientStage stage,
                    const Reply& reply, absl::string_view detail);
   void FailRest(RecipientStatus status, ClientStage stage, const Reply& reply,

@@ -1106,7 +1106,15 @@ absl::StatusOr<Command> ParseCommand(absl::string_view line,
 }
 
 std::string SerializeCommand(const Command& command) {
-  // One allocation: fixed text (verb, keywords, numbers) fits in 128 bytes.
+  std::string out;
+  AppendCommand(command, &out);
+  return out;
+}
+
+void AppendCommand(const Command& command, std::string* out_ptr) {
+  std::string& out = *out_ptr;
+  // One allocation at most: fixed text (verb, keywords, numbers) fits in 128
+  // bytes.
   size_t variable = command.domain.size() + command.argument.size();
   if (command.path.has_value()) {
     variable += command.path->local_part.size() + command.path->domain.size();
@@ -1116,8 +1124,7 @@ std::string SerializeCommand(const Command& command) {
         &command.initial_response}) {
     if (field->has_value()) variable += (*field)->size();
   }
-  std::string out;
-  out.reserve(128 + variable);
+  out.reserve(out.size() + 128 + variable);
   const absl::string_view verb = VerbName(command.verb);
   out.append(verb.data(), verb.size());
   switch (command.verb) {
@@ -1202,7 +1209,6 @@ std::string SerializeCommand(const Command& command) {
       break;
   }
   out.append("\r\n");
-  return out;
 }
 
 }  // namespace starling::smtp

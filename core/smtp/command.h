@@ -173,6 +173,9 @@ Command ToCommand(const CommandView& view);
 // for any command ParseCommand returns.
 std::string SerializeCommand(const Command& command);
 
+// The same bytes, appended to `out` (a client's output buffer).
+void AppendCommand(const Command& command, std::string* out);
+
 }  // namespace starling::smtp
 
 #endif  // STARLING_CORE_SMTP_COMMAND_H_

@@ -894,6 +894,18 @@ TEST(CommandTest, SerializesConstructedCommands) {
   EXPECT_EQ(SerializeCommand(bdat), "BDAT 18446744073709551615 LAST\r\n");
 }
 
+TEST(CommandTest, AppendCommandAppendsTheSerializedForm) {
+  for (const char* line :
+       {"RCPT TO:<a@b.example> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a@b.example",
+        "MAIL FROM:<> SIZE=10 BODY=8BITMIME", "EHLO a.example", "QUIT"}) {
+    const Command command = Parse(line);
+    std::string out = "250 earlier bytes\r\n";
+    AppendCommand(command, &out);
+    EXPECT_EQ(out, "250 earlier bytes\r\n" + SerializeCommand(command));
+    EXPECT_EQ(SerializeCommand(command), absl::StrCat(line, "\r\n"));
+  }
+}
+
 TEST(CommandTest, MailboxToString) {
   EXPECT_EQ(Box("a", "b.example").ToString(), "a@b.example");
   EXPECT_EQ(Box("\"a b\"", "[1.2.3.4]").ToString(), "\"a b\"@[1.2.3.4]");

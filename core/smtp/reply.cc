@@ -322,6 +322,11 @@ absl::StatusOr<std::optional<Reply>> ReplyParser::Next(
                                 : "control character or 8-bit octet in text "
                                   "(no SMTPUTF8)");
     }
+    // A multi-line reply (EHLO's, typically ten lines) gets room for sixteen
+    // at once instead of growing one doubling at a time.
+    if (!final && partial_.lines.empty()) {
+      partial_.lines.reserve(std::min<size_t>(16, options_.max_lines));
+    }
     partial_.lines.emplace_back(text.data(), text.size());
     // The line is copied and the reader holds no unfinished line now; drop
     // its buffer so has_partial_line() (and in_reply()) is exact.
