@@ -32,7 +32,7 @@ EhloCapabilities ParseWire(absl::string_view wire) {
 Reply Ehlo(std::vector<std::string> lines) {
   Reply reply;
   reply.code = 250;
-  reply.lines = std::move(lines);
+  reply.lines.assign(lines.begin(), lines.end());
   return reply;
 }
 
@@ -204,7 +204,7 @@ TEST(EhloTest, LegacyAuthRoundTripsAsModernForm) {
   ASSERT_TRUE(caps.ok());
   EXPECT_TRUE(caps->other.empty());
   EXPECT_EQ(EhloReply(*caps).lines,
-            (std::vector<std::string>{"mx", "AUTH LOGIN PLAIN"}));
+            (absl::InlinedVector<std::string, 1>{"mx", "AUTH LOGIN PLAIN"}));
 }
 
 TEST(EhloTest, UnknownKeywordsAreKeptVerbatim) {

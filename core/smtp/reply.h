@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -30,7 +31,9 @@ struct EnhancedStatus {
 struct Reply {
   int code = 0;  // 3 digits: first 2..5, second 0..5
   std::optional<EnhancedStatus> enhanced;
-  std::vector<std::string> lines;  // text after "code[-| ]" and the enhanced code
+  // Text after "code[-| ]" and the enhanced code. Most replies are one line,
+  // kept inline (no allocation for the list itself).
+  absl::InlinedVector<std::string, 1> lines;
 
   bool positive() const { return code >= 200 && code < 400; }
   bool transient() const { return code >= 400 && code < 500; }

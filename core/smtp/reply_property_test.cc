@@ -84,8 +84,9 @@ rc::Gen<Reply> ValidReply() {
       r.enhanced = *Enhanced(klass);
     }
     const size_t n = *rc::gen::inRange<size_t>(1, 21);
-    r.lines = *rc::gen::container<std::vector<std::string>>(
+    const auto lines = *rc::gen::container<std::vector<std::string>>(
         n, rc::gen::resize(100, LineText(klass)));
+    r.lines.assign(lines.begin(), lines.end());
     if (!r.enhanced.has_value()) {
       const std::string& first = r.lines[0];
       const absl::string_view word =

@@ -15,7 +15,7 @@ Reply R(int code, std::vector<std::string> lines,
   Reply r;
   r.code = code;
   r.enhanced = enhanced;
-  r.lines = std::move(lines);
+  r.lines.assign(lines.begin(), lines.end());
   return r;
 }
 

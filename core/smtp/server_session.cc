@@ -640,7 +640,7 @@ void ServerSession::Process(absl::string_view* input) {
       chunk_remaining_ -= n;
       if (chunk_remaining_ == 0) {
         chunk_discard_ = false;
-        Send(*std::move(chunk_reply_));
+        Send(*chunk_reply_);
         chunk_reply_.reset();
       }
       continue;
@@ -920,7 +920,7 @@ void ServerSession::DiscardChunk(uint64_t size, Reply reply) {
   }
   chunk_discard_ = true;
   chunk_remaining_ = size;
-  chunk_reply_ = std::move(reply);
+  chunk_reply_ = std::make_unique<Reply>(std::move(reply));
 }
 
 void ServerSession::OnBdat(const CommandView& command) {
@@ -1079,11 +1079,11 @@ void ServerSession::OnAuthResponse(absl::string_view text) {
 
 void ServerSession::AppendBody(absl::string_view bytes) {
   message_size_ += bytes.size();
-  if (message_failure_.has_value()) return;
+  if (message_failure_ != nullptr) return;
   if (options_->max_message_size != 0 &&
       message_size_ > options_->max_message_size) {
-    message_failure_ = Reply::Make(
-        552, "5.3.4", "Message size exceeds fixed maximum message size");
+    message_failure_ = std::make_unique<Reply>(Reply::Make(
+        552, "5.3.4", "Message size exceeds fixed maximum message size"));
     body_.clear();
     return;
   }
@@ -1219,11 +1219,11 @@ void ServerSession::ProcessData(absl::string_view* input) {
                             "connection"));
           return;
         }
-        if (!message_failure_.has_value()) {
-          message_failure_ = Reply::Make(
-              554, "5.6.0",
-              absl::StrCat("Message has a line longer than ",
-                           options_->max_data_line, " octets"));
+        if (message_failure_ == nullptr) {
+          message_failure_ = std::make_unique<Reply>(
+              Reply::Make(554, "5.6.0",
+                          absl::StrCat("Message has a line longer than ",
+                                       options_->max_data_line, " octets")));
         }
         break;
       case LineStatus::kBareLf:
@@ -1269,7 +1269,7 @@ void ServerSession::ProcessBdat(absl::string_view* input) {
 }
 
 void ServerSession::ChunkComplete() {
-  if (chunk_last_ || message_failure_.has_value()) {
+  if (chunk_last_ || message_failure_ != nullptr) {
     EndOfMessage();
     return;
   }
@@ -1279,8 +1279,9 @@ void ServerSession::ChunkComplete() {
 }
 
 void ServerSession::EndOfMessage() {
-  if (message_failure_.has_value()) {
-    Reply reply = *std::move(message_failure_);
+  if (message_failure_ != nullptr) {
+    Reply reply = std::move(*message_failure_);
+    message_failure_.reset();
     AbortMessage(reply.lines.empty() ? "message refused" : reply.lines.front());
     if (!Transit(ServerInput::kMessageFailed)) return;
     ResetTransaction();

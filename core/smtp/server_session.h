@@ -308,9 +308,11 @@ class ServerSession {
   // Transaction.
   size_t recipients_ = 0;
   uint64_t message_size_ = 0;
-  std::optional<Reply> message_failure_;  // the current message will get this
+  // The reply the current message will get instead of being accepted; it
+  // and chunk_reply_ are rare, held out of line to keep idle sessions small.
+  std::unique_ptr<Reply> message_failure_;
   uint64_t chunk_remaining_ = 0;  // octets of the BDAT chunk still to read
-  std::optional<Reply> chunk_reply_;
+  std::unique_ptr<Reply> chunk_reply_;
   std::string body_;              // body octets not yet emitted
 
   MessageDataSink* data_sink_ = nullptr;   // or kMessageData events

@@ -49,9 +49,9 @@ std::vector<std::string> TlsaTexts(const std::vector<policy::TlsaRecord>& record
 }
 
 std::vector<std::string> Keywords(const smtp::EhloCapabilities& caps) {
-  std::vector<std::string> lines = smtp::EhloReply(caps).lines;
-  lines.erase(lines.begin());  // the server's name
-  return lines;
+  const smtp::Reply reply = smtp::EhloReply(caps);
+  // All but the first line (the server's name).
+  return std::vector<std::string>(reply.lines.begin() + 1, reply.lines.end());
 }
 
 std::string StsTxtStatus(policy::StsTxtLookup::Status status) {
