@@ -201,6 +201,16 @@ class Sender {
   // they ended; each one's index is its attempt's 1-based position in
   // attempts().
   const std::vector<CapturedConnection>& captures() const { return captures_; }
+  // The same three, moved out when a run is over (the sender keeps none).
+  std::vector<AttemptRecord> TakeAttempts() {
+    return std::exchange(attempts_, {});
+  }
+  std::vector<BounceRecord> TakeBounces() {
+    return std::exchange(bounces_, {});
+  }
+  std::vector<CapturedConnection> TakeCaptures() {
+    return std::exchange(captures_, {});
+  }
 
  private:
   struct RecipientRef {

@@ -617,11 +617,11 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
   result.end = scheduler.Now();
   result.steps = scheduler.steps();
   result.duplicates_in_window = ledger.duplicates_in_window();
-  result.captures = sender.captures();
+  result.captures = sender.TakeCaptures();
 
   // Results.
-  result.attempts = sender.attempts();
-  result.bounces = sender.bounces();
+  result.attempts = sender.TakeAttempts();
+  result.bounces = sender.TakeBounces();
   // Per recipient: the attempt that delivered it, and the last one it was in.
   struct Seen {
     const AttemptRecord* delivered = nullptr;
@@ -675,6 +675,13 @@ absl::StatusOr<WorldResult> RunScenario(const Scenario& scenario,
     result.domains[it->second].tlsrpt_result_types.insert(
         attempt.tlsrpt_result_type);
   }
+  size_t recipients = 0;
+  for (const uint64_t id : ids) {
+    if (const MessageState* state = sender.message(id)) {
+      recipients += state->recipients.size();
+    }
+  }
+  result.recipients.reserve(recipients);
   for (const uint64_t id : ids) {
     const MessageState* state = sender.message(id);
     if (state == nullptr) continue;
