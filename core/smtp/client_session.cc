@@ -877,11 +877,10 @@ void ClientSession::OnStartTls(const Reply& reply) {
   StartAuthOrProceed(ClientInput::kStartTlsRefused);
 }
 
-bool ClientSession::ApplyConnectionDecision(PolicyDecision decision_in,
+bool ClientSession::ApplyConnectionDecision(PolicyDecision decision,
                                             ClientStage stage) {
-  connection_policy_ = std::move(decision_in);
-  const PolicyDecision& decision = connection_policy_;
-  DeliveryVerdict verdict = decision.verdict;
+  connection_policy_ = std::move(decision);
+  DeliveryVerdict verdict = connection_policy_.verdict;
   if (verdict == DeliveryVerdict::kProceedTls && tls_ == nullptr) {
     verdict = DeliveryVerdict::kDefer;  // a policy cannot conjure TLS
   }
@@ -892,12 +891,14 @@ bool ClientSession::ApplyConnectionDecision(PolicyDecision decision_in,
   if (Proceeds(verdict)) return true;
   connection_policy_.verdict = verdict;
   const bool bounce = verdict == DeliveryVerdict::kBounce;
-  const bool no_tls = decision.tlsrpt_result_type == "starttls-not-supported" ||
-                      tls_ == nullptr;
-  const Reply local =
-      Reply::Make(bounce ? 550 : 451,
-                  no_tls ? (bounce ? "5.7.4" : "4.7.4") : (bounce ? "5.7.5" : "4.7.5"),
-                  absl::StrCat("TLS policy: ", Explain(decision)));
+  const bool no_tls =
+      connection_policy_.tlsrpt_result_type == "starttls-not-supported" ||
+      tls_ == nullptr;
+  const std::string why = Explain(connection_policy_);
+  const Reply local = Reply::Make(
+      bounce ? 550 : 451,
+      no_tls ? (bounce ? "5.7.4" : "4.7.4") : (bounce ? "5.7.5" : "4.7.5"),
+      absl::StrCat("TLS policy: ", why));
   const RecipientStatus status =
       bounce ? RecipientStatus::kPermFailed : RecipientStatus::kTempFailed;
   // RFC 8689 §5: a message marked "TLS-Required: No" may go even though the
@@ -916,7 +917,7 @@ bool ClientSession::ApplyConnectionDecision(PolicyDecision decision_in,
     } else {
       results_[m].tls = tls_;
       results_[m].policy = connection_policy_;
-      FailMessage(m, status, stage, local, Explain(decision));
+      FailMessage(m, status, stage, local, why);
     }
   }
   if (any_goes) mandatory_ = false;  // only messages that waived it remain
@@ -958,12 +959,11 @@ absl::Status ClientSession::TlsFailed(absl::string_view reason,
   now_ = now;
   // TLS is unusable: nothing went over it, so nothing ran "over TLS".
   tls_.reset();
-  const PolicyDecision decision =
+  connection_policy_ =
       policy_->WithoutTls(destination_, TlsProblem::kHandshakeFailed, reason);
-  connection_policy_ = decision;
   // The connection is unusable after a failed handshake; whether to retry in
   // plaintext on a new one is the policy's verdict, left to the embedder.
-  const bool bounce = decision.verdict == DeliveryVerdict::kBounce;
+  const bool bounce = connection_policy_.verdict == DeliveryVerdict::kBounce;
   const std::string why = absl::StrCat("TLS handshake failed: ", reason);
   Settle();
   FailRest(bounce ? RecipientStatus::kPermFailed : RecipientStatus::kTempFailed,

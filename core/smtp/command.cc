@@ -1043,19 +1043,20 @@ Command ToCommand(const CommandView& view) {
   command.verb = view.verb;
   const auto copy = [](const std::optional<absl::string_view>& from,
                        std::optional<std::string>& to) {
-    if (from.has_value()) to.emplace(from->data(), from->size());
+    if (from.has_value()) Set(to, *from);
   };
   // Only the verb's fields: the view's others may be stale.
   switch (view.verb) {
     case Verb::kEhlo:
     case Verb::kHelo:
-      command.domain.assign(view.domain.data(), view.domain.size());
+      Set(command.domain, view.domain);
       break;
     case Verb::kMail:
     case Verb::kRcpt:
       if (view.path.has_value()) {
-        command.path.emplace(Mailbox{std::string(view.path->local_part),
-                                     std::string(view.path->domain)});
+        Mailbox& mailbox = command.path.emplace();
+        Set(mailbox.local_part, view.path->local_part);
+        Set(mailbox.domain, view.path->domain);
       }
       if (view.verb == Verb::kRcpt) {
         command.rcpt.notify = view.rcpt.notify;
@@ -1082,7 +1083,7 @@ Command ToCommand(const CommandView& view) {
     case Verb::kHelp:
     case Verb::kVrfy:
     case Verb::kExpn:
-      command.argument.assign(view.argument.data(), view.argument.size());
+      Set(command.argument, view.argument);
       break;
     case Verb::kData:
     case Verb::kRset:
